@@ -1,0 +1,55 @@
+# Zero Distance: `make run` starts the app on a demo database, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
+
+.PHONY: run test setup translations demo vendor clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install only when the dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -d fieldapp/translations --statistics
+
+setup: $(VENV)/.installed translations
+
+demo: setup
+	@mkdir -p $(dir $(FIELDAPP_DATABASE))
+	@if [ ! -f "$(FIELDAPP_DATABASE)" ]; then $(BIN)/fieldapp demo; fi
+
+run: demo
+	@echo ""
+	@echo "Zero Distance on http://127.0.0.1:$(PORT)  (database: $(FIELDAPP_DATABASE))"
+	@echo "Demo accounts, password demo1234: admin, leader1, leader2, member1 ... member12"
+	@echo ""
+	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py "fieldapp:create_app()"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# Strings marked for translation -> fieldapp/translations/messages.pot -> the zh catalog.
+extract: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o fieldapp/translations/messages.pot .
+	$(BIN)/pybabel update -i fieldapp/translations/messages.pot -d fieldapp/translations --no-fuzzy-matching
+
+# Refresh the vendored browser assets from the npm registry (the files themselves are committed).
+VENDOR := static/vendor
+vendor:
+	rm -rf /tmp/fieldapp-vendor && mkdir -p /tmp/fieldapp-vendor
+	cd /tmp/fieldapp-vendor && for p in htmx.org@2.0.11 leaflet@1.9.4 leaflet.markercluster@1.5.3 idb@8.0.4; do \
+	  npm pack --silent $$p >/dev/null && mkdir -p $${p%@*} && tar xzf $${p%@*}-*.tgz -C $${p%@*} --strip-components=1; done
+	cp /tmp/fieldapp-vendor/htmx.org/dist/htmx.min.js $(VENDOR)/htmx-2.0.11.min.js
+	mkdir -p $(VENDOR)/leaflet-1.9.4 && cp -r /tmp/fieldapp-vendor/leaflet/dist/leaflet.js /tmp/fieldapp-vendor/leaflet/dist/leaflet.css /tmp/fieldapp-vendor/leaflet/dist/images $(VENDOR)/leaflet-1.9.4/
+	mkdir -p $(VENDOR)/leaflet.markercluster-1.5.3 && cp /tmp/fieldapp-vendor/leaflet.markercluster/dist/leaflet.markercluster.js /tmp/fieldapp-vendor/leaflet.markercluster/dist/MarkerCluster*.css $(VENDOR)/leaflet.markercluster-1.5.3/
+	cp /tmp/fieldapp-vendor/idb/build/umd.js $(VENDOR)/idb-8.0.4.umd.js
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,118 @@
+"""Sign-in, sign-out and the signed-in user; each role's landing page."""
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+
+from fieldapp.data import audit, users
+from fieldapp.web import get_db
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+login_manager = LoginManager()
+hasher = PasswordHasher()
+# Verified when the user is unknown, so that a wrong name takes as long as a wrong password.
+_DUMMY_HASH = hasher.hash("not a password")
+
+LANDING = {"member": "households.mine", "leader": "coverage.index", "admin": "admin.index"}
+
+
+class User(UserMixin):
+    """The signed-in account, as flask-login sees it."""
+
+    def __init__(self, row):
+        self.row = row
+        self.id = row["id"]
+        self.username = row["username"]
+        self.display_name = row["display_name"]
+        self.role = row["role"]
+        self.grid_id = row["grid_id"]
+        self.must_change_password = bool(row["must_change_password"])
+
+    def get_id(self):
+        """Session id: the user id and its epoch, so bumping the epoch ends every session."""
+        return f"{self.id}:{self.row['session_epoch']}"
+
+
+def init_app(app):
+    """Bind flask-login to app."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = app.config["SESSION_PROTECTION"]
+
+
+@login_manager.user_loader
+def load_user(session_id):
+    """Load the user of a session; a disabled user or an ended session loads nobody."""
+    user_id, _sep, epoch = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    row = users.get(get_db(), int(user_id))
+    if row is None or not row["active"] or str(row["session_epoch"]) != epoch:
+        return None
+    return User(row)
+
+
+def hash_password(password):
+    """Hash a password with argon2id."""
+    return hasher.hash(password)
+
+
+def check_password(row, password):
+    """Whether password is the user's; verifies a dummy hash for unknown users (same timing)."""
+    try:
+        return hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password) and row is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def landing():
+    """Send a visitor to their role's landing page, or to sign in."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for(LANDING[current_user.role]))
+
+
+def _safe_next(target):
+    """Only follow a next= that stays on this site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the sign-in form; sign in with username and password."""
+    if current_user.is_authenticated and request.method == "GET":
+        return landing()
+    error = None
+    username = request.form.get("username", "").strip()
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        db = get_db()
+        row = users.by_username(db, username) if username else None
+        if not username or not password or not check_password(row, password) or not row["active"]:
+            # One neutral message: never say whether the name or the password was wrong.
+            error = _("Wrong username or password, or the account is disabled.")
+            audit.log(db, user_id=row["id"] if row else None, action="login_failed",
+                      detail={"username": username[:64]}, ip=request.remote_addr)
+        else:
+            rehash = hash_password(password) if hasher.check_needs_rehash(row["password_hash"]) else None
+            users.record_login(db, row["id"], rehash)
+            audit.log(db, user_id=row["id"], action="login", ip=request.remote_addr)
+            login_user(User(row), remember=bool(request.form.get("remember")))
+            return redirect(_safe_next(request.args.get("next")) or url_for("index"))
+    return render_template("auth/login.html", error=error, username=username), 401 if error else 200
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out and go back to the sign-in page."""
+    audit.log(get_db(), user_id=current_user.id, action="logout", ip=request.remote_addr)
+    logout_user()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))

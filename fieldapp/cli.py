@@ -1,0 +1,103 @@
+"""The `fieldapp` command: init-db, demo, create-user (and Flask's own run, routes, shell)."""
+import getpass
+import os
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from fieldapp.data import db as database
+from fieldapp.data import users
+
+
+def _create_app():
+    from fieldapp import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main():
+    """Zero Distance (零距离): manage the database, the demo community and accounts."""
+
+
+def init_app(app):
+    """Add the commands below to app.cli (and so to `fieldapp` and `flask`)."""
+    for command in (init_db, demo_command, create_user):
+        app.cli.add_command(command)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db():
+    """Create the database or upgrade it to the current schema."""
+    db = database.connect(current_app.config["DATABASE"])
+    pending = database.pending_migrations(db)
+    database.migrations.apply(db)
+    click.echo(f"Database {current_app.config['DATABASE']}: "
+               f"{len(pending)} migration(s) applied, schema up to date.")
+
+
+@click.command("demo")
+@with_appcontext
+@click.option("--households", default=2000, show_default=True, help="How many households to make.")
+@click.option("--seed", default=20261128, show_default=True, help="Random seed: same seed, same community.")
+@click.option("--replace", is_flag=True, help="Delete the existing database first.")
+def demo_command(households, seed, replace):
+    """Build the demo community (a made-up sub-district in Hangzhou's Xihu district)."""
+    from fieldapp import demo
+
+    path = current_app.config["DATABASE"]
+    db = database.connect(path, migrate=True)
+    if database.scalar(db, "SELECT count(*) FROM households"):
+        if not replace:
+            raise click.ClickException(f"{path} already holds households; pass --replace to rebuild it.")
+        db.conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+        db = database.connect(path, migrate=True)
+    started = time.perf_counter()
+    summary = demo.build(db, households=households, seed=seed,
+                         geodata_dir=demo.GEODATA_DIR if households == 2000 else None)
+    click.echo(f"Demo community built in {time.perf_counter() - started:.1f} s: " +
+               ", ".join(f"{count} {name}" for name, count in summary.items()))
+    click.echo("Accounts (password demo1234): admin, leader1, leader2, member1 ... member12")
+
+
+@click.command("create-user")
+@with_appcontext
+@click.argument("username")
+@click.option("--role", type=click.Choice(["member", "leader", "admin"]), default="admin", show_default=True)
+@click.option("--name", "display_name", help="The name people see.")
+@click.option("--grid", "grid_code", help="A leader's grid (its code).")
+@click.option("--password", envvar="FIELDAPP_NEW_PASSWORD", help="Read from a prompt if not given.")
+def create_user(username, role, display_name, grid_code, password):
+    """Create an account (the first admin, for example)."""
+    from fieldapp.auth import hash_password
+
+    db = database.connect(current_app.config["DATABASE"])
+    if users.by_username(db, username):
+        raise click.ClickException(f"A user named {username!r} exists already.")
+    grid_id = None
+    if grid_code:
+        grid_id = database.scalar(db, "SELECT id FROM grids WHERE code = ?", [grid_code])
+        if grid_id is None:
+            raise click.ClickException(f"No grid with code {grid_code!r}.")
+    if role == "leader" and grid_id is None:
+        raise click.ClickException("A leader needs a grid: pass --grid CODE.")
+    if not password:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            raise click.ClickException("The two passwords differ.")
+    if len(password) < 10:
+        raise click.ClickException("The password must have at least 10 characters.")
+    users.create(db, username=username, password_hash=hash_password(password), role=role,
+                 display_name=display_name, grid_id=grid_id)
+    click.echo(f"Created {role} {username}.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

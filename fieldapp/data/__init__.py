@@ -1,0 +1,1 @@
+"""All SQLite access: one module per noun, each returning plain dicts. Views hold no SQL."""

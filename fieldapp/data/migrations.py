@@ -1,0 +1,247 @@
+"""Schema versions, applied in order at start and by `fieldapp init-db`. Append only: never edit one
+that has shipped; add the next number instead."""
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("fieldapp")
+
+
+@migrations(name="0001_initial_schema")
+def m0001_initial_schema(db):
+    """Create every table of the domain: grids to the audit log."""
+    db.executescript(
+        """
+        CREATE TABLE grids (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL
+        );
+        CREATE TABLE cells (
+            id INTEGER PRIMARY KEY,
+            grid_id INTEGER NOT NULL REFERENCES grids(id),
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            geometry TEXT NOT NULL,          -- GeoJSON Polygon/MultiPolygon, WGS-84, lon/lat
+            min_lon REAL NOT NULL, min_lat REAL NOT NULL,
+            max_lon REAL NOT NULL, max_lat REAL NOT NULL
+        );
+        CREATE INDEX cells_grid ON cells(grid_id);
+        CREATE TABLE buildings (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT NOT NULL UNIQUE,
+            cell_id INTEGER NOT NULL REFERENCES cells(id),
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'apartment' CHECK (kind IN ('apartment', 'house', 'other')),
+            lon REAL NOT NULL, lat REAL NOT NULL,
+            footprint TEXT                   -- GeoJSON, when the source had one
+        );
+        CREATE INDEX buildings_cell ON buildings(cell_id);
+        CREATE TABLE households (
+            id INTEGER PRIMARY KEY,
+            external_id TEXT NOT NULL UNIQUE,
+            cell_id INTEGER NOT NULL REFERENCES cells(id),
+            building_id INTEGER REFERENCES buildings(id),
+            unit TEXT, room TEXT,
+            address TEXT NOT NULL,
+            lon REAL, lat REAL,              -- own point (villages); else the building's
+            occupancy TEXT NOT NULL DEFAULT 'occupied'
+                CHECK (occupancy IN ('occupied', 'vacant', 'moved_out')),
+            -- Kept by record_visit in the visit's transaction: the status of 100,000 households
+            -- must not need a scan of a million visits.
+            last_visit_at TEXT,
+            last_visit_user_id INTEGER REFERENCES users(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX households_cell ON households(cell_id);
+        CREATE INDEX households_building ON households(building_id);
+        CREATE TABLE residents (
+            id INTEGER PRIMARY KEY,
+            household_id INTEGER NOT NULL REFERENCES households(id),
+            name TEXT NOT NULL,
+            phone TEXT,
+            gender TEXT CHECK (gender IN ('f', 'm') OR gender IS NULL),
+            birth_year INTEGER,
+            moved_out_at TEXT,
+            anonymised_at TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX residents_household ON residents(household_id);
+        CREATE TABLE tags (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            label TEXT NOT NULL,             -- Chinese label; known codes are translated in code
+            cycle_days INTEGER CHECK (cycle_days IS NULL OR cycle_days > 0),
+            sensitive INTEGER NOT NULL DEFAULT 0  -- vulnerable group: never in map payloads or URLs
+        );
+        CREATE TABLE resident_tags (
+            resident_id INTEGER NOT NULL REFERENCES residents(id),
+            tag_id INTEGER NOT NULL REFERENCES tags(id),
+            PRIMARY KEY (resident_id, tag_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX resident_tags_tag ON resident_tags(tag_id);
+        CREATE TABLE household_tags (
+            household_id INTEGER NOT NULL REFERENCES households(id),
+            tag_id INTEGER NOT NULL REFERENCES tags(id),
+            PRIMARY KEY (household_id, tag_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('member', 'leader', 'admin')),
+            grid_id INTEGER REFERENCES grids(id),
+            active INTEGER NOT NULL DEFAULT 1,
+            must_change_password INTEGER NOT NULL DEFAULT 0,
+            -- Bumped to end every session of the user (sign-out everywhere, disabling).
+            session_epoch INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            last_login_at TEXT
+        );
+        CREATE TABLE assignments (
+            id INTEGER PRIMARY KEY,
+            cell_id INTEGER NOT NULL REFERENCES cells(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            valid_from TEXT NOT NULL,        -- UTC timestamps: who was responsible when
+            valid_to TEXT,                   -- NULL while the assignment holds
+            assigned_by INTEGER REFERENCES users(id),
+            CHECK (valid_to IS NULL OR valid_to >= valid_from)
+        );
+        CREATE INDEX assignments_user ON assignments(user_id, valid_to);
+        CREATE INDEX assignments_cell ON assignments(cell_id, valid_to);
+        CREATE TABLE visits (
+            id INTEGER PRIMARY KEY,
+            uuid TEXT NOT NULL UNIQUE,       -- made by the phone: a resend never duplicates a visit
+            household_id INTEGER NOT NULL REFERENCES households(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            visited_at TEXT NOT NULL,        -- device time (UTC), checked not to be in the future
+            received_at TEXT NOT NULL,       -- server time (UTC)
+            lat REAL, lon REAL, accuracy_m REAL,
+            distance_m REAL,                 -- from the household's point
+            location_flag TEXT NOT NULL
+                CHECK (location_flag IN ('ok', 'off_site', 'imprecise', 'no_location')),
+            no_location_reason TEXT,
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('met', 'nobody_home', 'declined', 'moved_out', 'vacant')),
+            residents_met TEXT NOT NULL DEFAULT '[]',  -- JSON list of resident ids
+            notes TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX visits_household ON visits(household_id, visited_at);
+        CREATE INDEX visits_user ON visits(user_id, visited_at);
+        CREATE TABLE visit_amendments (
+            id INTEGER PRIMARY KEY,
+            visit_id INTEGER NOT NULL REFERENCES visits(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            outcome TEXT CHECK (outcome IN ('met', 'nobody_home', 'declined', 'moved_out', 'vacant')),
+            notes TEXT
+        );
+        CREATE INDEX visit_amendments_visit ON visit_amendments(visit_id);
+        CREATE TABLE categories (
+            code TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            due_days INTEGER NOT NULL CHECK (due_days > 0),
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            uuid TEXT NOT NULL UNIQUE,
+            household_id INTEGER NOT NULL REFERENCES households(id),
+            visit_id INTEGER REFERENCES visits(id),
+            category TEXT NOT NULL REFERENCES categories(code),
+            description TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'in_progress', 'resolved', 'closed')),
+            responsible_user_id INTEGER REFERENCES users(id),
+            due_date TEXT NOT NULL,          -- a calendar day in Asia/Shanghai
+            referral TEXT,
+            resolution TEXT,
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1  -- refuses a transition from a stale page
+        );
+        CREATE INDEX requests_status_due ON requests(status, due_date);
+        CREATE INDEX requests_household ON requests(household_id, status);
+        CREATE INDEX requests_responsible ON requests(responsible_user_id, status);
+        CREATE TABLE request_events (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            from_status TEXT, to_status TEXT,
+            note TEXT,
+            visit_id INTEGER REFERENCES visits(id),
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX request_events_request ON request_events(request_id, at);
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            user_id INTEGER REFERENCES users(id),
+            action TEXT NOT NULL,
+            target_type TEXT, target_id INTEGER,
+            detail TEXT NOT NULL DEFAULT '{}',
+            ip TEXT
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        CREATE INDEX audit_log_target ON audit_log(target_type, target_id);
+
+        -- Append-only records: a correction is a new row, never an edit.
+        CREATE TRIGGER visits_append_only_update BEFORE UPDATE ON visits
+            BEGIN SELECT RAISE(ABORT, 'visits are append-only: record an amendment'); END;
+        CREATE TRIGGER visits_append_only_delete BEFORE DELETE ON visits
+            BEGIN SELECT RAISE(ABORT, 'visits are append-only'); END;
+        CREATE TRIGGER request_events_append_only_update BEFORE UPDATE ON request_events
+            BEGIN SELECT RAISE(ABORT, 'request events are append-only'); END;
+        CREATE TRIGGER request_events_append_only_delete BEFORE DELETE ON request_events
+            BEGIN SELECT RAISE(ABORT, 'request events are append-only'); END;
+        CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        """
+    )
+
+
+@migrations(name="0002_reference_data")
+def m0002_reference_data(db):
+    """Seed the request categories with their time limits, the resident tags and the default cycle."""
+    db["categories"].insert_all(
+        [
+            {"code": code, "label": label, "due_days": days, "position": i}
+            for i, (code, label, days) in enumerate(
+                [
+                    ("employment", "就业", 15),
+                    ("medical", "医疗", 7),
+                    ("elderly_care", "养老", 7),
+                    ("housing", "住房", 30),
+                    ("sanitation", "环境卫生", 7),
+                    ("public_security", "治安", 3),
+                    ("dispute", "矛盾纠纷", 7),
+                    ("policy", "政策咨询", 5),
+                    ("other", "其他", 15),
+                ]
+            )
+        ]
+    )
+    db["tags"].insert_all(
+        [
+            {"code": "elderly_alone", "label": "独居老人", "cycle_days": 7, "sensitive": 1},
+            {"code": "low_income", "label": "低保户", "cycle_days": 14, "sensitive": 1},
+            {"code": "disabled", "label": "残疾人", "cycle_days": 14, "sensitive": 1},
+            {"code": "veteran", "label": "退役军人", "cycle_days": None, "sensitive": 0},
+            {"code": "left_behind_child", "label": "留守儿童", "cycle_days": 14, "sensitive": 1},
+            {"code": "party_member", "label": "党员", "cycle_days": None, "sensitive": 0},
+        ]
+    )
+    db["settings"].insert_all(
+        [
+            {"key": "default_cycle_days", "value": "30"},
+        ]
+    )

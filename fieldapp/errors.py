@@ -1,0 +1,36 @@
+"""Error pages in the reader's language, and the expired-form page that keeps what was typed."""
+from flask import render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+
+def init_app(app):
+    """Register the error handlers on app."""
+    app.register_error_handler(403, lambda e: _error_page(403, _("You may not open this page.")))
+    app.register_error_handler(404, lambda e: _error_page(404, _("This page does not exist.")))
+    app.register_error_handler(
+        413, lambda e: _error_page(413, _("The upload is too large: at most %(mb)d MB.",
+                                          mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024))))
+    app.register_error_handler(500, lambda e: _error_page(500, _("Something went wrong on our side. "
+                                                                 "Nothing you sent was half-saved; "
+                                                                 "please try again.")))
+    app.register_error_handler(CSRFError, expired_form)
+
+
+def _error_page(code, message):
+    """Render the error page for code with message."""
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def expired_form(error):
+    """A form came without a valid CSRF token: say so, and keep what was typed for a resend."""
+    message = _("This form has expired or was opened in another session. "
+                "Your input is kept: check it and send it again.")
+    if request.endpoint == "auth.login":
+        return render_template("auth/login.html", error=message,
+                               username=request.form.get("username", "")), 400
+    # Everything but passwords and the stale token goes back into a form to resend.
+    kept = [(key, value) for key, value in request.form.items(multi=True)
+            if key != "csrf_token" and "password" not in key]
+    return render_template("errors/expired_form.html", message=message, kept=kept,
+                           action=request.path), 400

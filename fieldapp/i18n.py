@@ -1,0 +1,99 @@
+"""Languages (Simplified Chinese by default, English) and the translated names of domain codes."""
+from flask import g, request
+from flask_babel import Babel, lazy_gettext as _l
+from flask_login import current_user
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+DEFAULT = "zh"
+COOKIE = "lang"
+
+babel = Babel()
+
+
+def init_app(app):
+    """Bind Flask-Babel with the locale choice below, and remember a chosen language."""
+    babel.init_app(app, locale_selector=select_locale, default_locale=DEFAULT,
+                   default_timezone=app.config["TIMEZONE"])
+    app.after_request(remember_choice)
+    app.context_processor(lambda: {"LANGUAGES": LANGUAGES, "labels": LABELS, "lang": select_locale()})
+
+
+def select_locale():
+    """?lang= first, then the remembered choice, then Accept-Language (zh-CN etc. match zh)."""
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        g.lang_choice = chosen
+        return chosen
+    remembered = request.cookies.get(COOKIE)
+    if remembered in LANGUAGES:
+        return remembered
+    # Werkzeug matches a zh-CN / zh-Hans-CN header against the primary tag "zh".
+    return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT)
+
+
+def remember_choice(response):
+    """Keep a ?lang= choice in a cookie for a year."""
+    chosen = g.get("lang_choice")
+    if chosen and request.cookies.get(COOKIE) != chosen:
+        response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+# Domain codes are stored in English; what people read is here, translated.
+LABELS = {
+    "role": {"member": _l("Member"), "leader": _l("Grid leader"), "admin": _l("Administrator")},
+    "status": {
+        "overdue_request": _l("Overdue request"),
+        "open_request": _l("Open request"),
+        "due": _l("Due for a visit"),
+        "visited": _l("Visited this cycle"),
+        "vacant": _l("Vacant"),
+    },
+    "outcome": {
+        "met": _l("Met resident(s)"),
+        "nobody_home": _l("Nobody home"),
+        "declined": _l("Declined"),
+        "moved_out": _l("Moved out"),
+        "vacant": _l("Vacant"),
+    },
+    "location_flag": {
+        "ok": _l("On site"),
+        "off_site": _l("Off-site"),
+        "imprecise": _l("Imprecise"),
+        "no_location": _l("No location"),
+    },
+    "request_status": {
+        "open": _l("Open"),
+        "in_progress": _l("In progress"),
+        "resolved": _l("Resolved"),
+        "closed": _l("Closed"),
+    },
+    "category": {
+        "employment": _l("Employment"),
+        "medical": _l("Medical care"),
+        "elderly_care": _l("Elderly care"),
+        "housing": _l("Housing"),
+        "sanitation": _l("Environment and sanitation"),
+        "public_security": _l("Public security"),
+        "dispute": _l("Disputes"),
+        "policy": _l("Policy questions"),
+        "other": _l("Other"),
+    },
+    "tag": {
+        "elderly_alone": _l("Elderly living alone"),
+        "low_income": _l("Subsistence allowance"),
+        "disabled": _l("Disabled"),
+        "veteran": _l("Veteran"),
+        "left_behind_child": _l("Left-behind child"),
+        "party_member": _l("Party member"),
+    },
+    "referral": {
+        "affairs_center": _l("Community Affairs Service Center"),
+        "culture_center": _l("Community Cultural Activity Center"),
+        "party_center": _l("Party Member Service Center"),
+        "health_center": _l("Community Health Service Center"),
+        "trade_union": _l("Trade union"),
+        "youth_league": _l("Communist Youth League"),
+        "womens_federation": _l("Women's Federation"),
+    },
+}

@@ -1,0 +1,106 @@
+"""What every view shares: the request's database, page-or-fragment rendering, role checks."""
+import functools
+
+from flask import abort, current_app, g, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_htmx import HTMX
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from fieldapp.data import db as database
+
+csrf = CSRFProtect()
+htmx = HTMX()
+
+
+def init_app(app):
+    """Bind the shared extensions and the per-request database to app."""
+    csrf.init_app(app)
+    htmx.init_app(app)
+    app.teardown_appcontext(close_db)
+    app.after_request(security_headers)
+    app.context_processor(lambda: {"nav_items": nav_items()})
+
+
+def get_db():
+    """The request's database connection, opened on first use."""
+    if "db" not in g:
+        g.db = database.connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(exc=None):
+    """Close the request's connection, if one was opened."""
+    db = g.pop("db", None)
+    if db is not None:
+        db.conn.close()
+
+
+def wants_fragment():
+    """True for an htmx request that swaps part of a page (boosts and history restores get pages)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(page, fragment=None, status=200, **context):
+    """Render the whole page, or only its fragment for htmx; the answer varies on HX-Request."""
+    template = fragment if fragment and wants_fragment() else page
+    response = current_app.make_response((render_template(template, **context), status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def roles_required(*roles):
+    """Allow the view only to signed-in users with one of roles (others get 403)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def security_headers(response):
+    """Headers every answer carries; pages with personal data are never stored by the browser."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob: https:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'",
+    )
+    response.headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
+    if request.endpoint != "static" and response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# The main navigation: (endpoint, label, icon, roles). Entries whose endpoint does not exist are left out.
+NAV = [
+    ("households.mine", _l("My households"), "⌂", ("member",)),
+    ("coverage.index", _l("Coverage"), "☑", ("leader", "admin")),
+    ("map.index", _l("Map"), "⌖", ("member", "leader", "admin")),
+    ("ledger.index", _l("Ledger"), "☰", ("member", "leader", "admin")),
+    ("admin.index", _l("Administration"), "⚙", ("admin",)),
+]
+
+
+def nav_items():
+    """The navigation links the signed-in user may follow, the current one marked."""
+    if not current_user.is_authenticated:
+        return []
+    current_blueprint = request.blueprint
+    return [
+        {"url": url_for(endpoint), "label": label, "icon": icon,
+         "active": endpoint.split(".")[0] == current_blueprint}
+        for endpoint, label, icon, roles in NAV
+        if current_user.role in roles and endpoint in current_app.view_functions
+    ]

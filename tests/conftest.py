@@ -1,0 +1,63 @@
+"""Fixtures in the style of flaskr: an app on a temporary database, a client, and sign-in helpers."""
+import pytest
+
+from fieldapp import create_app
+from fieldapp.data import db as database
+from tests import factories
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The app on a fresh, migrated database in a temporary folder."""
+    app = create_app({
+        "TESTING": True,
+        "DATABASE": str(tmp_path / "test.db"),
+        "SECRET_KEY": "test secret key",
+    })
+    yield app
+
+
+@pytest.fixture
+def db(app):
+    """A connection to the app's database, for arranging and checking data."""
+    conn = database.connect(app.config["DATABASE"])
+    yield conn
+    conn.conn.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Sign in and out through the real form, CSRF token included."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def csrf_token(self, path="/auth/login"):
+        page = self._client.get(path, follow_redirects=True).get_data(as_text=True)
+        marker = 'name="csrf-token" content="'
+        start = page.index(marker) + len(marker)
+        return page[start:page.index('"', start)]
+
+    def login(self, username, password=factories.PASSWORD, remember=False, follow=False):
+        data = {"username": username, "password": password, "csrf_token": self.csrf_token()}
+        if remember:
+            data["remember"] = "1"
+        return self._client.post("/auth/login", data=data, follow_redirects=follow)
+
+    def logout(self):
+        return self._client.post("/auth/logout", data={"csrf_token": self.csrf_token("/")},
+                                 follow_redirects=True)
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)

@@ -1,0 +1,82 @@
+"""Small factories for test data: each makes one row with sensible defaults and returns its id."""
+import itertools
+import json
+
+from argon2 import PasswordHasher
+
+from fieldapp import rules
+from fieldapp.data.db import write
+
+PASSWORD = "correct horse battery"
+_HASH = PasswordHasher().hash(PASSWORD)
+_seq = itertools.count(1)
+
+
+def _now():
+    return rules.iso(rules.utcnow())
+
+
+def square(lon, lat, size=0.002):
+    """A GeoJSON square polygon with its south-west corner at lon, lat."""
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def make_grid(db, **kw):
+    n = next(_seq)
+    row = {"code": f"G{n}", "name": f"第{n}网格", **kw}
+    with write(db):
+        return db["grids"].insert(row).last_pk
+
+
+def make_cell(db, grid_id=None, lon=120.10, lat=30.28, size=0.002, **kw):
+    n = next(_seq)
+    grid_id = grid_id or make_grid(db)
+    geometry = square(lon, lat, size)
+    row = {"grid_id": grid_id, "code": f"C{n}", "name": f"微网格{n}", "geometry": json.dumps(geometry),
+           "min_lon": lon, "min_lat": lat, "max_lon": lon + size, "max_lat": lat + size, **kw}
+    with write(db):
+        return db["cells"].insert(row).last_pk
+
+
+def make_building(db, cell_id, lon=120.1005, lat=30.2805, **kw):
+    n = next(_seq)
+    row = {"external_id": f"B{n}", "cell_id": cell_id, "name": f"{n}号楼", "kind": "apartment",
+           "lon": lon, "lat": lat, **kw}
+    with write(db):
+        return db["buildings"].insert(row).last_pk
+
+
+def make_household(db, cell_id, building_id=None, **kw):
+    n = next(_seq)
+    row = {"external_id": f"H{n}", "cell_id": cell_id, "building_id": building_id, "unit": "1",
+           "room": str(100 + n), "address": f"测试小区 1单元 {100 + n}室", "occupancy": "occupied",
+           "created_at": _now(), **kw}
+    if building_id is None and "lon" not in kw:
+        row.update(lon=120.1008, lat=30.2808)
+    with write(db):
+        return db["households"].insert(row).last_pk
+
+
+def make_resident(db, household_id, tags=(), **kw):
+    row = {"household_id": household_id, "name": "王秀英", "phone": "13812341234", "created_at": _now(), **kw}
+    with write(db):
+        resident_id = db["residents"].insert(row).last_pk
+        for code in tags:
+            tag_id = db.execute("SELECT id FROM tags WHERE code = ?", [code]).fetchone()[0]
+            db["resident_tags"].insert({"resident_id": resident_id, "tag_id": tag_id})
+    return resident_id
+
+
+def make_user(db, role="member", username=None, grid_id=None, active=True, **kw):
+    n = next(_seq)
+    row = {"username": username or f"user{n}", "display_name": f"用户{n}", "password_hash": _HASH,
+           "role": role, "grid_id": grid_id, "active": int(active), "created_at": _now(), **kw}
+    with write(db):
+        return db["users"].insert(row).last_pk
+
+
+def assign(db, cell_id, user_id, valid_from="2020-01-01T00:00:00Z", valid_to=None):
+    with write(db):
+        return db["assignments"].insert({"cell_id": cell_id, "user_id": user_id,
+                                         "valid_from": valid_from, "valid_to": valid_to}).last_pk
