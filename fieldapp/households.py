@@ -1,14 +1,157 @@
-"""The member's households: the list in visiting order and each household's page."""
-from flask import Blueprint
-from flask_login import login_required
+"""The member's households: the list in visiting order, and each household's page."""
+from datetime import date, timedelta
 
-from fieldapp.web import render
+from flask import Blueprint, abort, current_app, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from fieldapp import access, rules
+from fieldapp.data import audit, cells, households, requests, visits
+from fieldapp.web import clock, get_db, render
 
 bp = Blueprint("households", __name__, url_prefix="/households")
+
+
+def parse_filters(args, known_tags, known_buildings):
+    """Read the list's filters from args; unknown values are dropped and named in notices."""
+    filters = {"q": args.get("q", "").strip()[:50], "status": None, "tag": None, "building": None,
+               "order": "nearest" if args.get("order") == "nearest" else "urgency", "near": None}
+    notices = []
+    if args.get("status"):
+        if args["status"] in rules.STATUSES:
+            filters["status"] = args["status"]
+        else:
+            notices.append(_("Unknown status filter ignored."))
+    if args.get("tag"):
+        if args["tag"] in known_tags:
+            filters["tag"] = args["tag"]
+        else:
+            notices.append(_("Unknown tag filter ignored."))
+    if args.get("building"):
+        if args["building"].isdigit() and int(args["building"]) in known_buildings:
+            filters["building"] = int(args["building"])
+        else:
+            notices.append(_("Unknown building filter ignored."))
+    if filters["order"] == "nearest":
+        try:
+            lat, lon = float(args["lat"]), float(args["lon"])
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError
+            filters["near"] = (lon, lat)
+        except (KeyError, ValueError):
+            filters["order"] = "urgency"
+            notices.append(_("Your location is not available, so the list stays in order of urgency."))
+    return filters, notices
+
+
+def urgency_key(household):
+    """Sort key: most urgent status first; among due households, the longest unvisited first."""
+    never = household["last_visit_at"] is None
+    return (rules.URGENCY[household["status"]], not never, household["last_visit_at"] or "")
+
+
+def group_by_building(rows, order):
+    """Group rows into buildings (units and rooms inside) or single village houses, in visiting order."""
+    groups = {}
+    for household in rows:
+        key = ("b", household["building_id"]) if household["building_id"] else ("h", household["id"])
+        groups.setdefault(key, []).append(household)
+    result = []
+    for (kind, _id), members in groups.items():
+        members.sort(key=lambda h: (urgency_key(h), h["unit"] or "", _room_number(h["room"])))
+        first = members[0]
+        distances = [m["distance_m"] for m in members if m.get("distance_m") is not None]
+        distance = min(distances) if distances else None
+        rank = (distance if distance is not None else float("inf")) if order == "nearest" else urgency_key(first)
+        result.append({"building": first["building_name"] if kind == "b" else None, "distance": distance,
+                       "building_id": first["building_id"], "households": members, "rank": rank})
+    result.sort(key=lambda g: (g["rank"], g["building"] or ""))
+    return result
+
+
+def _room_number(room):
+    """Rooms sort as numbers where they are numbers (501 before 1201)."""
+    return (0, int(room), "") if room and room.isdigit() else (1, 0, room or "")
 
 
 @bp.route("/")
 @login_required
 def mine():
-    """The signed-in member's households."""
-    return render("households/mine.html")
+    """The households the signed-in user is responsible for, most urgent (or nearest) first."""
+    db = get_db()
+    scope = access.cell_scope(db, current_user)
+    tags = households.cycle_tags(db)
+    buildings = households.buildings_in(db, scope)
+    filters, notices = parse_filters(request.args, {t["code"] for t in tags}, {b["id"] for b in buildings})
+    now = clock(db)
+    everything = households.with_status(db, now, cell_ids=scope)
+    shown = [h for h in everything
+             if (not filters["building"] or h["building_id"] == filters["building"])
+             and (not filters["status"] or h["status"] == filters["status"])]
+    if filters["tag"] or filters["q"]:
+        matching = households.matching_ids(db, cell_ids=scope, tag=filters["tag"], search=filters["q"] or None)
+        shown = [h for h in shown if h["id"] in matching]
+    for household in shown:
+        household["distance_m"] = None
+        if filters["near"] and household["lon"] is not None:
+            household["distance_m"] = rules.distance_m(*filters["near"], household["lon"], household["lat"])
+    occupied = [h for h in everything if h["occupancy"] == "occupied"]
+    counter = {"due": sum(1 for h in occupied if h["needs_visit"]), "total": len(occupied)}
+    return render("households/mine.html", "households/_list.html", groups=group_by_building(shown, filters["order"]),
+                  filters=filters, notices=notices, counter=counter, tags=tags, buildings=buildings,
+                  shown_count=len(shown), today=date.fromisoformat(now["today"]))
+
+
+def status_reason(household, today):
+    """Why a household has its status, in words (e.g. last visit 41 days ago, cycle 30 days)."""
+    days = household["cycle_days"]
+    if household["overdue_requests"]:
+        return _("%(n)d request(s) past their due date.", n=household["overdue_requests"])
+    if household["open_requests"]:
+        return _("%(n)d request(s) waiting for an answer.", n=household["open_requests"])
+    if household["status"] == "vacant":
+        return _("Marked as vacant or moved out.")
+    if household["last_visit_day"] is None:
+        return _("Never visited; cycle %(days)d days.", days=days)
+    ago = (today - date.fromisoformat(household["last_visit_day"])).days
+    return _("Last visit %(ago)d days ago, cycle %(days)d days.", ago=ago, days=days)
+
+
+@bp.route("/<int:household_id>")
+@login_required
+def show(household_id):
+    """A household's page: address, status and why, residents, open requests, visit timeline."""
+    db = get_db()
+    household = access.household_or_404(db, current_user, household_id)
+    now = clock(db)
+    state = households.with_status(db, now, household_id=household_id)[0]
+    today = date.fromisoformat(now["today"])
+    timeline = visits.timeline(db, household_id)
+    window = timedelta(hours=current_app.config["AMEND_HOURS"])
+    for visit in timeline:
+        visit["amendable"] = (visit["user_id"] == current_user.id
+                              and rules.utcnow() - rules.parse_iso(visit["received_at"]) < window)
+    return render(
+        "households/show.html",
+        household=household, state=state, reason=status_reason(state, today),
+        residents=households.residents(db, household_id),
+        open_requests=requests.open_for_household(db, household_id),
+        timeline=timeline,
+        members=cells.responsible_members(db, household["cell_id"], rules.iso(rules.utcnow())),
+        today=today, mask=rules.mask_phone,
+    )
+
+
+@bp.route("/<int:household_id>/residents/<int:resident_id>/phone", methods=["POST"])
+@login_required
+def reveal_phone(household_id, resident_id):
+    """Show one resident's full phone number, on a deliberate tap that is written to the audit log."""
+    db = get_db()
+    access.household_or_404(db, current_user, household_id)
+    resident = households.resident(db, resident_id)
+    if resident is None or resident["household_id"] != household_id:
+        abort(404)
+    audit.log(db, user_id=current_user.id, action="reveal_phone", target_type="resident",
+              target_id=resident_id, ip=request.remote_addr)
+    return render("households/_phone.html", "households/_phone.html", household_id=household_id,
+                  resident=resident, revealed=True, mask=rules.mask_phone)

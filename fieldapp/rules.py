@@ -116,3 +116,29 @@ def mask_phone(phone):
     if len(digits) < 7:
         return "*" * len(digits)
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+
+
+# The ledger's lifecycle: action -> {from status: to status}. Anything else is refused.
+TRANSITIONS = {
+    "progress": {"open": "in_progress", "in_progress": "in_progress"},
+    "resolve": {"open": "resolved", "in_progress": "resolved"},
+    "confirm": {"resolved": "closed"},  # return visit: the resident is satisfied
+    "reopen": {"resolved": "open"},  # return visit: not satisfied
+}
+
+
+class IllegalTransition(ValueError):
+    """A ledger action that the request's current status does not allow."""
+
+
+def transition(status, action):
+    """The status a request moves to when action is taken on it in status."""
+    try:
+        return TRANSITIONS[action][status]
+    except KeyError:
+        raise IllegalTransition(f"{action} is not allowed on a request that is {status}") from None
+
+
+# A visit's outcome says what the door showed; the household's occupancy follows it.
+OCCUPANCY_AFTER = {"met": "occupied", "nobody_home": None, "declined": "occupied",
+                   "moved_out": "moved_out", "vacant": "vacant"}

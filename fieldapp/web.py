@@ -20,6 +20,7 @@ def init_app(app):
     app.teardown_appcontext(close_db)
     app.after_request(security_headers)
     app.context_processor(lambda: {"nav_items": nav_items()})
+    app.add_template_filter(localtime)
 
 
 def get_db():
@@ -104,3 +105,28 @@ def nav_items():
         for endpoint, label, icon, roles in NAV
         if current_user.role in roles and endpoint in current_app.view_functions
     ]
+
+
+def clock(db):
+    """Today and the time zone as the status queries need them, plus the default cycle."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from fieldapp import rules
+    from fieldapp.data import households
+
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    offset = int(datetime.now(tz).utcoffset().total_seconds() // 60)
+    return {"today": rules.today(tz).isoformat(), "offset": f"{offset:+d} minutes",
+            "default_cycle": households.default_cycle_days(db)}
+
+
+def localtime(stamp, pattern="%Y-%m-%d %H:%M"):
+    """A stored UTC timestamp as the community's local time, for display."""
+    from zoneinfo import ZoneInfo
+
+    from fieldapp import rules
+
+    if not stamp:
+        return ""
+    return rules.parse_iso(stamp).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(pattern)

@@ -123,7 +123,8 @@ def m0001_initial_schema(db):
             outcome TEXT NOT NULL
                 CHECK (outcome IN ('met', 'nobody_home', 'declined', 'moved_out', 'vacant')),
             residents_met TEXT NOT NULL DEFAULT '[]',  -- JSON list of resident ids
-            notes TEXT NOT NULL DEFAULT ''
+            notes TEXT NOT NULL DEFAULT '',
+            payload_sha256 TEXT              -- what the phone sent: a resend must match it
         );
         CREATE INDEX visits_household ON visits(household_id, visited_at);
         CREATE INDEX visits_user ON visits(user_id, visited_at);

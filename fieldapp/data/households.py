@@ -1,0 +1,145 @@
+"""Households with their status, residents and what a member needs to choose the next door."""
+from fieldapp.data.db import one, rows, scalar
+
+# A household's status in SQL, the same rule as rules.household_status (a test holds them together).
+# Innermost: each household's cycle, open/overdue request counts and last visit; then whether it is due.
+_STATUS_QUERY = """
+SELECT *,
+  CASE
+    WHEN overdue_requests > 0 THEN 'overdue_request'
+    WHEN open_requests > 0 THEN 'open_request'
+    WHEN occupancy != 'occupied' THEN 'vacant'
+    WHEN needs_visit THEN 'due'
+    ELSE 'visited'
+  END AS status
+FROM (
+ SELECT *,
+  (last_visit_at IS NULL OR date(last_visit_at, :offset, '+' || cycle_days || ' days') <= :today) AS needs_visit
+ FROM (
+  SELECT h.id, h.cell_id, h.building_id, h.unit, h.room, h.address, h.occupancy, h.external_id,
+    COALESCE(h.lon, b.lon) AS lon, COALESCE(h.lat, b.lat) AS lat,
+    b.name AS building_name, b.kind AS building_kind,
+    h.last_visit_at, h.last_visit_user_id, lu.display_name AS last_visit_by,
+    date(h.last_visit_at, :offset) AS last_visit_day,
+    (SELECT count(*) FROM requests q WHERE q.household_id = h.id AND q.status IN ('open', 'in_progress'))
+      AS open_requests,
+    (SELECT count(*) FROM requests q WHERE q.household_id = h.id AND q.status IN ('open', 'in_progress')
+       AND q.due_date < :today) AS overdue_requests,
+    min(:default_cycle, coalesce((
+      SELECT min(t.cycle_days) FROM residents r
+        JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id
+        WHERE r.household_id = h.id AND r.moved_out_at IS NULL AND t.cycle_days IS NOT NULL), :default_cycle),
+      coalesce((SELECT min(t.cycle_days) FROM household_tags ht JOIN tags t ON t.id = ht.tag_id
+        WHERE ht.household_id = h.id AND t.cycle_days IS NOT NULL), :default_cycle)) AS cycle_days,
+    (SELECT group_concat(code) FROM (
+      SELECT DISTINCT t.code FROM residents r
+        JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id
+        WHERE r.household_id = h.id AND r.moved_out_at IS NULL AND t.cycle_days IS NOT NULL
+      UNION SELECT t.code FROM household_tags ht JOIN tags t ON t.id = ht.tag_id
+        WHERE ht.household_id = h.id AND t.cycle_days IS NOT NULL)) AS cycle_tags
+  FROM households h
+  LEFT JOIN buildings b ON b.id = h.building_id
+  LEFT JOIN users lu ON lu.id = h.last_visit_user_id
+  WHERE {where}
+ )
+)
+"""
+
+
+def _cells_clause(cell_ids, params):
+    """SQL restricting households to cell_ids (None: every cell), adding its parameters."""
+    if cell_ids is None:
+        return "1"
+    names = []
+    for i, cell_id in enumerate(cell_ids):
+        params[f"cell{i}"] = cell_id
+        names.append(f":cell{i}")
+    return f"h.cell_id IN ({', '.join(names) or 'NULL'})"
+
+
+def _where(params, cell_ids=None, household_id=None, building_id=None, tag=None, search=None):
+    """The WHERE clause over households h for these filters, adding its parameters to params."""
+    where = [_cells_clause(cell_ids, params)]
+    if household_id is not None:
+        where.append("h.id = :household_id")
+        params["household_id"] = household_id
+    if building_id is not None:
+        where.append("h.building_id = :building_id")
+        params["building_id"] = building_id
+    if tag:
+        where.append("EXISTS (SELECT 1 FROM residents r JOIN resident_tags rt ON rt.resident_id = r.id "
+                     "JOIN tags t ON t.id = rt.tag_id WHERE r.household_id = h.id AND t.code = :tag "
+                     "AND r.moved_out_at IS NULL)")
+        params["tag"] = tag
+    if search:
+        # instr, not LIKE: a substring of a 2-3 character Chinese name, and no wildcards to escape.
+        where.append("(instr(h.address, :search) OR EXISTS (SELECT 1 FROM residents r "
+                     "WHERE r.household_id = h.id AND instr(r.name, :search)))")
+        params["search"] = search
+    return " AND ".join(where)
+
+
+def with_status(db, clock, *, status=None, **filters):
+    """Households matching filters (see _where; cell_ids None: all), each with status, cycle, requests.
+
+    clock is a dict: today (YYYY-MM-DD), offset (SQLite modifier for the local time zone, e.g.
+    '+480 minutes') and default_cycle (days).
+    """
+    params = dict(clock)
+    sql = f"SELECT * FROM ({_STATUS_QUERY.format(where=_where(params, **filters))})"
+    if status:
+        sql += " WHERE status = :status"
+        params["status"] = status
+    return rows(db, sql, params)
+
+
+def matching_ids(db, **filters):
+    """Ids of the households matching filters (see _where), without the cost of their status."""
+    params = {}
+    return {r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_where(params, **filters)}", params)}
+
+
+def get(db, household_id):
+    """The household row with its point (own or its building's) and its cell, or None."""
+    return one(
+        db,
+        "SELECT h.*, COALESCE(h.lon, b.lon) AS point_lon, COALESCE(h.lat, b.lat) AS point_lat, "
+        "b.name AS building_name, c.name AS cell_name, c.code AS cell_code "
+        "FROM households h LEFT JOIN buildings b ON b.id = h.building_id JOIN cells c ON c.id = h.cell_id "
+        "WHERE h.id = ?",
+        [household_id],
+    )
+
+
+def residents(db, household_id):
+    """The household's current residents with their tag codes (comma-separated)."""
+    return rows(
+        db,
+        "SELECT r.id, r.name, r.phone, r.gender, r.birth_year, "
+        "(SELECT group_concat(t.code) FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id "
+        " WHERE rt.resident_id = r.id) AS tags "
+        "FROM residents r WHERE r.household_id = ? AND r.moved_out_at IS NULL ORDER BY r.id",
+        [household_id],
+    )
+
+
+def resident(db, resident_id):
+    """One resident with its household id, or None."""
+    return one(db, "SELECT id, household_id, name, phone FROM residents WHERE id = ?", [resident_id])
+
+
+def buildings_in(db, cell_ids):
+    """The buildings of cell_ids (None: all), for a filter."""
+    params = {}
+    clause = _cells_clause(cell_ids, params).replace("h.cell_id", "cell_id")
+    return rows(db, f"SELECT id, name, cell_id FROM buildings WHERE {clause} ORDER BY cell_id, name", params)
+
+
+def cycle_tags(db):
+    """The tags that shorten a household's cycle, shortest first."""
+    return rows(db, "SELECT code, label, cycle_days FROM tags WHERE cycle_days IS NOT NULL ORDER BY cycle_days, code")
+
+
+def default_cycle_days(db):
+    """The default visit cycle in days (settings)."""
+    return int(scalar(db, "SELECT value FROM settings WHERE key = 'default_cycle_days'") or 30)

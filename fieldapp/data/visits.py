@@ -1,0 +1,106 @@
+"""Visits: recorded once per phone-made uuid, append-only, with the requests raised and followed up."""
+import json
+
+from fieldapp import rules
+from fieldapp.data.db import one, rows, write
+
+
+def record(db, visit, new_requests=(), followups=()):
+    """Record a visit with its new requests and follow-ups in one transaction.
+
+    Returns (outcome, visit_id): "created"; "existing" when the same uuid with the same content was
+    recorded before (a resend); "conflict" when the uuid is known with other content (nothing written).
+    """
+    with write(db):
+        known = one(db, "SELECT id, payload_sha256 FROM visits WHERE uuid = ?", [visit["uuid"]])
+        if known:
+            same = known["payload_sha256"] == visit["payload_sha256"]
+            return ("existing" if same else "conflict"), known["id"]
+        visit_id = db["visits"].insert(visit).last_pk
+        occupancy = rules.OCCUPANCY_AFTER[visit["outcome"]]
+        db.execute(
+            "UPDATE households SET last_visit_at = :at, last_visit_user_id = :user, "
+            "occupancy = coalesce(:occupancy, occupancy) "
+            "WHERE id = :household AND (last_visit_at IS NULL OR last_visit_at <= :at)",
+            {"at": visit["visited_at"], "user": visit["user_id"], "occupancy": occupancy,
+             "household": visit["household_id"]},
+        )
+        at = visit["received_at"]
+        for request in new_requests:
+            request_id = db["requests"].insert({
+                **request, "household_id": visit["household_id"], "visit_id": visit_id, "status": "open",
+                "created_by": visit["user_id"], "created_at": at, "updated_at": at,
+            }).last_pk
+            _event(db, request_id, visit["user_id"], at, "created", None, "open",
+                   request["description"], visit_id)
+        for followup in followups:
+            _follow_up(db, followup, visit, visit_id)
+    return "created", visit_id
+
+
+def _follow_up(db, followup, visit, visit_id):
+    """Apply one follow-up of an open request of the visited household (checked inside the transaction)."""
+    request = one(db, "SELECT id, status, household_id FROM requests WHERE id = ?", [followup["request_id"]])
+    if request is None or request["household_id"] != visit["household_id"]:
+        raise rules.IllegalTransition("the request is not one of this household's")
+    new_status = rules.transition(request["status"], followup["action"])
+    changes = {"status": new_status, "updated_at": visit["received_at"]}
+    if followup["action"] == "resolve":
+        changes["resolution"] = followup["note"]
+    db.execute(
+        f"UPDATE requests SET {', '.join(f'{k} = :{k}' for k in changes)}, version = version + 1 WHERE id = :id",
+        {**changes, "id": request["id"]},
+    )
+    _event(db, request["id"], visit["user_id"], visit["received_at"],
+           "resolved" if followup["action"] == "resolve" else "progress",
+           request["status"], new_status, followup["note"], visit_id)
+
+
+def _event(db, request_id, user_id, at, kind, from_status, to_status, note, visit_id=None, data=None):
+    """Append one event to a request's history."""
+    db["request_events"].insert({
+        "request_id": request_id, "user_id": user_id, "at": at, "kind": kind, "from_status": from_status,
+        "to_status": to_status, "note": note, "visit_id": visit_id,
+        "data": json.dumps(data or {}, ensure_ascii=False),
+    })
+
+
+def get(db, visit_id):
+    """One visit, or None."""
+    return one(db, "SELECT * FROM visits WHERE id = ?", [visit_id])
+
+
+def by_uuid(db, uuid):
+    """The visit recorded under uuid, or None."""
+    return one(db, "SELECT * FROM visits WHERE uuid = ?", [uuid])
+
+
+def timeline(db, household_id, limit=50):
+    """A household's visits, newest first, with author, amendments and the requests raised in each."""
+    visits = rows(
+        db,
+        "SELECT v.*, u.display_name AS author FROM visits v JOIN users u ON u.id = v.user_id "
+        "WHERE v.household_id = ? ORDER BY v.visited_at DESC, v.id DESC LIMIT ?",
+        [household_id, limit],
+    )
+    ids = [v["id"] for v in visits]
+    marks = ", ".join("?" * len(ids)) or "NULL"
+    amendments = rows(db, f"SELECT a.*, u.display_name AS author FROM visit_amendments a JOIN users u "
+                          f"ON u.id = a.user_id WHERE a.visit_id IN ({marks}) ORDER BY a.at", ids)
+    raised = rows(db, f"SELECT id, visit_id, category, description, status FROM requests "
+                      f"WHERE visit_id IN ({marks}) ORDER BY id", ids)
+    followed = rows(db, f"SELECT e.visit_id, e.kind, e.note, e.to_status, q.category, q.id AS request_id "
+                        f"FROM request_events e JOIN requests q ON q.id = e.request_id "
+                        f"WHERE e.visit_id IN ({marks}) AND e.kind != 'created' ORDER BY e.id", ids)
+    for visit in visits:
+        visit["amendments"] = [a for a in amendments if a["visit_id"] == visit["id"]]
+        visit["requests_raised"] = [r for r in raised if r["visit_id"] == visit["id"]]
+        visit["followups"] = [f for f in followed if f["visit_id"] == visit["id"]]
+    return visits
+
+
+def amend(db, visit_id, user_id, at, reason, outcome=None, notes=None):
+    """Record an amendment of a visit; the original stays as it was."""
+    with write(db):
+        return db["visit_amendments"].insert({"visit_id": visit_id, "user_id": user_id, "at": at,
+                                               "reason": reason, "outcome": outcome, "notes": notes}).last_pk
