@@ -1,4 +1,8 @@
 """Fixtures in the style of flaskr: an app on a temporary database, a client, and sign-in helpers."""
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from fieldapp import create_app
@@ -6,12 +10,31 @@ from fieldapp.data import db as database
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """Hash with cheap argon2 parameters in tests, so that sign-ins do not dominate the suite."""
+    from fieldapp import auth
+
+    monkeypatch.setattr(auth, "hasher", factories.FAST_HASHER)
+
+
 @pytest.fixture
-def app(tmp_path):
+def db_dir(tmp_path):
+    """A folder for a test database: in memory-backed /dev/shm where there is one (fsync is free there)."""
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        path = tempfile.mkdtemp(prefix="fieldapp-test-", dir="/dev/shm")
+        yield path
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        yield str(tmp_path)
+
+
+@pytest.fixture
+def app(db_dir):
     """The app on a fresh, migrated database in a temporary folder."""
     app = create_app({
         "TESTING": True,
-        "DATABASE": str(tmp_path / "test.db"),
+        "DATABASE": os.path.join(db_dir, "test.db"),
         "SECRET_KEY": "test secret key",
     })
     yield app

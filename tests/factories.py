@@ -7,8 +7,10 @@ from argon2 import PasswordHasher
 from fieldapp import rules
 from fieldapp.data.db import write
 
+# Cheap argon2 parameters for tests only (verification takes its parameters from the hash).
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery"
-_HASH = PasswordHasher().hash(PASSWORD)
+_HASH = FAST_HASHER.hash(PASSWORD)
 _seq = itertools.count(1)
 
 

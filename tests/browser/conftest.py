@@ -1,0 +1,105 @@
+"""Browser tests: the real app on a demo database, served on 127.0.0.1, driven in Debian's chromium."""
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from fieldapp import create_app
+from fieldapp.data import db as database
+
+CHROMIUM = "/usr/bin/chromium"
+# As root in a closed network: no sandbox, and none of chromium's own background connections.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DEMO_TODAY = None  # the demo is built relative to the real today, as `make run` does
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test here as a browser test; without chromium, fail in CI and skip elsewhere."""
+    here = os.path.dirname(__file__)
+    browser_items = [item for item in items if str(item.fspath).startswith(here)]
+    for item in browser_items:
+        item.add_marker(pytest.mark.browser)
+    if browser_items and not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") or os.environ.get("FIELDAPP_REQUIRE_BROWSER"):
+            raise pytest.UsageError(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium).")
+        for item in browser_items:
+            item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is not installed (apt-get install chromium)"))
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory):
+    """A demo community database, built once per test session."""
+    from fieldapp import demo
+
+    path = str(tmp_path_factory.mktemp("demo") / "demo.db")
+    db = database.connect(path, migrate=True)
+    demo.build(db)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+    return path
+
+
+class LiveServer:
+    """The app served by werkzeug in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def db(self):
+        """A fresh connection to the served database, to arrange and check data."""
+        return database.connect(self.app.config["DATABASE"])
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_template, tmp_path_factory):
+    """A server on a private copy of the demo database (one per test module)."""
+    path = str(tmp_path_factory.mktemp("live") / "live.db")
+    shutil.copy(demo_template, path)
+    server = LiveServer(create_app({"DATABASE": path, "SECRET_KEY": "browser tests"}))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def phone(browser, playwright_instance, live_server):
+    """A page in an Android phone's viewport (Pixel 5), Chinese locale, location allowed at the demo."""
+    device = playwright_instance.devices["Pixel 5"]
+    context = browser.new_context(**device, locale="zh-CN", base_url=live_server.url,
+                                  permissions=["geolocation"], geolocation={"latitude": 30.28, "longitude": 120.1})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page, username, password="demo1234"):
+    """Sign in through the form, as a person would."""
+    page.goto("/auth/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码", exact=True).fill(password)
+    page.get_by_role("button", name="登录").click()
