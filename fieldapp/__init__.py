@@ -90,11 +90,13 @@ def create_app(test_config=None):
     errors.init_app(app)
     cli.init_app(app)
 
-    from fieldapp import admin, coverage, households, visits
+    from fieldapp import admin, api, coverage, households, pwa, visits
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(households.bp)
     app.register_blueprint(visits.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pwa.bp)
     app.register_blueprint(coverage.bp)
     app.register_blueprint(admin.bp)
     app.add_url_rule("/", "index", auth.landing)

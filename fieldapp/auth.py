@@ -1,7 +1,7 @@
 """Sign-in, sign-out and the signed-in user; each role's landing page."""
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
@@ -42,6 +42,15 @@ def init_app(app):
     login_manager.login_message = _l("Please sign in to continue.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = app.config["SESSION_PROTECTION"]
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Send a signed-out visitor to sign in; the phone's API gets a 401 it can wait on instead."""
+    if request.blueprint == "api":
+        return jsonify({"error": _("Please sign in to continue."), "signed_in": False}), 401
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 @login_manager.user_loader

@@ -1,5 +1,5 @@
 """Error pages in the reader's language, and the expired-form page that keeps what was typed."""
-from flask import render_template, request
+from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -26,6 +26,8 @@ def expired_form(error):
     """A form came without a valid CSRF token: say so, and keep what was typed for a resend."""
     message = _("This form has expired or was opened in another session. "
                 "Your input is kept: check it and send it again.")
+    if request.blueprint == "api":
+        return jsonify({"error": message, "csrf": True}), 400
     if request.endpoint == "auth.login":
         return render_template("auth/login.html", error=message,
                                username=request.form.get("username", "")), 400

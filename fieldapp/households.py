@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from fieldapp import access, rules
 from fieldapp.data import audit, cells, households, requests, visits
+from fieldapp.i18n import LABELS
 from fieldapp.web import clock, get_db, render
 
 bp = Blueprint("households", __name__, url_prefix="/households")
@@ -138,7 +139,8 @@ def show(household_id):
         open_requests=requests.open_for_household(db, household_id),
         timeline=timeline,
         members=cells.responsible_members(db, household["cell_id"], rules.iso(rules.utcnow())),
-        today=today, mask=rules.mask_phone,
+        today=today, mask=rules.mask_phone, saved=request.args.get("saved"),
+        outcome_labels={code: str(label) for code, label in LABELS["outcome"].items()},
     )
 
 

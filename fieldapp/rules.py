@@ -124,7 +124,12 @@ TRANSITIONS = {
     "resolve": {"open": "resolved", "in_progress": "resolved"},
     "confirm": {"resolved": "closed"},  # return visit: the resident is satisfied
     "reopen": {"resolved": "open"},  # return visit: not satisfied
+    # Who answers and by when, and where it was sent: the status stays as it is.
+    "assign": {"open": "open", "in_progress": "in_progress", "resolved": "resolved"},
+    "refer": {"open": "open", "in_progress": "in_progress"},
 }
+# The ledger page's order of actions; confirm and reopen are the two answers of one return visit.
+LEDGER_ACTIONS = ("progress", "resolve", "assign", "refer", "confirm", "reopen")
 
 
 class IllegalTransition(ValueError):
@@ -142,3 +147,102 @@ def transition(status, action):
 # A visit's outcome says what the door showed; the household's occupancy follows it.
 OCCUPANCY_AFTER = {"met": "occupied", "nobody_home": None, "declined": "occupied",
                    "moved_out": "moved_out", "vacant": "vacant"}
+
+
+def allowed_actions(status):
+    """The ledger actions a request in status allows, in the ledger page's order."""
+    return [action for action in LEDGER_ACTIONS if status in TRANSITIONS[action]]
+
+
+def days_late(due_day, on_day):
+    """How many days past due_day a request still open on on_day is (0 when not late)."""
+    return max(0, (on_day - due_day).days)
+
+
+# Visit cycles as periods. A household's current cycle is a rolling window ending today; a past
+# period is a span of calendar days (a month, or from-to) in which its cycle sets how many visits it needs.
+
+def cycle_start(on_day, days):
+    """The first day of the rolling cycle of days ending on on_day: a visit since then counts."""
+    return on_day - timedelta(days=days - 1)
+
+
+def visited_in_cycle(last_visit_day, days, on_day):
+    """Whether a household last visited on last_visit_day is covered on on_day (the opposite of due)."""
+    return last_visit_day is not None and last_visit_day >= cycle_start(on_day, days)
+
+
+def due_since(last_visit_day, created_day, days):
+    """The day from which a household is due: a cycle after its last visit, or since it was added."""
+    return created_day if last_visit_day is None else last_visit_day + timedelta(days=days)
+
+
+def long_overdue(last_visit_day, created_day, days, on_day):
+    """Whether a household has been due for longer than one full cycle on on_day."""
+    return (on_day - due_since(last_visit_day, created_day, days)).days >= days
+
+
+def add_months(day, months):
+    """The same day months later (or earlier), kept within shorter months: 31 Jan + 1 month = 28/29 Feb."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    first_of_next = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return date(year, month + 1, min(day.day, (first_of_next - timedelta(days=1)).day))
+
+
+def month_period(year, month):
+    """The first and the last day of a calendar month (leap years included)."""
+    first = date(year, month, 1)
+    return first, add_months(first, 1) - timedelta(days=1)
+
+
+def period_days(start, end):
+    """How many calendar days a period holds, both ends included."""
+    return (end - start).days + 1
+
+
+def required_visits(days_in_period, days):
+    """Visits a household with a cycle of days needs in a past period: one per full cycle, at least one."""
+    return max(1, days_in_period // days)
+
+
+class BadPeriod(ValueError):
+    """A period that cannot be reviewed: malformed, reversed, or not yet begun."""
+
+
+def parse_period(spec, on_day, start=None, end=None):
+    """The period to review: "current" (rolling cycles), "YYYY-MM" (a month), or start..end (dates).
+
+    Returns {"kind": "current"|"month"|"range", "start": date|None, "end": date|None, "key": str}.
+    A month or range that reaches past on_day ends on on_day (nothing after today is known).
+    """
+    if start or end:
+        try:
+            first, last = date.fromisoformat(start or ""), date.fromisoformat(end or "")
+        except ValueError:
+            raise BadPeriod("dates") from None
+        if first > last or first > on_day:
+            raise BadPeriod("order")
+        return {"kind": "range", "start": first, "end": min(last, on_day), "key": f"{first}..{last}"}
+    if not spec or spec == "current":
+        return {"kind": "current", "start": None, "end": None, "key": "current"}
+    if spec == "last-month":
+        spec = add_months(on_day, -1).strftime("%Y-%m")
+    try:
+        year, month = (int(part) for part in spec.split("-"))
+        first, last = month_period(year, month)
+    except ValueError:
+        raise BadPeriod("month") from None
+    if first > on_day:
+        raise BadPeriod("future")
+    return {"kind": "month", "start": first, "end": min(last, on_day), "key": f"{year:04d}-{month:02d}"}
+
+
+def recent_months(on_day, count=12):
+    """The keys (YYYY-MM) of the current month and the count - 1 before it, newest first."""
+    return [add_months(on_day.replace(day=1), -n).strftime("%Y-%m") for n in range(count)]
+
+
+def local_midnight_utc(day, tz=SHANGHAI):
+    """The stored UTC timestamp at which day begins in the community's time zone."""
+    return iso(datetime.combine(day, datetime.min.time(), tz))

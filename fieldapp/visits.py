@@ -31,6 +31,13 @@ def _number(raw, low, high):
     return value
 
 
+def payload_digest(form, household_id):
+    """A fingerprint of what the phone sent (not of what was derived from it): a resend must match it."""
+    fields = {key: form.getlist(key) for key in sorted(form.keys()) if key != "csrf_token"}
+    fields["household_id"] = [str(household_id)]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
 def parse_visit(form, *, household, residents, open_requests, categories, now, user_id, config):
     """Check a submitted visit. Returns (visit, new_requests, followups, errors by field)."""
     errors = {}
@@ -118,17 +125,13 @@ def parse_visit(form, *, household, residents, open_requests, categories, now, u
     flag = rules.location_flag(distance if lat is not None else None, accuracy,
                                max_distance=config["LOCATION_MAX_DISTANCE_M"],
                                max_accuracy=config["LOCATION_MAX_ACCURACY_M"])
-    content = {"household_id": household["id"], "visited_at": rules.iso(visited_at), "lat": lat, "lon": lon,
-               "accuracy_m": accuracy, "outcome": outcome, "residents_met": met, "notes": notes,
-               "requests": [[r["category"], r["description"]] for r in new_requests],
-               "followups": [[f["request_id"], f["action"], f["note"]] for f in followups]}
     visit = {
         "uuid": uuid, "household_id": household["id"], "user_id": user_id,
         "visited_at": rules.iso(visited_at), "received_at": rules.iso(now),
         "lat": lat, "lon": lon, "accuracy_m": accuracy, "distance_m": distance, "location_flag": flag,
         "no_location_reason": reason if lat is None else None, "outcome": outcome,
         "residents_met": json.dumps(met), "notes": notes,
-        "payload_sha256": hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest(),
+        "payload_sha256": payload_digest(form, household["id"]),
     }
     return visit, new_requests, followups, errors
 
@@ -156,6 +159,14 @@ def create(household_id):
     """Save a visit once: a resend of the same form (double tap, retry) records nothing new."""
     db = get_db()
     household = access.household_or_404(db, current_user, household_id)
+    known = visits.by_uuid(db, request.form.get("uuid", ""))
+    if known and known["household_id"] == household_id:  # a double tap or a retry
+        same = known["payload_sha256"] == payload_digest(request.form, household_id)
+        if not same:
+            body = {k: v for k, v in request.form.to_dict(flat=False).items() if k != "csrf_token"}
+            visits.record_conflict(db, uuid=known["uuid"], visit_id=known["id"], user_id=current_user.id,
+                                   received_at=rules.iso(rules.utcnow()), body=body)
+        return _saved("existing" if same else "conflict", household_id, known["id"])
     context = _context(db, household)
     visit, new_requests, followups, errors = parse_visit(
         request.form, household=household, residents=context["residents"],
@@ -172,6 +183,11 @@ def create(household_id):
         errors = {"followups": _("A request changed meanwhile; check the follow-ups and save again.")}
         return render("visits/form.html", **context, errors=errors, form=request.form,
                       visit_uuid=visit["uuid"], status=409)
+    return _saved(result, household_id, visit_id)
+
+
+def _saved(result, household_id, visit_id):
+    """Say what became of the visit and show it on the household's timeline."""
     if result == "conflict":
         flash(_("This visit was already saved with different content; the saved version is kept."), "error")
     elif result == "existing":

@@ -2,7 +2,7 @@
 
 A new route without an entry in ROUTES fails test_every_route_has_an_entry. Scopes: "own" is a target
 in member m1's cell (grid A), "other_cell" in another cell of grid A, "other_grid" in grid B. Answers:
-"ok" (access granted: any status but the three below), "login" (redirect to sign in), 403, 404.
+"ok" (access granted: any status but those below), "login" (redirect to sign in), 401, 403, 404.
 """
 from dataclasses import dataclass, field
 
@@ -52,6 +52,13 @@ ROUTES = {
         {"anon": "login", "member": {"own": "ok", "other_cell": 404, "other_grid": 404},
          "leader": {"own": 403, "other_cell": 403, "other_grid": 404},
          "admin": {"own": 403, "other_cell": 403, "other_grid": 403}}),
+    "api.session": Route("GET", lambda w, t: "/api/session", PUBLIC),
+    # The API answers 401 (not a redirect) to the signed-out; out-of-scope items are refused per item.
+    "api.sync_visits": Route("POST", lambda w, t: "/api/visits", {**SIGNED_IN, "anon": 401}),
+    "api.offline_manifest": Route("GET", lambda w, t: "/api/offline-manifest", {**SIGNED_IN, "anon": 401}),
+    "pwa.service_worker": Route("GET", lambda w, t: "/sw.js", PUBLIC),
+    "pwa.manifest": Route("GET", lambda w, t: "/manifest.webmanifest", PUBLIC),
+    "pwa.offline": Route("GET", lambda w, t: "/offline", PUBLIC),
     "coverage.index": Route("GET", lambda w, t: "/coverage/", LEADERS),
     "admin.index": Route("GET", lambda w, t: "/admin/", ADMINS),
 }
@@ -98,7 +105,7 @@ def _expected(route, role, target):
 
 
 def _answer(response):
-    if response.status_code in (403, 404):
+    if response.status_code in (401, 403, 404):
         return response.status_code
     if response.status_code == 302 and "/auth/login" in response.headers.get("Location", ""):
         return "login"

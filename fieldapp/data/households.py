@@ -143,3 +143,10 @@ def cycle_tags(db):
 def default_cycle_days(db):
     """The default visit cycle in days (settings)."""
     return int(scalar(db, "SELECT value FROM settings WHERE key = 'default_cycle_days'") or 30)
+
+
+def ids_in_cells(db, cell_ids):
+    """Ids of the households of cell_ids, in id order."""
+    params = {}
+    return [r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_cells_clause(cell_ids, params)} "
+                                      f"ORDER BY h.id", params)]

@@ -246,3 +246,31 @@ def m0002_reference_data(db):
             {"key": "default_cycle_days", "value": "30"},
         ]
     )
+
+
+@migrations(name="0005_sync_conflicts")
+def m0005_sync_conflicts(db):
+    """Keep every resend that differs from the stored visit, for a leader to look at."""
+    db.executescript(
+        """
+        CREATE TABLE sync_conflicts (
+            id INTEGER PRIMARY KEY,
+            uuid TEXT NOT NULL,
+            visit_id INTEGER NOT NULL REFERENCES visits(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            received_at TEXT NOT NULL,
+            body TEXT NOT NULL               -- what the phone sent, as JSON
+        );
+        CREATE INDEX sync_conflicts_visit ON sync_conflicts(visit_id);
+        """
+    )
+
+
+@migrations(name="0003_ledger")
+def m0003_ledger(db):
+    """Index visits by time: a past period's coverage and the visits per member read a range of days."""
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS visits_time ON visits(visited_at, household_id, user_id);
+        """
+    )

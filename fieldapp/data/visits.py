@@ -104,3 +104,12 @@ def amend(db, visit_id, user_id, at, reason, outcome=None, notes=None):
     with write(db):
         return db["visit_amendments"].insert({"visit_id": visit_id, "user_id": user_id, "at": at,
                                                "reason": reason, "outcome": outcome, "notes": notes}).last_pk
+
+
+def record_conflict(db, *, uuid, visit_id, user_id, received_at, body):
+    """Keep a resend whose content differs from the stored visit (the stored one stays as it was)."""
+    with write(db):
+        return db["sync_conflicts"].insert({"uuid": uuid, "visit_id": visit_id, "user_id": user_id,
+                                            "received_at": received_at,
+                                            "body": json.dumps(body, ensure_ascii=False)}).last_pk
+

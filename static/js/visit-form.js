@@ -59,17 +59,118 @@
     blocks.lastElementChild.querySelector("select").focus();
   });
 
+  function payload() {
+    var number = function (name) { return field(name).value === "" ? null : parseFloat(field(name).value); };
+    var requests = [];
+    form.querySelectorAll(".request-block").forEach(function (block) {
+      var category = block.querySelector('select[name="new_category"]').value;
+      var description = block.querySelector('textarea[name="new_description"]').value;
+      if (!category && !description.trim()) return;
+      requests.push({ uuid: block.querySelector('input[name="new_uuid"]').value, category: category, description: description });
+    });
+    var followups = [];
+    form.querySelectorAll('select[name^="followup_"]').forEach(function (select) {
+      if (!select.value) return;
+      var id = select.name.slice("followup_".length);
+      followups.push({ request_id: parseInt(id, 10), action: select.value, note: field("followup_note_" + id).value });
+    });
+    var outcome = form.querySelector('input[name="outcome"]:checked');
+    return {
+      uuid: field("uuid").value, household_id: parseInt(form.dataset.householdId, 10),
+      visited_at: field("visited_at").value, lat: number("lat"), lon: number("lon"), accuracy: number("accuracy"),
+      no_location_reason: field("no_location_reason").value || null, outcome: outcome ? outcome.value : "",
+      residents_met: Array.prototype.map.call(form.querySelectorAll('input[name="residents_met"]:checked'),
+        function (box) { return parseInt(box.value, 10); }),
+      notes: field("notes").value, new_requests: requests, followups: followups
+    };
+  }
+
+  function showErrors(errors) {
+    form.querySelectorAll(".js-error").forEach(function (node) { node.remove(); });
+    document.getElementById("form-errors").hidden = false;
+    Object.keys(errors).forEach(function (key) {
+      var message = document.createElement("p");
+      message.className = "field-error js-error";
+      message.setAttribute("role", "alert");
+      message.textContent = errors[key];
+      var target = document.getElementById(key) || form.querySelector('[name="' + key + '"]') ||
+        document.getElementById("form-errors");
+      target.setAttribute("aria-invalid", "true");
+      target.insertAdjacentElement("afterend", message);
+    });
+    document.getElementById("form-errors").scrollIntoView();
+  }
+
+  function done(button) {
+    form.dataset.submitting = "";
+    button.removeAttribute("aria-busy");
+    button.textContent = button.dataset.label;
+  }
+
+  // Restoring a visit that the server refused, to fix it (same visit id).
+  var restore = new URLSearchParams(location.search).get("restore");
+  if (restore && window.offlineQueue) {
+    window.offlineQueue.get(restore).then(function (item) {
+      if (!item) return;
+      var p = item.payload;
+      field("uuid").value = p.uuid;
+      ["visited_at", "notes"].forEach(function (name) { field(name).value = p[name] || ""; });
+      var radio = form.querySelector('input[name="outcome"][value="' + p.outcome + '"]');
+      if (radio) radio.checked = true;
+      (p.residents_met || []).forEach(function (id) {
+        var box = form.querySelector('input[name="residents_met"][value="' + id + '"]');
+        if (box) box.checked = true;
+      });
+      (p.new_requests || []).forEach(function (request, index) {
+        if (index > 0) document.getElementById("add-another-request").click();
+        var block = form.querySelectorAll(".request-block")[index];
+        block.querySelector('input[name="new_uuid"]').value = request.uuid;
+        block.querySelector("select").value = request.category;
+        block.querySelector("textarea").value = request.description;
+        block.closest("details").open = true;
+      });
+      if (item.errors) showErrors(item.errors);
+    });
+  }
+
   form.addEventListener("submit", function (event) {
     if (form.dataset.submitting === "yes") { event.preventDefault(); return; }  // a double tap
-    form.dataset.submitting = "yes";
-    field("visited_at").value = new Date().toISOString();
+    var queue = window.offlineQueue;
+    if (!restore || !field("visited_at").value) field("visited_at").value = new Date().toISOString();
     Array.prototype.forEach.call(form.querySelectorAll('input[name="new_uuid"]'), function (input) {
       if (!input.value) input.value = newUuid();
     });
+    if (!queue || !window.indexedDB) return;  // the plain form post, as without JavaScript
+    event.preventDefault();
+    form.dataset.submitting = "yes";
     var button = document.getElementById("save-visit");
     button.setAttribute("aria-busy", "true");
     button.dataset.label = button.textContent;
     button.textContent = text.saving;
+    var visit = payload();
+    var item = { uuid: visit.uuid, household_id: visit.household_id, user_id: parseInt(document.body.dataset.userId, 10),
+                 payload: visit, state: "waiting", errors: {}, queued_at: new Date().toISOString() };
+    // Kept on the phone first: whatever happens next, the visit is not lost.
+    queue.put(item).then(function () {
+      return navigator.onLine === false ? { offline: true, results: {} } : queue.send();
+    }).then(function (report) {
+      var result = report.results[visit.uuid];
+      if (result && (result.status === "created" || result.status === "existing")) {
+        var url = new URL(result.url, location.href);
+        url.searchParams.set("saved", result.status);
+        location.assign(url.toString());
+      } else if (result) {
+        showErrors(result.errors || {});
+        done(button);
+      } else {
+        if (navigator.serviceWorker) {
+          navigator.serviceWorker.ready.then(function (registration) {
+            if (registration.sync) registration.sync.register("send-visits").catch(function () {});
+          });
+        }
+        location.assign(form.dataset.householdUrl + "?queued=" + encodeURIComponent(visit.uuid));
+      }
+    }).catch(function () { done(button); });
   });
   // Back from the history cache after a save: this is a new visit, with a new id.
   window.addEventListener("pageshow", function (event) {

@@ -1,0 +1,142 @@
+"""The phone's API: the session and a fresh CSRF token, the visit sync batch, the offline manifest."""
+from flask import Blueprint, current_app, jsonify, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from werkzeug.datastructures import MultiDict
+
+from fieldapp import access, rules
+from fieldapp.data import households, requests, visits
+from fieldapp.visits import parse_visit, payload_digest
+from fieldapp.web import get_db
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_BATCH = 100
+MAX_BODY = 2 * 1024 * 1024
+
+
+def api_error(status, message, **extra):
+    """A JSON error answer for the whole request."""
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    return response
+
+
+@bp.route("/session")
+def session():
+    """Who is signed in, and a fresh CSRF token for the next write (a queued visit never uses an old one)."""
+    user = None
+    if current_user.is_authenticated:
+        user = {"id": current_user.id, "username": current_user.username, "role": current_user.role}
+    response = jsonify({"user": user, "csrf_token": generate_csrf()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def item_as_form(item):
+    """The visit form's fields from one JSON batch item, so the form's checks apply unchanged."""
+    form = MultiDict()
+    for key in ("uuid", "visited_at", "lat", "lon", "accuracy", "no_location_reason", "outcome", "notes"):
+        value = item.get(key)
+        if value is not None:
+            form.add(key, value if isinstance(value, str) else str(value))
+    for resident_id in item.get("residents_met") or []:
+        form.add("residents_met", str(resident_id))
+    for new in item.get("new_requests") or []:
+        if not isinstance(new, dict):
+            raise ValueError("new_requests")
+        form.add("new_uuid", str(new.get("uuid") or ""))
+        form.add("new_category", str(new.get("category") or ""))
+        form.add("new_description", str(new.get("description") or ""))
+    for followup in item.get("followups") or []:
+        if not isinstance(followup, dict) or not str(followup.get("request_id", "")).isdigit():
+            raise ValueError("followups")
+        form.add(f"followup_{followup['request_id']}", str(followup.get("action") or ""))
+        form.add(f"followup_note_{followup['request_id']}", str(followup.get("note") or ""))
+    return form
+
+
+def sync_item(db, item, now):
+    """Record one batch item in its own transaction and say what became of it."""
+    if not isinstance(item, dict):
+        return {"status": "rejected", "http_status": 422, "errors": {"item": _("Each item must be an object.")}}
+    uuid = item.get("uuid")
+    answer = {"uuid": uuid}
+    if not uuid:
+        return {**answer, "status": "rejected", "http_status": 422, "errors": {"uuid": _("The visit has no id.")}}
+    household_id = item.get("household_id")
+    household = households.get(db, household_id) if isinstance(household_id, int) else None
+    if household is None or not access.may_see_cell(db, current_user, household["cell_id"]):
+        return {**answer, "status": "rejected", "http_status": 404,
+                "errors": {"household_id": _("No such household among yours.")}}
+    try:
+        form = item_as_form(item)
+    except ValueError as error:
+        return {**answer, "status": "rejected", "http_status": 422,
+                "errors": {str(error): _("This part of the visit is malformed.")}}
+    known = visits.by_uuid(db, str(uuid))
+    if known:  # a resend: compare with what was sent, not with today's state of its requests
+        same = known["payload_sha256"] == payload_digest(form, household_id)
+        if not same:
+            visits.record_conflict(db, uuid=known["uuid"], visit_id=known["id"], user_id=current_user.id,
+                                   received_at=rules.iso(now), body=item)
+        return _answer(answer, "existing" if same else "conflict", known["id"], household_id)
+    visit, new_requests, followups, errors = parse_visit(
+        form, household=household, residents=households.residents(db, household_id),
+        open_requests=requests.open_for_household(db, household_id), categories=requests.categories(db),
+        now=now, user_id=current_user.id, config=current_app.config)
+    if errors:
+        return {**answer, "status": "rejected", "http_status": 422, "errors": errors}
+    try:
+        result, visit_id = visits.record(db, visit, new_requests, followups)
+    except rules.IllegalTransition:
+        return {**answer, "status": "rejected", "http_status": 409,
+                "errors": {"followups": _("A request changed meanwhile; check the follow-ups and save again.")}}
+    if result == "conflict":  # the same uuid arrived in between, from another request
+        visits.record_conflict(db, uuid=visit["uuid"], visit_id=visit_id, user_id=current_user.id,
+                               received_at=rules.iso(now), body=item)
+    return _answer(answer, result, visit_id, household_id)
+
+
+def _answer(answer, result, visit_id, household_id):
+    """The per-item answer for a recorded (or already recorded, or conflicting) visit."""
+    if result == "conflict":
+        return {**answer, "status": "conflict", "http_status": 409, "visit_id": visit_id,
+                "errors": {"uuid": _("This visit was already saved with different content; "
+                                     "the saved version is kept.")}}
+    url = url_for("households.show", household_id=household_id, _anchor=f"visit-{visit_id}")
+    return {**answer, "status": result, "http_status": 201 if result == "created" else 200,
+            "visit_id": visit_id, "url": url}
+
+
+@bp.route("/visits", methods=["POST"])
+@login_required
+def sync_visits():
+    """Take a batch of visits; answer per item: created, existing, conflict (409) or rejected."""
+    if request.content_length and request.content_length > MAX_BODY:
+        return api_error(413, _("The batch is too large: at most %(mb)d MB.", mb=MAX_BODY // (1024 * 1024)))
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("visits"), list):
+        return api_error(400, _('The body must be JSON of the form {"visits": [...]}.'))
+    if len(body["visits"]) > MAX_BATCH:
+        return api_error(413, _("At most %(n)d visits per batch.", n=MAX_BATCH))
+    db = get_db()
+    now = rules.utcnow()
+    results = [sync_item(db, item, now) for item in body["visits"]]
+    return jsonify({"results": results})
+
+
+@bp.route("/offline-manifest")
+@login_required
+def offline_manifest():
+    """The pages a member needs without signal: their list, each household's page and visit form."""
+    db = get_db()
+    urls = [url_for("households.mine")]
+    if current_user.role == "member":
+        for household_id in households.ids_in_cells(db, access.cell_scope(db, current_user)):
+            urls.append(url_for("households.show", household_id=household_id))
+            urls.append(url_for("visits.new", household_id=household_id))
+    response = jsonify({"urls": urls, "generated_at": rules.iso(rules.utcnow())})
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,190 @@
+// Offline on the page: the service worker, the "waiting to send" counter and overlays,
+// "Prepare for offline", sending when the signal returns, and clearing kept pages at sign-out.
+(function () {
+  "use strict";
+  var texts = (document.getElementById("offline-texts") || { dataset: {} }).dataset;
+  var userId = parseInt(document.body.dataset.userId, 10) || null;
+  var queue = window.offlineQueue;
+  var PAGES_CACHE = "fieldapp-pages";
+  var PREPARED_KEY = "fieldapp-offline-prepared";
+  var inWeChat = /MicroMessenger/i.test(navigator.userAgent);
+
+  function format(template, values) {
+    return (template || "").replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+  }
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      if (event.data && event.data.type === "queue-changed") refresh();
+    });
+  }
+
+  // Sign-out, and the sign-in page: nothing of the previous user stays in the page cache.
+  function clearKeptPages() {
+    localStorage.removeItem(PREPARED_KEY);
+    return window.caches ? caches.delete(PAGES_CACHE) : Promise.resolve();
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.action || new URL(form.action).pathname !== "/auth/logout" || form.dataset.cleared) return;
+    event.preventDefault();
+    clearKeptPages().finally(function () { form.dataset.cleared = "yes"; form.submit(); });
+  });
+  if (location.pathname === "/auth/login") clearKeptPages();
+  if (!userId) return;
+  if (!queue) return;
+
+  // The counter in the header, the badges in the list, the waiting visits on a household's page.
+  function refresh() {
+    return queue.all().then(function (items) {
+      var mine = items.filter(function (item) { return item.user_id === userId; });
+      var waiting = mine.filter(function (item) { return item.state === "waiting"; });
+      var problems = mine.length - waiting.length;
+      var bar = document.getElementById("queue-bar");
+      if (bar) {
+        bar.hidden = mine.length === 0;
+        var words = [];
+        if (waiting.length) words.push(format(texts.waitingCount, { n: waiting.length }));
+        if (problems) words.push(format(texts.problems, { n: problems }));
+        document.getElementById("queue-count").textContent = words.join(" · ");
+        document.getElementById("send-now").hidden = waiting.length === 0;
+      }
+      markRows(mine);
+      showOnHouseholdPage(mine);
+      return mine;
+    });
+  }
+
+  function markRows(items) {
+    document.querySelectorAll(".household-row .waiting-badge").forEach(function (badge) { badge.remove(); });
+    items.forEach(function (item) {
+      var row = document.querySelector('.household-row[data-household-id="' + item.household_id + '"] .row-meta');
+      if (row && !row.querySelector(".waiting-badge")) {
+        var badge = document.createElement("span");
+        badge.className = "waiting-badge";
+        badge.textContent = "⇡ " + (item.state === "waiting" ? texts.waiting : texts.rejected);
+        row.prepend(badge);
+      }
+    });
+  }
+
+  function showOnHouseholdPage(items) {
+    var list = document.getElementById("pending-visits");
+    if (!list) return;
+    var householdId = parseInt(list.dataset.householdId, 10);
+    var outcomes = JSON.parse(list.dataset.outcomes || "{}");
+    list.replaceChildren();
+    items.filter(function (item) { return item.household_id === householdId; }).forEach(function (item) {
+      var li = document.createElement("li");
+      li.className = "visit pending pending-" + item.state;
+      var head = document.createElement("p");
+      var badge = document.createElement("strong");
+      badge.className = "waiting-badge";
+      badge.textContent = "⇡ " + (item.state === "waiting" ? texts.waiting : item.state === "conflict" ? texts.conflict : texts.rejected);
+      head.append(badge, " · " + new Date(item.payload.visited_at).toLocaleString() + " · " + (outcomes[item.payload.outcome] || item.payload.outcome));
+      li.append(head);
+      if (item.payload.notes) { var notes = document.createElement("p"); notes.textContent = item.payload.notes; li.append(notes); }
+      if (item.state !== "waiting") {
+        Object.keys(item.errors || {}).forEach(function (key) {
+          var error = document.createElement("p");
+          error.className = "field-error";
+          error.textContent = item.errors[key];
+          li.append(error);
+        });
+        var edit = document.createElement("a");
+        edit.className = "button small";
+        edit.href = "/households/" + householdId + "/visits/new?restore=" + encodeURIComponent(item.uuid);
+        edit.textContent = texts.edit;
+        var discard = document.createElement("button");
+        discard.type = "button";
+        discard.className = "small";
+        discard.textContent = texts.discard;
+        discard.addEventListener("click", function () {
+          if (window.confirm(texts.confirmDiscard)) queue.remove(item.uuid).then(refresh);
+        });
+        li.append(edit, " ", discard);
+      }
+      list.append(li);
+    });
+  }
+
+  function sendWaiting() {
+    if (navigator.onLine === false) return Promise.resolve();
+    return queue.send().then(function (report) {
+      if (report && report.signedOut) document.getElementById("queue-count").textContent = texts.signedOut;
+      return refresh().then(function () { return report; });
+    });
+  }
+
+  // "Prepare for offline": keep the member's list and each household's page and visit form.
+  function prepareForOffline(button, status) {
+    if (!window.caches) return Promise.resolve();
+    button.disabled = true;
+    return fetch("/api/offline-manifest", { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
+      .then(function (manifest) {
+        return caches.open(PAGES_CACHE).then(function (cache) {
+          var done = 0, next = 0, total = manifest.urls.length;
+          function worker() {
+            if (next >= total) return Promise.resolve();
+            var url = manifest.urls[next++];
+            return fetch(url, { credentials: "same-origin" }).then(function (response) {
+              if (!response.ok || response.redirected) throw new Error(url);
+              return cache.put(url, response);
+            }).then(function () {
+              done += 1;
+              status.textContent = format(texts.preparing, { done: done, total: total });
+              return worker();
+            });
+          }
+          return Promise.all([worker(), worker(), worker(), worker()]).then(function () {
+            var record = { user: userId, at: new Date().toISOString(), pages: total };
+            localStorage.setItem(PREPARED_KEY, JSON.stringify(record));
+            showFreshness(status);
+          });
+        });
+      })
+      .catch(function () { status.textContent = texts.prepareFailed; })
+      .finally(function () { button.disabled = false; });
+  }
+
+  function showFreshness(status) {
+    var record = JSON.parse(localStorage.getItem(PREPARED_KEY) || "null");
+    if (record && record.user === userId) {
+      status.textContent = format(texts.prepared, { at: new Date(record.at).toLocaleString() });
+      status.dataset.preparedAt = record.at;
+    }
+    return record;
+  }
+
+  var prepareButton = document.getElementById("prepare-offline");
+  if (prepareButton) {
+    var status = document.getElementById("offline-status");
+    prepareButton.addEventListener("click", function () { prepareForOffline(prepareButton, status); });
+    var record = showFreshness(status);
+    var stale = !record || record.user !== userId || Date.now() - Date.parse(record.at) > 12 * 3600 * 1000;
+    // After sign-in the member's copy is made without asking (the button does it again on demand).
+    if (stale && navigator.onLine !== false && prepareButton.dataset.auto === "yes") prepareForOffline(prepareButton, status);
+  }
+
+  document.getElementById("send-now").addEventListener("click", sendWaiting);
+  window.addEventListener("online", sendWaiting);
+  window.addEventListener("queue-changed", refresh);
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") sendWaiting(); });
+  setInterval(sendWaiting, 30000);
+
+  if (inWeChat) document.getElementById("wechat-banner").hidden = false;
+  // Without a service worker (WeChat on iOS), an unsent visit lives only in this page's storage: warn.
+  window.addEventListener("beforeunload", function (event) {
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) return;
+    if (document.getElementById("queue-bar") && !document.getElementById("queue-bar").hidden &&
+        document.getElementById("send-now") && !document.getElementById("send-now").hidden) {
+      event.preventDefault();
+      event.returnValue = texts.leaveWarning;
+    }
+  });
+
+  refresh().then(sendWaiting);
+  window.fieldappOffline = { refresh: refresh, sendWaiting: sendWaiting };
+})();

@@ -1,0 +1,80 @@
+// The service worker: the app shell kept on the phone, pages network-first with a short timeout,
+// and the visit queue sent in the background where the browser offers Background Sync.
+"use strict";
+var VERSION = "__VERSION__";
+var SHELL_CACHE = "fieldapp-shell-" + VERSION;
+var PAGES_CACHE = "fieldapp-pages";
+var SHELL = ["__SHELL__"];
+var OFFLINE_URL = "/offline";
+var NETWORK_TIMEOUT_MS = 4000;
+
+importScripts("/static/vendor/idb-8.0.4.umd.js", "/static/js/offline-queue.js");
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(caches.open(SHELL_CACHE).then(function (cache) { return cache.addAll(SHELL); })
+    .then(function () { return self.skipWaiting(); }));
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(caches.keys().then(function (names) {
+    return Promise.all(names.filter(function (name) {
+      return name.indexOf("fieldapp-shell-") === 0 && name !== SHELL_CACHE;
+    }).map(function (name) { return caches.delete(name); }));
+  }).then(function () { return self.clients.claim(); }));
+});
+
+function cacheable(request, response) {
+  var path = new URL(request.url).pathname;
+  return response && response.ok && !response.redirected && response.type === "basic" &&
+    path.indexOf("/api/") !== 0 && path.indexOf("/auth/") !== 0 && path !== "/sw.js";
+}
+
+// Network first; after a short wait, or when the network fails, the kept copy; else the offline page.
+function networkFirst(event) {
+  var request = event.request;
+  var network = fetch(request).then(function (response) {
+    if (cacheable(request, response)) {
+      var copy = response.clone();
+      event.waitUntil(caches.open(PAGES_CACHE).then(function (cache) { return cache.put(request, copy); }));
+    }
+    return response;
+  });
+  var kept = function () {
+    return caches.open(PAGES_CACHE).then(function (cache) {
+      return cache.match(request).then(function (hit) { return hit || cache.match(request, { ignoreSearch: true }); });
+    });
+  };
+  var timeout = new Promise(function (resolve) {
+    setTimeout(function () { kept().then(function (hit) { if (hit) resolve(hit); }); }, NETWORK_TIMEOUT_MS);
+  });
+  var fallback = network.catch(function () {
+    return kept().then(function (hit) {
+      if (hit) return hit;
+      if (request.mode === "navigate") return caches.match(OFFLINE_URL);
+      return Response.error();
+    });
+  });
+  return Promise.race([fallback, timeout]);
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  var url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.indexOf("/api/") === 0 || url.pathname === "/sw.js") return;
+  if (url.pathname.indexOf("/static/") === 0) {
+    event.respondWith(caches.match(request).then(function (hit) { return hit || fetch(request); }));
+    return;
+  }
+  if (request.mode === "navigate" || request.headers.get("HX-Request")) {
+    event.respondWith(networkFirst(event));
+  }
+});
+
+self.addEventListener("sync", function (event) {
+  if (event.tag === "send-visits") event.waitUntil(self.offlineQueue.send());
+});
+
+self.addEventListener("message", function (event) {
+  if (event.data && event.data.type === "send-visits") event.waitUntil(self.offlineQueue.send());
+});
