@@ -43,12 +43,18 @@ def demo_template(tmp_path_factory):
 
 
 class LiveServer:
-    """The app served by werkzeug in a thread, on a free port of 127.0.0.1."""
+    """The app served by werkzeug in a thread, on a free port of 127.0.0.1; it can go down and up."""
 
     def __init__(self, app):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.port = 0
+        self.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        """Serve (again, on the same port)."""
+        self.server = make_server("127.0.0.1", self.port, app=self.app, threaded=True)
+        self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -57,7 +63,9 @@ class LiveServer:
         return database.connect(self.app.config["DATABASE"])
 
     def stop(self):
+        """Stop serving and free the port: to the phone the server is out of reach."""
         self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +111,9 @@ def sign_in(page, username, password="demo1234"):
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码", exact=True).fill(password)
     page.get_by_role("button", name="登录").click()
+
+
+def wait_for_service_worker(page, timeout=60_000):
+    """Wait until the service worker controls page (generous: the machine may be busy)."""
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null",
+                           timeout=timeout)
