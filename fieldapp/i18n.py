@@ -15,7 +15,14 @@ def init_app(app):
     babel.init_app(app, locale_selector=select_locale, default_locale=DEFAULT,
                    default_timezone=app.config["TIMEZONE"])
     app.after_request(remember_choice)
-    app.context_processor(lambda: {"LANGUAGES": LANGUAGES, "labels": LABELS, "lang": select_locale()})
+    app.context_processor(lambda: {"LANGUAGES": LANGUAGES, "labels": labels(), "lang": select_locale()})
+
+
+def labels():
+    """LABELS translated once per request (lazy strings would be translated again at every use)."""
+    if "labels" not in g:
+        g.labels = {group: {code: str(label) for code, label in names.items()} for group, names in LABELS.items()}
+    return g.labels
 
 
 def select_locale():

@@ -2,29 +2,19 @@
 from fieldapp.data.db import one, rows, scalar
 
 # A household's status in SQL, the same rule as rules.household_status (a test holds them together).
-# Innermost: each household's cycle, open/overdue request counts and last visit; then whether it is due.
+# First each household's cycle, open/overdue request counts and last visit; then whether it is due.
 _STATUS_QUERY = """
-SELECT *,
-  CASE
-    WHEN overdue_requests > 0 THEN 'overdue_request'
-    WHEN open_requests > 0 THEN 'open_request'
-    WHEN occupancy != 'occupied' THEN 'vacant'
-    WHEN needs_visit THEN 'due'
-    ELSE 'visited'
-  END AS status
-FROM (
- SELECT *,
-  (last_visit_at IS NULL OR date(last_visit_at, :offset, '+' || cycle_days || ' days') <= :today) AS needs_visit
- FROM (
+WITH base AS MATERIALIZED (  -- materialized: each household's subqueries run once, not per reference
   SELECT h.id, h.cell_id, h.building_id, h.unit, h.room, h.address, h.occupancy, h.external_id,
     COALESCE(h.lon, b.lon) AS lon, COALESCE(h.lat, b.lat) AS lat,
     b.name AS building_name, b.kind AS building_kind,
     h.last_visit_at, h.last_visit_user_id, lu.display_name AS last_visit_by,
     date(h.last_visit_at, :offset) AS last_visit_day,
-    (SELECT count(*) FROM requests q WHERE q.household_id = h.id AND q.status IN ('open', 'in_progress'))
-      AS open_requests,
-    (SELECT count(*) FROM requests q WHERE q.household_id = h.id AND q.status IN ('open', 'in_progress')
-       AND q.due_date < :today) AS overdue_requests,
+    (SELECT count(*) FROM requests q INDEXED BY requests_household
+      WHERE q.household_id = h.id AND q.status IN ('open', 'in_progress')) AS open_requests,
+    (SELECT count(*) FROM requests q INDEXED BY requests_household
+      WHERE q.household_id = h.id AND q.status IN ('open', 'in_progress') AND q.due_date < :today)
+      AS overdue_requests,
     min(:default_cycle, coalesce((
       SELECT min(t.cycle_days) FROM residents r
         JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id
@@ -41,8 +31,20 @@ FROM (
   LEFT JOIN buildings b ON b.id = h.building_id
   LEFT JOIN users lu ON lu.id = h.last_visit_user_id
   WHERE {where}
- )
+), due AS (
+  SELECT *,
+    (last_visit_at IS NULL OR date(last_visit_at, :offset, '+' || cycle_days || ' days') <= :today) AS needs_visit
+  FROM base
 )
+SELECT *,
+  CASE
+    WHEN overdue_requests > 0 THEN 'overdue_request'
+    WHEN open_requests > 0 THEN 'open_request'
+    WHEN occupancy != 'occupied' THEN 'vacant'
+    WHEN needs_visit THEN 'due'
+    ELSE 'visited'
+  END AS status
+FROM due
 """
 
 
@@ -86,9 +88,9 @@ def with_status(db, clock, *, status=None, **filters):
     '+480 minutes') and default_cycle (days).
     """
     params = dict(clock)
-    sql = f"SELECT * FROM ({_STATUS_QUERY.format(where=_where(params, **filters))})"
+    sql = _STATUS_QUERY.format(where=_where(params, **filters))
     if status:
-        sql += " WHERE status = :status"
+        sql = f"SELECT * FROM ({sql}) WHERE status = :status"
         params["status"] = status
     return rows(db, sql, params)
 

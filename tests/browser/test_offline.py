@@ -111,3 +111,16 @@ def test_sign_out_clears_the_kept_pages(phone):
     phone.get_by_role("button", name="退出").click()
     expect(phone.get_by_role("heading", name="登录")).to_be_visible()
     assert phone.evaluate("caches.keys().then(names => names.includes('fieldapp-pages'))") is False
+
+
+def test_inside_wechat_the_member_is_told_how_to_work_offline(browser, playwright_instance, live_server):
+    device = dict(playwright_instance.devices["Pixel 5"])
+    device["user_agent"] += " MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64 NetType/4G Language/zh_CN"
+    context = browser.new_context(**device, locale="zh-CN", base_url=live_server.url)
+    try:
+        page = context.new_page()
+        sign_in(page, "member1")
+        expect(page.locator("#wechat-banner")).to_be_visible()
+        expect(page.locator("#wechat-banner")).to_contain_text("在浏览器中打开")
+    finally:
+        context.close()

@@ -1,0 +1,46 @@
+"""Shared by the bench scripts: the 100,000-household demo database, signed-in clients, timing."""
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / "cache"
+
+
+def big_database(households=100_000):
+    """Path of a cached demo database of the given size, built once with `fieldapp demo`."""
+    path = Path(os.environ.get("FIELDAPP_BENCH_DB", CACHE / f"demo-{households}.db"))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "fieldapp.cli", "demo", "--households", str(households)],
+                       env={**os.environ, "FIELDAPP_DATABASE": str(path)}, check=True, cwd=ROOT)
+        print(f"built {path} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return str(path)
+
+
+def signed_in_client(app, username, password="demo1234"):
+    """A test client of app, signed in through the real form."""
+    client = app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    marker = 'name="csrf-token" content="'
+    start = page.index(marker) + len(marker)
+    token = page[start:page.index('"', start)]
+    response = client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token})
+    assert response.status_code == 302, f"sign-in of {username} failed"
+    return client
+
+
+def timings(call, runs):
+    """p50 and p95 in milliseconds of call() over runs (after one warm-up)."""
+    call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
