@@ -18,26 +18,49 @@ def fast_password_hashing(monkeypatch):
     monkeypatch.setattr(auth, "hasher", factories.FAST_HASHER)
 
 
+def _scratch_dir(fallback):
+    """A new folder in memory-backed /dev/shm where there is one (fsync is free there)."""
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return tempfile.mkdtemp(prefix="fieldapp-test-", dir="/dev/shm")
+    return tempfile.mkdtemp(prefix="fieldapp-test-", dir=fallback)
+
+
 @pytest.fixture
 def db_dir(tmp_path):
-    """A folder for a test database: in memory-backed /dev/shm where there is one (fsync is free there)."""
-    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
-        path = tempfile.mkdtemp(prefix="fieldapp-test-", dir="/dev/shm")
-        yield path
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        yield str(tmp_path)
+    """A folder for a test database."""
+    path = _scratch_dir(str(tmp_path))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """A database file with every migration applied, copied for each test (migrating takes longer)."""
+    folder = _scratch_dir(str(tmp_path_factory.mktemp("template")))
+    path = os.path.join(folder, "template.db")
+    db = database.connect(path, migrate=True)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+    yield path
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def shared_app(migrated_template):
+    """One app for the whole session: building its URL map anew for every test costs more than the test."""
+    return create_app({"TESTING": True, "DATABASE": migrated_template, "SECRET_KEY": "test secret key"})
 
 
 @pytest.fixture
-def app(db_dir):
-    """The app on a fresh, migrated database in a temporary folder."""
-    app = create_app({
-        "TESTING": True,
-        "DATABASE": os.path.join(db_dir, "test.db"),
-        "SECRET_KEY": "test secret key",
-    })
-    yield app
+def app(shared_app, migrated_template, db_dir):
+    """The app on a fresh, migrated database of its own; configuration changes end with the test."""
+    path = os.path.join(db_dir, "test.db")
+    shutil.copy(migrated_template, path)
+    saved = dict(shared_app.config)
+    shared_app.config["DATABASE"] = path
+    yield shared_app
+    shared_app.config.clear()
+    shared_app.config.update(saved)
 
 
 @pytest.fixture

@@ -47,8 +47,10 @@ def test_403_in_both_languages(auth, client, db, lang, text):
 
 
 @pytest.mark.parametrize("lang, text", [("zh", "服务器出错了"), ("en", "Something went wrong on our side")])
-def test_500_in_both_languages(app, lang, text):
-    app.config["PROPAGATE_EXCEPTIONS"] = False
+def test_500_in_both_languages(db_dir, lang, text):
+    from fieldapp import create_app
+
+    app = create_app({"DATABASE": f"{db_dir}/500.db", "SECRET_KEY": "x"})
 
     @app.route("/boom")
     def boom():
