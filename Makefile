@@ -28,7 +28,7 @@ demo: setup
 run: demo
 	@echo ""
 	@echo "Zero Distance on http://127.0.0.1:$(PORT)  (database: $(FIELDAPP_DATABASE))"
-	@echo "Demo accounts, password demo1234: admin, leader1, leader2, member1 ... member12"
+	@echo "Demo accounts, password demo1234: admin, leader1, leader2, leader3, member1 ... member12"
 	@echo ""
 	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py "fieldapp:create_app()"
 

@@ -146,6 +146,7 @@ def show(household_id):
         timeline=timeline,
         members=cells.responsible_members(db, household["cell_id"], rules.iso(rules.utcnow())),
         today=today, mask=rules.mask_phone, saved=request.args.get("saved"),
+        conflicts=visits.conflicts_for_household(db, household_id) if current_user.role != "member" else [],
         outcome_labels={code: str(label) for code, label in LABELS["outcome"].items()},
     )
 

@@ -158,3 +158,19 @@ def test_service_worker_and_manifest(client):
 
 def test_every_page_links_the_manifest(client):
     assert 'rel="manifest"' in client.get("/auth/login").get_data(as_text=True)
+
+
+def test_leader_sees_the_kept_conflict_on_the_household_page(api, client, auth, db, world):
+    original = item(world["household"])
+    api([original])
+    api([dict(original, notes="手机上改过的备注")])
+    auth.logout()
+    grid_id = database.scalar(db, "SELECT grid_id FROM cells c JOIN households h ON h.cell_id = c.id WHERE h.id = ?",
+                              [world["household"]])
+    factories.make_user(db, "leader", "lead", grid_id=grid_id)
+    auth.login("lead")
+    body = client.get(f"/households/{world['household']}").get_data(as_text=True)
+    assert "同步冲突" in body and "手机上改过的备注" in body
+    auth.logout()
+    auth.login("m1")
+    assert "手机上改过的备注" not in client.get(f"/households/{world['household']}").get_data(as_text=True)

@@ -113,3 +113,14 @@ def record_conflict(db, *, uuid, visit_id, user_id, received_at, body):
                                             "received_at": received_at,
                                             "body": json.dumps(body, ensure_ascii=False)}).last_pk
 
+
+
+def conflicts_for_household(db, household_id):
+    """Resends of this household's visits that differed from what was stored, newest first."""
+    return rows(
+        db,
+        "SELECT c.id, c.uuid, c.visit_id, c.received_at, c.body, u.display_name AS sender "
+        "FROM sync_conflicts c JOIN visits v ON v.id = c.visit_id JOIN users u ON u.id = c.user_id "
+        "WHERE v.household_id = ? ORDER BY c.id DESC",
+        [household_id],
+    )
