@@ -3,6 +3,7 @@ import functools
 
 from flask import abort, current_app, g, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_compress import Compress
 from flask_htmx import HTMX
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
@@ -11,12 +12,19 @@ from fieldapp.data import db as database
 
 csrf = CSRFProtect()
 htmx = HTMX()
+compress = Compress()
+# One bar of signal: a member's list of 300 households is 130 KB of HTML, 7 KB gzipped.
+COMPRESSED = ["text/html", "text/css", "text/javascript", "application/javascript", "application/json",
+              "application/geo+json", "application/manifest+json", "image/svg+xml", "text/csv"]
 
 
 def init_app(app):
     """Bind the shared extensions and the per-request database to app."""
     csrf.init_app(app)
     htmx.init_app(app)
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    compress.init_app(app)
     app.teardown_appcontext(close_db)
     app.after_request(security_headers)
     app.context_processor(lambda: {"nav_items": nav_items()})
