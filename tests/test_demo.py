@@ -285,3 +285,25 @@ def test_same_seed_and_day_same_community(tmp_path):
     other_day = content(*small_demo(tmp_path, "d", seed=7, today=TODAY + timedelta(days=3)))
     assert other_day[1] == first[1]  # the GeoJSON holds places only, never dates
     assert other_day[0]["visits"] != first[0]["visits"]
+
+
+def test_the_status_query_agrees_with_the_pure_rule_for_every_household(db):
+    from fieldapp.data import households
+
+    clock = {"today": TODAY.isoformat(), "offset": "+480 minutes", "default_cycle": 30}
+    by_sql = {row["id"]: row["status"] for row in households.with_status(db, clock)}
+    found = rows(db, """
+        SELECT h.id, h.occupancy, h.last_visit_at,
+          (SELECT count(*) FROM requests r WHERE r.household_id = h.id
+             AND r.status IN ('open', 'in_progress') AND r.due_date < :today) AS overdue,
+          (SELECT count(*) FROM requests r WHERE r.household_id = h.id
+             AND r.status IN ('open', 'in_progress')) AS open,
+          (SELECT min(t.cycle_days) FROM residents p JOIN resident_tags rt ON rt.resident_id = p.id
+             JOIN tags t ON t.id = rt.tag_id WHERE p.household_id = h.id AND p.moved_out_at IS NULL) AS tag_days
+        FROM households h""", {"today": TODAY.isoformat()})
+    by_rule = {row["id"]: rules.household_status(
+        occupancy=row["occupancy"], overdue_requests=row["overdue"], open_requests=row["open"],
+        last_visit_day=rules.local_date(row["last_visit_at"]) if row["last_visit_at"] else None,
+        days=rules.cycle_days([row["tag_days"]], 30), on_day=TODAY) for row in found}
+    assert len(by_sql) == 2000
+    assert by_sql == by_rule
