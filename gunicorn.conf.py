@@ -13,3 +13,14 @@ keepalive = 5
 accesslog = "-"
 # Loaded before forking so that the schema is migrated once, not by each worker at once.
 preload_app = True
+
+
+def when_ready(server):
+    """Hold the database's server lock while serving: `fieldapp restore` then refuses to overwrite it."""
+    from fieldapp import backup
+
+    app = server.app.wsgi()
+    try:
+        server.fieldapp_lock = backup.hold_server_lock(app.config["DATABASE"])
+    except BlockingIOError:
+        server.log.warning("Another process is restoring %s", app.config["DATABASE"])

@@ -98,6 +98,19 @@ def create_app(test_config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(pwa.bp)
     app.register_blueprint(coverage.bp)
+    from fieldapp import accountability, ledger, settings  # issue 6: ledger, overdue, settings
+    for blueprint in (ledger.bp, accountability.bp, settings.bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(admin.bp)
+    from fieldapp import accounts, assignments
+
+    accounts.init_app(app)  # with the redirect of users who must change their password
+    app.register_blueprint(assignments.bp)
+    from fieldapp import map as map_area  # issue 5: the grid leader's map
+
+    app.register_blueprint(map_area.bp)
+    from fieldapp import privacy  # issue 8: audit search, resident export, retention; logs household views
+
+    app.register_blueprint(privacy.bp)
     app.add_url_rule("/", "index", auth.landing)
     return app

@@ -7,6 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from fieldapp import access, rules
 from fieldapp.data import households, requests, visits
+from fieldapp.data import security as security_data
 from fieldapp.visits import parse_visit, payload_digest
 from fieldapp.web import get_db
 
@@ -41,6 +42,9 @@ def item_as_form(item):
         value = item.get(key)
         if value is not None:
             form.add(key, value if isinstance(value, str) else str(value))
+    for key in ("residents_met", "new_requests", "followups"):  # a number here would crash the loops below
+        if not isinstance(item.get(key) or [], list):
+            raise ValueError(key)
     for resident_id in item.get("residents_met") or []:
         form.add("residents_met", str(resident_id))
     for new in item.get("new_requests") or []:
@@ -50,7 +54,7 @@ def item_as_form(item):
         form.add("new_category", str(new.get("category") or ""))
         form.add("new_description", str(new.get("description") or ""))
     for followup in item.get("followups") or []:
-        if not isinstance(followup, dict) or not str(followup.get("request_id", "")).isdigit():
+        if not isinstance(followup, dict) or not str(followup.get("request_id", "")).isdecimal():
             raise ValueError("followups")
         form.add(f"followup_{followup['request_id']}", str(followup.get("action") or ""))
         form.add(f"followup_note_{followup['request_id']}", str(followup.get("note") or ""))
@@ -66,7 +70,8 @@ def sync_item(db, item, now):
     if not uuid:
         return {**answer, "status": "rejected", "http_status": 422, "errors": {"uuid": _("The visit has no id.")}}
     household_id = item.get("household_id")
-    household = households.get(db, household_id) if isinstance(household_id, int) else None
+    in_range = type(household_id) is int and 0 < household_id < 2**63  # not a bool, fits SQLite
+    household = households.get(db, household_id) if in_range else None
     if household is None or not access.may_see_cell(db, current_user, household["cell_id"]):
         return {**answer, "status": "rejected", "http_status": 404,
                 "errors": {"household_id": _("No such household among yours.")}}
@@ -75,6 +80,11 @@ def sync_item(db, item, now):
     except ValueError as error:
         return {**answer, "status": "rejected", "http_status": 422,
                 "errors": {str(error): _("This part of the visit is malformed.")}}
+    # A follow-up of another household's request (another cell's, another grid's) is refused, not ignored.
+    followed = [int(f["request_id"]) for f in item.get("followups") or []]
+    if security_data.foreign_request_ids(db, household_id, followed):
+        return {**answer, "status": "rejected", "http_status": 404,
+                "errors": {"followups": _("No such request among this household's.")}}
     known = visits.by_uuid(db, str(uuid))
     if known:  # a resend: compare with what was sent, not with today's state of its requests
         same = known["payload_sha256"] == payload_digest(form, household_id)
@@ -84,7 +94,7 @@ def sync_item(db, item, now):
         return _answer(answer, "existing" if same else "conflict", known["id"], household_id)
     visit, new_requests, followups, errors = parse_visit(
         form, household=household, residents=households.residents(db, household_id),
-        open_requests=requests.open_for_household(db, household_id), categories=requests.categories(db),
+        open_requests=requests.followable_for_household(db, household_id), categories=requests.categories(db),
         now=now, user_id=current_user.id, config=current_app.config)
     if errors:
         return {**answer, "status": "rejected", "http_status": 422, "errors": errors}
@@ -125,6 +135,14 @@ def sync_visits():
     now = rules.utcnow()
     results = [sync_item(db, item, now) for item in body["visits"]]
     return jsonify({"results": results})
+
+
+@bp.route("/openapi.json")
+def openapi():
+    """The OpenAPI 3 description of this API (fieldapp/openapi.py)."""
+    from fieldapp import openapi as description
+
+    return jsonify(description.document())
 
 
 @bp.route("/offline-manifest")

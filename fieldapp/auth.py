@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
+from fieldapp import security
 from fieldapp.data import audit, users
 from fieldapp.web import get_db
 
@@ -21,8 +22,10 @@ LANDING = {"member": "households.mine", "leader": "coverage.index", "admin": "ad
 class User(UserMixin):
     """The signed-in account, as flask-login sees it."""
 
-    def __init__(self, row):
+    def __init__(self, row, signed_in_at=None):
         self.row = row
+        # When the password was checked (seconds): the absolute session limit counts from here (issue 8).
+        self.signed_in_at = int(signed_in_at if signed_in_at is not None else security.now_seconds())
         self.id = row["id"]
         self.username = row["username"]
         self.display_name = row["display_name"]
@@ -31,8 +34,8 @@ class User(UserMixin):
         self.must_change_password = bool(row["must_change_password"])
 
     def get_id(self):
-        """Session id: the user id and its epoch, so bumping the epoch ends every session."""
-        return f"{self.id}:{self.row['session_epoch']}"
+        """Session id: the user id, its epoch (bumping it ends every session) and the sign-in time."""
+        return f"{self.id}:{self.row['session_epoch']}:{self.signed_in_at}"
 
 
 def init_app(app):
@@ -56,13 +59,13 @@ def unauthorized():
 @login_manager.user_loader
 def load_user(session_id):
     """Load the user of a session; a disabled user or an ended session loads nobody."""
-    user_id, _sep, epoch = session_id.partition(":")
-    if not user_id.isdigit():
+    user_id, epoch, signed_in_at = (session_id.split(":") + ["", ""])[:3]
+    if not user_id.isdigit() or not signed_in_at.isdigit():
         return None
     row = users.get(get_db(), int(user_id))
     if row is None or not row["active"] or str(row["session_epoch"]) != epoch:
         return None
-    return User(row)
+    return User(row, int(signed_in_at))
 
 
 def hash_password(password):
@@ -102,8 +105,15 @@ def login():
     if request.method == "POST":
         password = request.form.get("password", "")
         db = get_db()
+        wait = security.login_wait(db, username, request.remote_addr)
+        if wait:  # too many failures for this account or from this address: no password is checked
+            audit.log(db, user_id=None, action="login_throttled", detail={"username": username[:64]},
+                      ip=request.remote_addr)
+            response = render_template("auth/login.html", error=security.throttle_message(wait), username=username)
+            return response, 429, {"Retry-After": str(wait * 60)}
         row = users.by_username(db, username) if username else None
         if not username or not password or not check_password(row, password) or not row["active"]:
+            security.record_attempt(db, username, request.remote_addr, success=False)
             # One neutral message: never say whether the name or the password was wrong.
             error = _("Wrong username or password, or the account is disabled.")
             audit.log(db, user_id=row["id"] if row else None, action="login_failed",
@@ -111,8 +121,10 @@ def login():
         else:
             rehash = hash_password(password) if hasher.check_needs_rehash(row["password_hash"]) else None
             users.record_login(db, row["id"], rehash)
+            security.record_attempt(db, username, request.remote_addr, success=True)
             audit.log(db, user_id=row["id"], action="login", ip=request.remote_addr)
             login_user(User(row), remember=bool(request.form.get("remember")))
+            security.start_session(bool(request.form.get("remember")))
             return redirect(_safe_next(request.args.get("next")) or url_for("index"))
     return render_template("auth/login.html", error=error, username=username), 401 if error else 200
 
@@ -120,8 +132,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out and go back to the sign-in page."""
+    """Sign out everywhere (the epoch moves on, so a copied cookie is worthless) and go to the sign-in page."""
     audit.log(get_db(), user_id=current_user.id, action="logout", ip=request.remote_addr)
+    users.end_sessions(get_db(), current_user.id)
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))

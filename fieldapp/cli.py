@@ -25,7 +25,11 @@ def main():
 
 def init_app(app):
     """Add the commands below to app.cli (and so to `fieldapp` and `flask`)."""
-    for command in (init_db, demo_command, create_user):
+    for command in (init_db, demo_command, create_user, import_command, export_command):
+        app.cli.add_command(command)
+    from fieldapp import backup, privacy  # issue 8
+
+    for command in (backup.backup_command, backup.restore_command, privacy.purge_command):
         app.cli.add_command(command)
 
 
@@ -64,7 +68,7 @@ def demo_command(households, seed, replace):
                          geodata_dir=demo.GEODATA_DIR if households == 2000 else None)
     click.echo(f"Demo community built in {time.perf_counter() - started:.1f} s: " +
                ", ".join(f"{count} {name}" for name, count in summary.items()))
-    click.echo("Accounts (password demo1234): admin, leader1, leader2, member1 ... member12")
+    click.echo("Accounts (password demo1234): admin, leader1, leader2 (leader3 for the village grid), member1 ... member12")
 
 
 @click.command("create-user")
@@ -97,6 +101,74 @@ def create_user(username, role, display_name, grid_code, password):
     users.create(db, username=username, password_hash=hash_password(password), role=role,
                  display_name=display_name, grid_id=grid_id)
     click.echo(f"Created {role} {username}.")
+
+
+
+def _in_language(app):
+    """A request context in the terminal's language (zh if LANG says so, else English), for messages."""
+    lang = "zh" if os.environ.get("LANG", "").lower().startswith("zh") else "en"
+    return app.test_request_context(f"/?lang={lang}")
+
+
+@click.command("import")
+@with_appcontext
+@click.argument("kind", type=click.Choice(["cells", "buildings", "households"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--crs", type=click.Choice(["wgs84", "gcj02"]), default="wgs84", show_default=True,
+              help="The coordinates' system; GCJ-02 is converted to WGS-84.")
+@click.option("--dry-run", is_flag=True, help="Check the file and print the preview; write nothing.")
+def import_command(kind, file, crs, dry_run):
+    """Import cells, buildings or households from GeoJSON, CSV or .xlsx (all or nothing)."""
+    from fieldapp import importer, readers
+    from fieldapp.problems import describe, where
+
+    db = database.connect(current_app.config["DATABASE"])
+    with _in_language(current_app):
+        if os.path.getsize(file) > readers.LIMIT_MB * 1024 * 1024:
+            size = os.path.getsize(file) / 1048576
+            raise click.ClickException(describe({"code": "too_large", "params": {"size": f"{size:.1f}",
+                                                                                 "limit": readers.LIMIT_MB}}))
+        with open(file, "rb") as source:
+            report = importer.preview(db, kind, source.read(), os.path.basename(file), crs)
+        for found in report["skipped"]:
+            click.echo(f"{where(found)}: {describe(found)}", err=True)
+        for found in report["errors"]:
+            field = f" [{found['field']}]" if found.get("field") else ""
+            click.echo(f"{where(found)}{field}: {describe(found)}", err=True)
+        summary = (f"{kind}: {report['add']} to add, {report['update']} to update, {report['unchanged']} unchanged, "
+                   f"{len(report['skipped'])} skipped, {len(report['errors'])} errors.")
+        if report["errors"]:
+            raise click.ClickException(summary + " Nothing was imported.")
+        if not dry_run:
+            importer.commit(db, report)
+            from fieldapp.data import audit
+
+            audit.log(db, user_id=None, action="import", target_type=kind,
+                      detail={"file": os.path.basename(file), "added": report["add"], "updated": report["update"],
+                              "via": "cli"})
+        click.echo(summary + (" Dry run: nothing written." if dry_run else " Imported."))
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("kind", type=click.Choice(["cells", "buildings", "households", "visits"]))
+@click.option("--format", "fmt", type=click.Choice(["geojson", "csv", "xlsx"]), required=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True)
+def export_command(kind, fmt, output):
+    """Export cells, buildings or households (GeoJSON, CSV, .xlsx) or visits (CSV, .xlsx), importable again."""
+    from fieldapp import exporter
+    from fieldapp.data import audit
+    from fieldapp.web import clock
+
+    if fmt not in exporter.FORMATS[kind]:
+        raise click.ClickException(f"{kind} can be exported as {', '.join(exporter.FORMATS[kind])} only.")
+    db = database.connect(current_app.config["DATABASE"])
+    result = exporter.export(db, kind, fmt, clock(db))
+    with open(output, "wb") as out:
+        out.write(result["content"])
+    audit.log(db, user_id=None, action="export", target_type=kind,
+              detail={"format": fmt, "rows": result["count"], "personal": result["personal"], "via": "cli"})
+    click.echo(f"{result['count']} {kind} written to {output}.")
 
 
 if __name__ == "__main__":

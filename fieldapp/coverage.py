@@ -1,13 +1,292 @@
-"""The grid leader's coverage checklist and dashboard."""
-from flask import Blueprint
+"""The grid leader's dashboard and the coverage checklist: per grid, cell and member, in the current
+cycle or a past period; the not-visited lists; a printable checklist; CSV and Excel exports."""
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
-from fieldapp.web import render, roles_required
+from flask import Blueprint, abort, current_app, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from fieldapp import access, rules, sheets
+from fieldapp.data import cells as cell_data
+from fieldapp.data import coverage, ledger
+from fieldapp.web import clock, get_db, render
 
 bp = Blueprint("coverage", __name__, url_prefix="/coverage")
 
+SHOWN = 300  # not-visited rows on one page; the export has them all
+POLL_SECONDS = 15  # how often an open not-visited list looks for visits that landed
+MEMBERS_SHOWN = 30  # members on the dashboard, the least active first; the rest on demand
+
+
+def ratio(visited, households):
+    """The share of households visited, or None when there are none."""
+    return visited / households if households else None
+
+
+def checklist(cells, numbers, holders):
+    """Per grid: its cells and its members with households, visited, due and share (numbers per cell id)."""
+    grids, by_cell = {}, {}
+    for cell in cells:
+        counted = numbers.get(cell["id"], {"households": 0, "visited": 0})
+        row = {**cell, "households": counted["households"], "visited": counted["visited"], "members": []}
+        grid = grids.setdefault(cell["grid_id"], {"id": cell["grid_id"], "name": cell["grid_name"], "cells": [],
+                                                  "members": {}, "households": 0, "visited": 0})
+        grid["cells"].append(row)
+        grid["households"] += row["households"]
+        grid["visited"] += row["visited"]
+        by_cell[cell["id"]] = (grid, row)
+    for holder in holders:
+        grid, row = by_cell[holder["cell_id"]]
+        row["members"].append(holder["display_name"])
+        member = grid["members"].setdefault(holder["user_id"], {
+            "id": holder["user_id"], "name": holder["display_name"], "cells": [], "households": 0, "visited": 0})
+        member["cells"].append(row["name"])
+        member["households"] += row["households"]
+        member["visited"] += row["visited"]
+    result = list(grids.values())
+    for grid in result:
+        grid["members"] = sorted(grid["members"].values(), key=lambda m: (ratio(m["visited"], m["households"]) or 0, m["name"]))
+        for entry in [grid, *grid["cells"], *grid["members"]]:
+            entry["due"] = entry["households"] - entry["visited"]
+            entry["ratio"] = ratio(entry["visited"], entry["households"])
+            entry["share"] = None
+        grid["share"] = share(grid["ratio"])
+    if len(result) == 1:  # the page shows cells and members only for one grid; several show one row per grid
+        for entry in [*result[0]["cells"], *result[0]["members"]]:
+            entry["share"] = share(entry["ratio"])
+    return result
+
+
+def share(value):
+    """A ratio as the page shows it: the percentage text and the bar's level (None: no households)."""
+    if value is None:
+        return None
+    return {"percent": f"{value * 100:.1f}%", "level": "low" if value < 0.6 else "mid" if value < 0.9 else "high"}
+
+
+def row_texts():
+    """The translated words of a household row, made once per page, not once per row (hundreds of rows)."""
+    return {"overdue": _("%(n)d days overdue"), "visits": _("%(made)d of %(needed)d visits"),
+            "last": _("Last visit %(day)s"), "cycle": _("cycle %(days)d days"), "who": _("Responsible: %(who)s"),
+            "never": _("Never visited"), "due": _("due for %(n)d days"), "visited": _("Visited"),
+            "ago": _("last visit %(day)s, %(n)d days ago"), "no_visit": _("no visit recorded"),
+            "not_visited": _("Not visited")}
+
+
+def _period(args, today):
+    """The period asked for in args, or the current cycle with a notice when it cannot be read."""
+    try:
+        return rules.parse_period(args.get("period"), today, args.get("start") or None, args.get("end") or None), []
+    except rules.BadPeriod:
+        return rules.parse_period("current", today), [_("That period cannot be reviewed; showing the current cycle.")]
+
+
+def _moment(now, period):
+    """The UTC instant whose assignments count: now for the current cycle, else the period's end."""
+    if period["kind"] == "current":
+        return rules.iso(rules.utcnow())
+    return coverage.utc_start_of(period["end"] + timedelta(days=1), now)
+
+
+def report(db, now, period, cell_ids, holders=None):
+    """The checklist of cell_ids (None: all) for period, grouped per grid (holders: who held the cells then)."""
+    numbers = (coverage.current_by_cell(db, now, cell_ids) if period["kind"] == "current"
+               else coverage.period_by_cell(db, now, period, cell_ids))
+    if holders is None:
+        holders = coverage.holders(db, cell_ids, _moment(now, period))
+    return checklist(coverage.cells(db, cell_ids), {r["cell_id"]: r for r in numbers}, holders)
+
+
+def not_visited_rows(db, now, period, cell_ids, limit=None):
+    """The households of cell_ids not covered in period, the most overdue first (the first `limit` of
+    them), with who holds their cell. Each row carries the total number of such households."""
+    found = (coverage.not_visited(db, now, cell_ids, limit) if period["kind"] == "current"
+             else coverage.not_visited_in_period(db, now, period, cell_ids, limit))
+    cell_ids_found = sorted({h["cell_id"] for h in found})
+    names = {}
+    for holder in coverage.holders(db, cell_ids_found, _moment(now, period)):
+        names.setdefault(holder["cell_id"], []).append(holder["display_name"])
+    cell_names = {c["id"]: c for c in coverage.cells(db, cell_ids_found)}
+    for household in found:
+        household["responsible"] = "、".join(names.get(household["cell_id"], []))
+        household["cell"] = cell_names[household["cell_id"]]
+    return found
+
+
+def _member_or_404(db, user_id, at):
+    """A member the signed-in user may review with the cells to show; 404 for anyone else."""
+    member = coverage.member(db, user_id)
+    if member is None:
+        abort(404)
+    held = coverage.member_cells(db, user_id, at)
+    scope = access.cell_scope(db, current_user)
+    if current_user.role == "member" and user_id != current_user.id:
+        abort(404)
+    shown = held if scope is None else [c for c in held if c in scope]
+    if held and not shown:
+        abort(404)
+    if not held and current_user.role != "admin" and user_id != current_user.id:
+        abort(404)
+    return member, shown
+
+
+def view_cells(db):
+    """The cells a page covers: the user's scope, or one grid of it (?grid=); 404 for a grid out of scope."""
+    scope = access.cell_scope(db, current_user)
+    grid = request.args.get("grid", "")
+    if not grid.isdigit():
+        return scope
+    cell_ids = [c for c in cell_data.grid_cell_ids(db, int(grid)) if scope is None or c in scope]
+    if not cell_ids:
+        abort(404)
+    return cell_ids
+
+
+def member_activity(db, now, holders, limit=None):
+    """The members of holders (who holds which cell now) with their visits in the last 7 and 30 days,
+    the least active first; the first `limit` of them (None: all) with their last visit's day."""
+    today = date.fromisoformat(now["today"])
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    member_ids = sorted({h["user_id"] for h in holders})
+    busy = coverage.visits_per_member(db, member_ids, coverage.utc_start_of(today - timedelta(days=6), now),
+                                      coverage.utc_start_of(today - timedelta(days=29), now))
+    members = {}
+    for holder in holders:
+        members.setdefault(holder["user_id"], {"id": holder["user_id"], "name": holder["display_name"],
+                                               "week": busy[holder["user_id"]]["week"],
+                                               "month": busy[holder["user_id"]]["month"],
+                                               "last_visit_at": busy[holder["user_id"]]["last_visit_at"]})
+    found = sorted(members.values(), key=lambda m: (m["week"], m["month"], m["name"]))
+    for member in found[:limit]:
+        seen = member["last_visit_at"]
+        member["last_visit_day"] = rules.local_date(seen, tz) if seen else None
+    return found
+
 
 @bp.route("/")
-@roles_required("leader", "admin")
+@login_required
 def index():
-    """The leader's landing page: coverage of the grid."""
-    return render("coverage/index.html")
+    """The dashboard (coverage now, requests, visits per member) and the checklist of a period."""
+    db = get_db()
+    now = clock(db)
+    today = date.fromisoformat(now["today"])
+    cell_ids = view_cells(db)
+    period, notices = _period(request.args, today)
+    holders = coverage.holders(db, cell_ids, rules.iso(rules.utcnow()))
+    current = rules.parse_period("current", today)
+    grids = report(db, now, period, cell_ids, holders if period["kind"] == "current" else None)
+    current_grids = grids if period["kind"] == "current" else report(db, now, current, cell_ids, holders)
+    totals = {"households": sum(g["households"] for g in current_grids),
+              "visited": sum(g["visited"] for g in current_grids)}
+    totals.update(due=totals["households"] - totals["visited"], ratio=ratio(totals["visited"], totals["households"]))
+    everyone = request.args.get("members") == "all"
+    members = member_activity(db, now, holders, None if everyone else MEMBERS_SHOWN)
+    args = {k: v for k, v in request.args.items() if k in ("period", "start", "end", "grid") and v}
+    return render("coverage/index.html", "coverage/_checklist.html", grids=grids, period=period, notices=notices,
+                  months=rules.recent_months(today), args=args, totals=totals,
+                  requests=ledger.status_counts(db, cell_ids, now["today"]),
+                  members=members if everyone else members[:MEMBERS_SHOWN],
+                  members_total=len(members))
+
+
+@bp.route("/not-visited")
+@login_required
+def not_visited():
+    """The households not yet visited in a cell, of a member, or of the whole scope; ticks as visits land."""
+    db = get_db()
+    now = clock(db)
+    period, notices = _period(request.args, date.fromisoformat(now["today"]))
+    cell = member = None
+    if request.args.get("cell", "").isdigit():
+        cell = cell_data.get(db, int(request.args["cell"]))
+        if cell is None or not access.may_see_cell(db, current_user, cell["id"]):
+            abort(404)
+        cell_ids = [cell["id"]]
+    elif request.args.get("member", "").isdigit():
+        member, cell_ids = _member_or_404(db, int(request.args["member"]), _moment(now, period))
+    else:
+        cell_ids = view_cells(db)
+    found = not_visited_rows(db, now, period, cell_ids, SHOWN)
+    since = request.args.get("since") or rules.iso(rules.utcnow())
+    # The rows shown when the page opened: those visited since leave the list and get a tick.
+    opened = request.args.get("shown", "")
+    shown = [int(i) for i in opened.split(",") if i.isdigit()][:SHOWN] if opened else [h["id"] for h in found]
+    landed = []
+    if period["kind"] == "current" and shown:
+        waiting = {h["id"] for h in found}
+        landed = [h for h in coverage.visited_since(db, shown, since) if h["id"] not in waiting]
+    args = {k: v for k, v in request.args.items() if k in ("cell", "member", "grid", "period", "start", "end")}
+    return render("coverage/not_visited.html", "coverage/_not_visited.html", households=found,
+                  total=found[0]["total"] if found else 0, landed=landed, since=since, cell=cell, member=member,
+                  period=period, notices=notices, poll=POLL_SECONDS, text=row_texts(), args=args,
+                  shown=",".join(map(str, shown)))
+
+
+def _print_scope(db):
+    """The cells a printed checklist covers: a leader's grid, a member's cells, or the grid an admin chose."""
+    scope = access.cell_scope(db, current_user)
+    if scope is not None:
+        return scope, None
+    grid = request.args.get("grid", "")
+    if grid.isdigit():
+        return cell_data.grid_cell_ids(db, int(grid)), None
+    return None, coverage.cells(db, None)
+
+
+@bp.route("/print")
+@login_required
+def print_view():
+    """The checklist to print: one cell per page, its households not visited, a line for the leader to sign."""
+    db = get_db()
+    now = clock(db)
+    period, notices = _period(request.args, date.fromisoformat(now["today"]))
+    cell_ids, choices = _print_scope(db)
+    if choices is not None:  # an admin chooses a grid first: the whole district would be hundreds of pages
+        grids = {c["grid_id"]: c["grid_name"] for c in choices}
+        return render("coverage/print.html", grids=[], choose=grids, period=period, notices=notices)
+    grids = report(db, now, period, cell_ids)
+    by_cell = {}
+    for household in not_visited_rows(db, now, period, cell_ids):
+        by_cell.setdefault(household["cell_id"], []).append(household)
+    return render("coverage/print.html", grids=grids, by_cell=by_cell, choose=None, period=period, notices=notices,
+                  printed_at=rules.utcnow())
+
+
+def export_tables(db, now, period, cell_ids):
+    """The checklist as three tables (cells, members, households not visited) with Chinese headers."""
+    grids = report(db, now, period, cell_ids)
+    current = period["kind"] == "current"
+    cells = ("微网格覆盖", [("网格", "text"), ("微网格编号", "text"), ("微网格", "text"), ("负责党员", "text"),
+                            ("住户数", "int"), ("已走访", "int"), ("未走访", "int"), ("覆盖率", "percent")],
+             [(g["name"], c["code"], c["name"], "、".join(c["members"]), c["households"], c["visited"], c["due"],
+               c["ratio"]) for g in grids for c in g["cells"]])
+    members = ("党员覆盖", [("网格", "text"), ("党员", "text"), ("负责微网格", "text"), ("住户数", "int"),
+                           ("已走访", "int"), ("未走访", "int"), ("覆盖率", "percent")],
+               [(g["name"], m["name"], "、".join(m["cells"]), m["households"], m["visited"], m["due"], m["ratio"])
+                for g in grids for m in g["members"]])
+    found = not_visited_rows(db, now, period, cell_ids)
+    columns = [("网格", "text"), ("微网格", "text"), ("地址", "text"), ("走访周期（天）", "int"),
+               ("最近走访日期", "date"), ("最近走访人", "text"), ("负责党员", "text")]
+    columns += [("逾期天数", "int")] if current else [("本期走访次数", "int"), ("应走访次数", "int")]
+    households = ("未走访住户", columns, [
+        (h["cell"]["grid_name"], h["cell"]["name"], h["address"], h["cycle_days"],
+         h["last_visit_day"],
+         h["last_visit_by"] if current else None, h["responsible"],
+         *([h["days_overdue"]] if current else [h["visits"], h["needed"]])) for h in found])
+    return {"cells": cells, "members": members, "households": households}
+
+
+@bp.route("/export")
+@login_required
+def export():
+    """The checklist of the user's scope and the chosen period as Excel (three sheets) or CSV (one table)."""
+    db = get_db()
+    now = clock(db)
+    period, _notices = _period(request.args, date.fromisoformat(now["today"]))
+    tables = export_tables(db, now, period, view_cells(db))
+    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
+    table = request.args.get("table") if request.args.get("table") in tables else "cells"
+    chosen = list(tables.values()) if fmt == "xlsx" else [tables[table]]
+    name = f"coverage-{period['key'] if period['kind'] != 'current' else now['today']}"
+    return sheets.download(fmt, name if fmt == "xlsx" else f"{name}-{table}", chosen)

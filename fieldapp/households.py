@@ -48,13 +48,15 @@ def parse_filters(args, known_tags, known_buildings):
 def row_texts():
     """The list's row texts, translated once per page rather than once per row (hundreds of rows)."""
     return {"unit": _("Unit %(unit)s"), "room": _("Room %(room)s"), "last": _("Last visit %(day)s, %(who)s"),
-            "never": _("Never visited"), "open": _("%(n)d open request(s)")}
+            "never": _("Never visited"), "open": _("%(n)d open request(s)"), "return_visit": _("Return visit due")}
 
 
 def urgency_key(household):
     """Sort key: most urgent status first; among due households, the longest unvisited first."""
     never = household["last_visit_at"] is None
-    return (rules.URGENCY[household["status"]], not never, household["last_visit_at"] or "")
+    # A resolved request puts the household back on the list: its return visit is due (issue 6).
+    status = "due" if household["status"] == "visited" and household.get("return_visits") else household["status"]
+    return (rules.URGENCY[status], not never, household["last_visit_at"] or "")
 
 
 def group_by_building(rows, order):
@@ -116,6 +118,8 @@ def status_reason(household, today):
         return _("%(n)d request(s) past their due date.", n=household["overdue_requests"])
     if household["open_requests"]:
         return _("%(n)d request(s) waiting for an answer.", n=household["open_requests"])
+    if household.get("return_visits"):
+        return _("A resolved request waits for the resident's answer: return visit due.")
     if household["status"] == "vacant":
         return _("Marked as vacant or moved out.")
     if household["last_visit_day"] is None:
@@ -142,7 +146,7 @@ def show(household_id):
         "households/show.html",
         household=household, state=state, reason=status_reason(state, today),
         residents=households.residents(db, household_id),
-        open_requests=requests.open_for_household(db, household_id),
+        open_requests=requests.followable_for_household(db, household_id),
         timeline=timeline,
         members=cells.responsible_members(db, household["cell_id"], rules.iso(rules.utcnow())),
         today=today, mask=rules.mask_phone, saved=request.args.get("saved"),

@@ -109,11 +109,16 @@ def parse_visit(form, *, household, residents, open_requests, categories, now, u
         note = (form.get(f"followup_note_{request['id']}") or "").strip()
         if not action:
             continue
-        if action not in ("progress", "resolve"):
+        # A resolved request is followed up by its return visit: satisfied closes it, not satisfied reopens it.
+        allowed = ("confirm", "reopen") if request["status"] == "resolved" else ("progress", "resolve")
+        if action not in allowed:
             errors[f"followup_{request['id']}"] = _("Unknown follow-up.")
+        elif action == "confirm":
+            followups.append({"request_id": request["id"], "action": action, "note": note[:MAX_TEXT] or None})
         elif not note:
             errors[f"followup_note_{request['id']}"] = (
-                _("Write the resolution.") if action == "resolve" else _("Write what was done."))
+                _("Write the resolution.") if action == "resolve" else
+                _("Write what the resident is not satisfied with.") if action == "reopen" else _("Write what was done."))
         elif len(note) > MAX_TEXT:
             errors[f"followup_note_{request['id']}"] = _("At most %(n)d characters.", n=MAX_TEXT)
         else:
@@ -139,7 +144,7 @@ def parse_visit(form, *, household, residents, open_requests, categories, now, u
 def _context(db, household):
     """What the visit form shows besides the member's input."""
     return {"household": household, "residents": households.residents(db, household["id"]),
-            "open_requests": requests.open_for_household(db, household["id"]),
+            "open_requests": requests.followable_for_household(db, household["id"]),
             "categories": requests.categories(db)}
 
 

@@ -20,13 +20,15 @@ COMPRESSED = ["text/html", "text/css", "text/javascript", "application/javascrip
 
 def init_app(app):
     """Bind the shared extensions and the per-request database to app."""
+    from fieldapp import security
+
+    security.init_app(app)  # first: its body limit runs before CSRF protection reads a form
     csrf.init_app(app)
     htmx.init_app(app)
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED)
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
     compress.init_app(app)
     app.teardown_appcontext(close_db)
-    app.after_request(security_headers)
     app.context_processor(lambda: {"nav_items": nav_items()})
     app.add_template_filter(localtime)
 
@@ -75,29 +77,13 @@ def roles_required(*roles):
     return decorator
 
 
-def security_headers(response):
-    """Headers every answer carries; pages with personal data are never stored by the browser."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob: https:; connect-src 'self'; frame-ancestors 'none'; "
-        "base-uri 'self'; form-action 'self'",
-    )
-    response.headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
-    if request.endpoint != "static" and response.mimetype == "text/html":
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
 # The main navigation: (endpoint, label, icon, roles). Entries whose endpoint does not exist are left out.
 NAV = [
     ("households.mine", _l("My households"), "⌂", ("member",)),
-    ("coverage.index", _l("Coverage"), "☑", ("leader", "admin")),
+    ("coverage.index", _l("Coverage"), "☑", ("member", "leader", "admin")),  # a member: their own cells
     ("map.index", _l("Map"), "⌖", ("member", "leader", "admin")),
     ("ledger.index", _l("Ledger"), "☰", ("member", "leader", "admin")),
+    ("assignments.index", _l("Assignments"), "⇄", ("leader",)),  # admins reach it from Administration
     ("admin.index", _l("Administration"), "⚙", ("admin",)),
 ]
 

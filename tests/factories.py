@@ -82,3 +82,42 @@ def assign(db, cell_id, user_id, valid_from="2020-01-01T00:00:00Z", valid_to=Non
     with write(db):
         return db["assignments"].insert({"cell_id": cell_id, "user_id": user_id,
                                          "valid_from": valid_from, "valid_to": valid_to}).last_pk
+
+
+def make_upload(db, username, kind="cells", content=None, filename="cells.geojson", token=None):
+    """Keep an import file for the user named username, as the admin's upload does; return its token."""
+    from fieldapp.data import geodata
+
+    user_id = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()[0]
+    token = token or f"upload-{next(_seq)}"
+    content = content if content is not None else json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": f"U{next(_seq)}", "name": "导入微网格"},
+         "geometry": square(121.0, 31.0)}]}).encode()
+    geodata.save_upload(db, token=token, user_id=user_id, kind=kind, crs="wgs84", filename=filename, content=content)
+    return token
+
+
+def make_visit(db, household_id, user_id, visited_at=None, outcome="met", received_at=None):
+    """Record a visit the way the app does (the household's last visit moves with it); return its id."""
+    from fieldapp.data import visits
+
+    at = visited_at or _now()
+    _result, visit_id = visits.record(db, {
+        "uuid": f"visit-{next(_seq)}", "household_id": household_id, "user_id": user_id, "visited_at": at,
+        "received_at": received_at or at, "location_flag": "no_location", "outcome": outcome,
+        "payload_sha256": None})
+    return visit_id
+
+
+def make_request(db, household_id, user_id, category="medical", status="open", due_date="2099-01-01",
+                 description="需要家庭医生上门", created_at=None, **kw):
+    """A ledger request with its "created" event; return its id."""
+    at = created_at or _now()
+    with write(db):
+        request_id = db["requests"].insert({
+            "uuid": f"request-{next(_seq)}", "household_id": household_id, "category": category,
+            "description": description, "status": status, "responsible_user_id": user_id, "due_date": due_date,
+            "created_by": user_id, "created_at": at, "updated_at": at, **kw}).last_pk
+        db["request_events"].insert({"request_id": request_id, "user_id": user_id, "at": at, "kind": "created",
+                                     "from_status": None, "to_status": "open", "note": description, "data": "{}"})
+    return request_id

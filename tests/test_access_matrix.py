@@ -20,6 +20,8 @@ SIGNED_IN = {"anon": "login", "member": "ok", "leader": "ok", "admin": "ok"}
 PUBLIC = {"anon": "ok", "member": "ok", "leader": "ok", "admin": "ok"}
 LEADERS = {"anon": "login", "member": 403, "leader": "ok", "admin": "ok"}
 ADMINS = {"anon": "login", "member": 403, "leader": 403, "admin": "ok"}
+LEADER_SCOPED = {"anon": "login", "member": 403, "leader": {"own": "ok", "other_cell": "ok", "other_grid": 404},
+                 "admin": "ok"}
 
 
 @dataclass
@@ -56,11 +58,64 @@ ROUTES = {
     # The API answers 401 (not a redirect) to the signed-out; out-of-scope items are refused per item.
     "api.sync_visits": Route("POST", lambda w, t: "/api/visits", {**SIGNED_IN, "anon": 401}),
     "api.offline_manifest": Route("GET", lambda w, t: "/api/offline-manifest", {**SIGNED_IN, "anon": 401}),
+    "api.openapi": Route("GET", lambda w, t: "/api/openapi.json", PUBLIC),  # issue 8: describes, holds no data
     "pwa.service_worker": Route("GET", lambda w, t: "/sw.js", PUBLIC),
     "pwa.manifest": Route("GET", lambda w, t: "/manifest.webmanifest", PUBLIC),
     "pwa.offline": Route("GET", lambda w, t: "/offline", PUBLIC),
-    "coverage.index": Route("GET", lambda w, t: "/coverage/", LEADERS),
+    # Issue 6: a member sees the coverage of their own cells; the ledger by scope; leaders assign and refer.
+    "coverage.index": Route("GET", lambda w, t: "/coverage/", SIGNED_IN),
+    "coverage.not_visited": Route("GET", lambda w, t: f"/coverage/not-visited?cell={w['cells'][t]}", SCOPED),
+    "coverage.print_view": Route("GET", lambda w, t: "/coverage/print", SIGNED_IN),
+    "coverage.export": Route("GET", lambda w, t: "/coverage/export?format=xlsx", SIGNED_IN),
+    "ledger.index": Route("GET", lambda w, t: "/ledger/", SIGNED_IN),
+    "ledger.show": Route("GET", lambda w, t: f"/ledger/{w['requests'][t]}", SCOPED),
+    "ledger.progress": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/progress", SCOPED),
+    "ledger.resolve": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/resolve", SCOPED),
+    "ledger.return_visit": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/return-visit", SCOPED),
+    "ledger.assign": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/assign", {**SCOPED, "member": 403}),
+    "ledger.refer": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/refer", {**SCOPED, "member": 403}),
+    "ledger.new": Route("GET", lambda w, t: f"/ledger/new?household={_household(w, t)}", {**SCOPED, "member": 403}),
+    "accountability.index": Route("GET", lambda w, t: "/overdue/", LEADERS),
+    "accountability.export": Route("GET", lambda w, t: "/overdue/export?format=csv", LEADERS),
+    "settings.index": Route("GET", lambda w, t: "/admin/settings/", ADMINS),
     "admin.index": Route("GET", lambda w, t: "/admin/", ADMINS),
+    # Issue 7: imports (admin), exports (leaders: their grid), accounts, assignments (leaders: their grid's cells).
+    "admin.import_form": Route("GET", lambda w, t: "/admin/import", ADMINS),
+    "admin.upload": Route("POST", lambda w, t: "/admin/import/cells", ADMINS),
+    "admin.preview": Route("GET", lambda w, t: f"/admin/import/preview/{w['upload']}", ADMINS),
+    "admin.commit": Route("POST", lambda w, t: f"/admin/import/preview/{w['upload']}/commit", ADMINS),
+    "admin.template": Route("GET", lambda w, t: "/admin/import/template/households", ADMINS),
+    "admin.export_form": Route("GET", lambda w, t: "/admin/export", LEADERS),
+    "admin.export": Route("GET", lambda w, t: "/admin/export/households.csv", LEADERS),
+    "accounts.users_list": Route("GET", lambda w, t: "/accounts/", ADMINS),
+    "accounts.new": Route("GET", lambda w, t: "/accounts/new", ADMINS),
+    "accounts.disable": Route("POST", lambda w, t: f"/accounts/{w['users']['m3']}/disable", ADMINS),
+    "accounts.enable": Route("POST", lambda w, t: f"/accounts/{w['users']['m3']}/enable", ADMINS),
+    "accounts.reset_password": Route("POST", lambda w, t: f"/accounts/{w['users']['m3']}/reset-password", ADMINS),
+    "accounts.password": Route("GET", lambda w, t: "/accounts/password", SIGNED_IN),
+    "assignments.index": Route("GET", lambda w, t: "/assignments/", LEADERS),
+    "assignments.cell": Route("GET", lambda w, t: f"/assignments/cells/{w['cells'][t]}", LEADER_SCOPED),
+    "assignments.assign": Route("POST", lambda w, t: f"/assignments/cells/{w['cells'][t]}/assign", LEADER_SCOPED),
+    "assignments.transfer": Route("POST", lambda w, t: f"/assignments/cells/{w['cells'][t]}/transfer", LEADER_SCOPED),
+    "assignments.end": Route("POST", lambda w, t: f"/assignments/{w['assignments'][t]}/end", LEADER_SCOPED),
+    "assignments.member": Route("GET", lambda w, t: f"/assignments/members/{w['users']['m1']}", LEADERS),
+    "assignments.give_cell": Route("POST", lambda w, t: f"/assignments/members/{w['users']['m1']}/assign", LEADERS),
+    # Issue 5: the map (each user sees their own scope) and its popups (scoped like the household pages).
+    "map.index": Route("GET", lambda w, t: "/map/", SIGNED_IN),
+    "map.setup_js": Route("GET", lambda w, t: "/map/setup.js", SIGNED_IN),
+    "map.data": Route("GET", lambda w, t: "/map/data.geojson", SIGNED_IN),
+    "map.shift": Route("GET", lambda w, t: "/map/shift?lon=120.1&lat=30.28", SIGNED_IN),
+    "map.building": Route("GET", lambda w, t: f"/map/buildings/{w['buildings'][t]}", SCOPED),
+    "map.household": Route("GET", lambda w, t: f"/map/households/{_household(w, t)}", SCOPED),
+    "map.cell": Route("GET", lambda w, t: f"/map/cells/{w['cells'][t]}", SCOPED),
+    # Issue 8: privacy is the admin's (audit search, a resident's export, retention and anonymisation).
+    "privacy.index": Route("GET", lambda w, t: "/privacy/", ADMINS),
+    "privacy.retention": Route("POST", lambda w, t: "/privacy/retention", ADMINS, data={"retention_days": "400"}),
+    "privacy.purge_now": Route("POST", lambda w, t: "/privacy/purge", ADMINS),
+    "privacy.audit_log": Route("GET", lambda w, t: "/privacy/audit?action=login", ADMINS),
+    "privacy.residents": Route("GET", lambda w, t: "/privacy/residents?q=王", ADMINS),
+    "privacy.export_resident": Route(
+        "GET", lambda w, t: f"/privacy/residents/{w['residents'][t]}/export.json", ADMINS),
 }
 
 
@@ -90,7 +145,12 @@ def world(db):
             visits[t] = db["visits"].insert({"uuid": f"v-{t}", "household_id": h, "user_id": authors[t], "visited_at": now,
                                              "received_at": now, "location_flag": "no_location", "outcome": "met"}).last_pk
     return {"grids": {"A": grid_a, "B": grid_b}, "cells": cells, "households": households, "residents": residents,
-            "visits": visits}
+            "visits": visits, "users": {"m1": m1, "m2": m2, "m3": m3},
+            "assignments": {t: db.execute("SELECT id FROM assignments WHERE cell_id = ?", [c]).fetchone()[0]
+                            for t, c in cells.items()},
+            "upload": factories.make_upload(db, "boss"),
+            "requests": {t: factories.make_request(db, h, authors[t]) for t, h in households.items()},
+            "buildings": {t: factories.make_building(db, c) for t, c in cells.items()}}
 
 
 def test_every_route_has_an_entry(app):

@@ -252,3 +252,23 @@ def test_amend_own_visit_keeps_the_original(auth, client, db, world):
     auth.logout()
     auth.login("lead")
     assert client.get(url).status_code == 403
+
+
+def test_a_resolved_request_is_closed_or_reopened_at_the_door(auth, client, db, world):
+    from fieldapp.data import ledger
+    from fieldapp.data.households import with_status
+
+    request_id = factories.make_request(db, world["h_visited"], world["m1"], status="resolved", resolution="已修好")
+    auth.login("m1")
+    listing_page = client.get("/households/?lang=en").get_data(as_text=True)
+    assert "Return visit due" in listing_page
+    form = client.get(f"/households/{world['h_visited']}/visits/new?lang=en").get_data(as_text=True)
+    assert "Return visit: satisfied (close)" in form
+    response = client.post(f"/households/{world['h_visited']}/visits",
+                           data=visit_form(auth.csrf_token(), **{f"followup_{request_id}": "reopen",
+                                                                 f"followup_note_{request_id}": "还在漏水"}))
+    assert response.status_code == 302
+    [event] = [e for e in ledger.events(db, request_id) if e["kind"] == "return_visit"]
+    assert (event["to_status"], event["data"], event["note"]) == ("open", {"channel": "door", "satisfied": False}, "还在漏水")
+    assert event["visit_id"] is not None
+    assert database.scalar(db, "SELECT status FROM requests WHERE id = ?", [request_id]) == "open"

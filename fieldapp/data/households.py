@@ -15,6 +15,8 @@ WITH base AS MATERIALIZED (  -- materialized: each household's subqueries run on
     (SELECT count(*) FROM requests q INDEXED BY requests_household
       WHERE q.household_id = h.id AND q.status IN ('open', 'in_progress') AND q.due_date < :today)
       AS overdue_requests,
+    (SELECT count(*) FROM requests q INDEXED BY requests_household
+      WHERE q.household_id = h.id AND q.status = 'resolved') AS return_visits,
     min(:default_cycle, coalesce((
       SELECT min(t.cycle_days) FROM residents r
         JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id

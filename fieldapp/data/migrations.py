@@ -248,8 +248,8 @@ def m0002_reference_data(db):
     )
 
 
-@migrations(name="0005_sync_conflicts")
-def m0005_sync_conflicts(db):
+@migrations(name="0003_sync_conflicts")
+def m0003_sync_conflicts(db):
     """Keep every resend that differs from the stored visit, for a leader to look at."""
     db.executescript(
         """
@@ -266,11 +266,40 @@ def m0005_sync_conflicts(db):
     )
 
 
-@migrations(name="0003_ledger")
-def m0003_ledger(db):
-    """Index visits by time: a past period's coverage and the visits per member read a range of days."""
+@migrations(name="0004_import_export")
+def m0004_import_export(db):
+    """Keep an uploaded import file between its preview and its commit (not in the session cookie)."""
     db.executescript(
         """
-        CREATE INDEX IF NOT EXISTS visits_time ON visits(visited_at, household_id, user_id);
+        CREATE TABLE import_uploads (
+            token TEXT PRIMARY KEY,          -- random, in the preview's URL
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            kind TEXT NOT NULL CHECK (kind IN ('cells', 'buildings', 'households')),
+            crs TEXT NOT NULL DEFAULT 'wgs84' CHECK (crs IN ('wgs84', 'gcj02')),
+            filename TEXT NOT NULL,
+            content BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations(name="0007_security")
+def m0007_security(db):
+    """Count sign-in attempts per account and per address (shared by every gunicorn worker); index the audit log."""
+    db.executescript(
+        """
+        CREATE TABLE login_attempts (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            username TEXT NOT NULL,          -- as typed, lower-cased: unknown names are throttled too
+            ip TEXT,
+            success INTEGER NOT NULL
+        );
+        CREATE INDEX login_attempts_username ON login_attempts(username, at);
+        CREATE INDEX login_attempts_ip ON login_attempts(ip, at);
+        -- The admin's audit search filters by person or action, newest first.
+        CREATE INDEX audit_log_user ON audit_log(user_id, id);
+        CREATE INDEX audit_log_action ON audit_log(action, id);
         """
     )

@@ -53,3 +53,29 @@ def listing(db):
     """All accounts, by role then name."""
     return rows(db, "SELECT id, username, display_name, role, grid_id, active, last_login_at "
                     "FROM users ORDER BY role, username")
+
+
+def accounts(db):
+    """All accounts with their grid's name and how many cells each holds now, by role then name."""
+    return rows(db, "SELECT u.id, u.username, u.display_name, u.role, u.grid_id, g.name AS grid_name, u.active, "
+                    "u.must_change_password, u.last_login_at, "
+                    "(SELECT count(*) FROM assignments a WHERE a.user_id = u.id AND a.valid_to IS NULL) AS cells "
+                    "FROM users u LEFT JOIN grids g ON g.id = u.grid_id ORDER BY u.role, u.username")
+
+
+def set_password(db, user_id, password_hash, must_change):
+    """Set a new password; every other session of the user ends (the epoch moves on)."""
+    with write(db):
+        db.execute("UPDATE users SET password_hash = ?, must_change_password = ?, session_epoch = session_epoch + 1 "
+                   "WHERE id = ?", [password_hash, int(must_change), user_id])
+
+
+def grids(db):
+    """The grids a leader can lead, by code."""
+    return rows(db, "SELECT id, code, name FROM grids ORDER BY code")
+
+
+def end_sessions(db, user_id):
+    """End every session of the user, on every device (sign-out everywhere): the epoch moves on."""
+    with write(db):
+        db.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?", [user_id])

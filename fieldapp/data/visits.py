@@ -2,6 +2,7 @@
 import json
 
 from fieldapp import rules
+from fieldapp.data import ledger
 from fieldapp.data.db import one, rows, write
 
 
@@ -39,21 +40,13 @@ def record(db, visit, new_requests=(), followups=()):
 
 
 def _follow_up(db, followup, visit, visit_id):
-    """Apply one follow-up of an open request of the visited household (checked inside the transaction)."""
-    request = one(db, "SELECT id, status, household_id FROM requests WHERE id = ?", [followup["request_id"]])
-    if request is None or request["household_id"] != visit["household_id"]:
-        raise rules.IllegalTransition("the request is not one of this household's")
-    new_status = rules.transition(request["status"], followup["action"])
-    changes = {"status": new_status, "updated_at": visit["received_at"]}
-    if followup["action"] == "resolve":
-        changes["resolution"] = followup["note"]
-    db.execute(
-        f"UPDATE requests SET {', '.join(f'{k} = :{k}' for k in changes)}, version = version + 1 WHERE id = :id",
-        {**changes, "id": request["id"]},
-    )
-    _event(db, request["id"], visit["user_id"], visit["received_at"],
-           "resolved" if followup["action"] == "resolve" else "progress",
-           request["status"], new_status, followup["note"], visit_id)
+    """Apply one follow-up of a request of the visited household, inside the visit's transaction.
+
+    The ledger writes it (the same events as on the request's page); a return visit here was made at the door.
+    """
+    ledger.apply(db, followup["request_id"], followup["action"], user_id=visit["user_id"], at=visit["received_at"],
+                 note=followup["note"], data={"channel": "door"} if followup["action"] in ("confirm", "reopen") else None,
+                 visit_id=visit_id, household_id=visit["household_id"])
 
 
 def _event(db, request_id, user_id, at, kind, from_status, to_status, note, visit_id=None, data=None):

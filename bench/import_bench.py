@@ -1,0 +1,174 @@
+"""Time the import of 100,000 households from CSV next to a bare sqlite-utils insert_all of the same rows.
+
+    .venv/bin/python bench/import_bench.py [--source /tmp/big.db] [--households 100000]
+
+The input is the export of --source (the demo built by `fieldapp demo --households 100000`) when that
+database holds enough households; otherwise a community of the same size is synthesised here. The import
+is the whole path an admin's upload takes: read the CSV, check every row, place each household in its cell
+(STRtree), compare with the database, and write in one transaction. Printed: both times and their ratio
+(goal: at most 3x), once for households alone and once with their residents; CPU times too, since wall
+times on a shared machine also measure the neighbours.
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fieldapp import exporter, importer, rules  # noqa: E402
+from fieldapp.data import db as database  # noqa: E402
+
+CLOCK = {"today": "2026-11-28", "offset": "+480 minutes", "default_cycle": 30}
+RESIDENT_COLUMNS = ("resident_name", "resident_phone", "resident_tags")
+
+
+def from_source(path, wanted):
+    """Cells, buildings and households (CSV) exported from a demo database, or None if it is too small."""
+    if not os.path.exists(path):
+        return None
+    db = database.connect(path)
+    try:
+        if (database.scalar(db, "SELECT count(*) FROM households") or 0) < wanted:
+            return None
+        return {kind: exporter.export(db, kind, fmt, CLOCK)["content"]
+                for kind, fmt in (("cells", "geojson"), ("buildings", "csv"), ("households", "csv"))}
+    finally:
+        db.conn.close()
+
+
+def synthesise(households, seed=7):
+    """A made-up community: square cells on a grid, 20 households per building, one in ten a village house."""
+    rng = random.Random(seed)
+    side, size = 45, 0.002
+    cells = [{"type": "Feature", "properties": {"code": f"C{x:02d}{y:02d}", "name": f"微网格{x}-{y}", "grid_code": f"G{x // 9}"},
+              "geometry": {"type": "Polygon", "coordinates": [[
+                  [120 + x * size, 30 + y * size], [120 + (x + 1) * size, 30 + y * size],
+                  [120 + (x + 1) * size, 30 + (y + 1) * size], [120 + x * size, 30 + (y + 1) * size],
+                  [120 + x * size, 30 + y * size]]]}} for x in range(side) for y in range(side)]
+    buildings = ["external_id,name,kind,longitude,latitude"]
+    rows = [",".join(exporter.HOUSEHOLD_COLUMNS)]
+    number = 0
+    while number < households:
+        x, y = rng.randrange(side), rng.randrange(side)
+        lon = 120 + (x + rng.uniform(0.1, 0.9)) * size
+        lat = 30 + (y + rng.uniform(0.1, 0.9)) * size
+        if rng.random() < 0.1:
+            number += 1
+            rows.append(f"H{number:06d},,,,村{number}号,{lon:.7f},{lat:.7f},occupied,,,王秀英,13812341234,独居老人")
+            continue
+        building = f"B{len(buildings):05d}"
+        buildings.append(f"{building},{len(buildings)}号楼,apartment,{lon:.7f},{lat:.7f}")
+        for flat in range(20):
+            number += 1
+            rows.append(f"H{number:06d},{building},{flat // 10 + 1},{flat % 10 + 101},{building}楼{flat}室,,,occupied,,,"
+                        f"李建国,139{number:08d},")
+    cells_text = json.dumps({"type": "FeatureCollection", "features": cells}, ensure_ascii=False)
+    return {"cells": cells_text.encode(), "buildings": "\n".join(buildings).encode(),
+            "households": "\n".join(rows[:households + 1]).encode()}
+
+
+def without_residents(csv_bytes):
+    """The households CSV with one row per household and no resident columns."""
+    lines = csv_bytes.decode("utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, name in enumerate(header) if name not in RESIDENT_COLUMNS]
+    seen, out = set(), [",".join(header[i] for i in keep)]
+    for line in lines[1:]:
+        values = line.split(",")
+        if values[0] not in seen:  # addresses have no commas in these files
+            seen.add(values[0])
+            out.append(",".join(values[i] for i in keep))
+    return "\n".join(out).encode()
+
+
+def fresh_database(folder, name, files):
+    """A migrated database with the cells and buildings of files imported."""
+    db = database.connect(os.path.join(folder, name), migrate=True)
+    for kind in ("cells", "buildings"):
+        report = importer.preview(db, kind, files[kind], f"{kind}.{'geojson' if kind == 'cells' else 'csv'}")
+        assert not report["errors"], report["errors"][:3]
+        importer.commit(db, report)
+    return db
+
+
+def as_workbook(csv_bytes):
+    """The households CSV as an .xlsx workbook (coordinates as numbers), as the export writes it."""
+    rows = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"))))
+    for row in rows:
+        for key in ("longitude", "latitude"):
+            row[key] = float(row[key]) if row[key] else None
+    return exporter.workbook("households", list(rows[0]), rows)
+
+
+def time_import(db, content, fmt="csv"):
+    """(Wall, CPU) seconds to preview and commit a households file, and the preview."""
+    started, cpu = time.perf_counter(), time.process_time()
+    report = importer.preview(db, "households", content, f"households.{fmt}")
+    assert not report["errors"], report["errors"][:3]
+    importer.commit(db, report)
+    return (time.perf_counter() - started, time.process_time() - cpu), report
+
+
+def time_insert_all(db, report):
+    """(Wall, CPU) seconds for a bare sqlite-utils insert_all of the same rows (households, residents, tags)."""
+    now = rules.iso(rules.utcnow())
+    households = [{**row, "created_at": now} for row in report["plan"]["households"]]
+    started, cpu = time.perf_counter(), time.process_time()
+    db["households"].insert_all(households, batch_size=1000)
+    if report["plan"]["residents"]:
+        ids = {r["external_id"]: r["id"] for r in db.query("SELECT id, external_id FROM households")}
+        residents = [{"household_id": ids[key], "name": p["name"], "phone": p["phone"], "created_at": now}
+                     for key, people in report["plan"]["residents"].items() for p in people]
+        db["residents"].insert_all(residents, batch_size=1000)
+        first = database.scalar(db, "SELECT min(id) FROM residents")
+        tags = [{"resident_id": first + i, "tag_id": t}
+                for i, p in enumerate(p for people in report["plan"]["residents"].values() for p in people)
+                for t in p["tag_ids"]]
+        db["resident_tags"].insert_all(tags, batch_size=1000)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def main():
+    """Build or export the input, then time both ways for households alone and with residents."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", default="/tmp/big.db")
+    parser.add_argument("--households", type=int, default=100_000)
+    parser.add_argument("--xlsx", action="store_true", help="Also time the same rows read from an .xlsx workbook.")
+    args = parser.parse_args()
+    files = from_source(args.source, args.households)
+    origin = f"export of {args.source}" if files else "synthesised"
+    files = files or synthesise(args.households)
+    folder = tempfile.mkdtemp(prefix="import-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    print(f"input: {origin}; households CSV {len(files['households']) / 1e6:.1f} MB")
+    try:
+        run(folder, files, args.xlsx)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(folder, files, with_xlsx):
+    """Time each case in fresh databases in folder and print the figures."""
+    cases = [("households", without_residents(files["households"]), "csv"),
+             ("households with residents", files["households"], "csv")]
+    if with_xlsx:
+        cases += [(f"{label} (.xlsx)", as_workbook(content), "xlsx") for label, content, _fmt in cases]
+    for label, content, fmt in cases:
+        imported, report = time_import(fresh_database(folder, f"import-{len(label)}.db", files), content, fmt)
+        bare = time_insert_all(fresh_database(folder, f"bare-{len(label)}.db", files), report)
+        people = sum(len(p) for p in report["plan"]["residents"].values())
+        print(f"{label}: {report['add']} households, {people} residents, {len(report['skipped'])} skipped")
+        print(f"  import (read, check, place, compare, write): {imported[0]:6.2f} s  (CPU {imported[1]:6.2f} s)")
+        print(f"  bare sqlite-utils insert_all of the rows:     {bare[0]:6.2f} s  (CPU {bare[1]:6.2f} s)")
+        print(f"  ratio: {imported[0] / bare[0]:.1f}x wall, {imported[1] / bare[1]:.1f}x CPU  (goal <= 3x; limit 60 s)")
+
+
+if __name__ == "__main__":
+    main()

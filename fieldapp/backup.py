@@ -1,0 +1,187 @@
+"""`fieldapp backup` and `fieldapp restore`: SQLite's online backup API, with checks before anything is replaced.
+
+A live WAL database is never copied as a file (the file alone may miss committed pages that are still in the
+write-ahead log); the backup API reads one consistent snapshot while visits go on being written.
+"""
+import fcntl
+import os
+import time
+from datetime import datetime, timezone
+
+import click
+import sqlite_utils
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlite_utils.utils import sqlite3
+
+from fieldapp.data import db as database
+from fieldapp.data.migrations import migrations
+
+
+class BackupRefused(Exception):
+    """A backup or restore was refused; the message says why and what to do."""
+
+
+def _connect_plain(path, readonly=False):
+    """A bare connection (no WAL switch, no migrations): for files that are not the app's live database."""
+    if readonly:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    return sqlite3.connect(path, timeout=10)
+
+
+def _copy(source_conn, dest_path):
+    """Copy the database behind source_conn to dest_path (a new file) as one self-contained file."""
+    dest = sqlite3.connect(dest_path)
+    try:
+        # pages=-1: one step, one read snapshot of the source; writers go on meanwhile (WAL).
+        source_conn.backup(dest, pages=-1)
+        dest.execute("PRAGMA journal_mode = DELETE")  # the copy needs no -wal beside it
+        dest.commit()
+    finally:
+        dest.close()
+
+
+def backup(source_path, dest):
+    """Write a consistent copy of the database at source_path to dest (a file, or a folder for a dated file).
+
+    Returns {"path", "bytes", "seconds"}. Refuses to overwrite an existing file.
+    """
+    if os.path.isdir(dest):
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        dest = os.path.join(dest, f"fieldapp-{stamp}.db")
+    if os.path.exists(dest):
+        raise BackupRefused(f"{dest} exists already; choose a new name or a folder.")
+    started = time.perf_counter()
+    temporary = f"{dest}.partial"
+    source = database.connect(source_path)
+    try:
+        _copy(source.conn, temporary)
+    finally:
+        source.conn.close()
+    problems = check(temporary)["problems"]
+    if problems:
+        os.remove(temporary)
+        raise BackupRefused("The copy failed its check: " + "; ".join(problems))
+    with open(temporary, "rb") as written:
+        os.fsync(written.fileno())
+    os.replace(temporary, dest)  # a backup file is complete or absent, never half written
+    return {"path": dest, "bytes": os.path.getsize(dest), "seconds": time.perf_counter() - started}
+
+
+def check(path):
+    """Whether path is a sound backup this version can restore: {"problems", "applied", "pending"}."""
+    if not os.path.isfile(path):
+        return {"problems": [f"{path} is not a file."], "applied": [], "pending": []}
+    try:
+        conn = _connect_plain(path, readonly=True)
+        try:
+            result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            db = sqlite_utils.Database(conn)
+            applied = [m.name for m in migrations.applied(db)]
+            pending = [m.name for m in migrations.pending(db)]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        return {"problems": [f"{path} is not a readable SQLite database ({error})."], "applied": [], "pending": []}
+    problems = []
+    if result != ["ok"]:
+        problems.append("integrity check failed: " + "; ".join(result[:5]))
+    known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}  # every version this app has
+    newer = [name for name in applied if name not in known]
+    if newer:
+        problems.append(f"made by a newer version of the app (schema {', '.join(newer)}); upgrade the app first.")
+    if not applied:
+        problems.append("not a Zero Distance database (no schema versions).")
+    return {"problems": problems, "applied": applied, "pending": pending}
+
+
+def lock_path(db_path):
+    """The file a running server holds a lock on, beside the database."""
+    return f"{db_path}.server-lock"
+
+
+def hold_server_lock(db_path):
+    """Take the shared server lock on db_path for as long as the returned descriptor stays open."""
+    fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    return fd
+
+
+def in_use(db_path):
+    """Why db_path looks in use (a server holds its lock, or a write-ahead log is open), or None."""
+    if os.path.exists(lock_path(db_path)):
+        fd = os.open(lock_path(db_path), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "a server is running on it"
+        finally:
+            os.close(fd)  # closing releases the lock if it was taken
+    wal = f"{db_path}-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+        return "it has an open write-ahead log (a process has it open, or it was not closed cleanly)"
+    return None
+
+
+def restore(source_path, target_path, *, force=False):
+    """Replace the database at target_path with the backup at source_path, after checking both.
+
+    Keeps the replaced database beside it (returned as "kept"), applies newer migrations to the restored
+    copy and checks it. Raises BackupRefused when the backup is unsound or the target is in use (unless force).
+    """
+    found = check(source_path)
+    if found["problems"]:
+        raise BackupRefused(f"{source_path}: " + " ".join(found["problems"]))
+    if os.path.abspath(source_path) == os.path.abspath(target_path):
+        raise BackupRefused("The backup and the database are the same file.")
+    busy = in_use(target_path) if os.path.exists(target_path) else None
+    if busy and not force:
+        raise BackupRefused(f"{target_path} is in use: {busy}. Stop the server first, or pass --force.")
+    kept = None
+    if os.path.exists(target_path):
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        kept = backup(target_path, f"{target_path}.before-restore-{stamp}")["path"]
+    source = _connect_plain(source_path, readonly=True)
+    target = database.connect(target_path)
+    try:
+        # Through the backup API, not a file copy: other connections see the old or the new database, whole.
+        source.backup(target.conn, pages=-1)
+    finally:
+        source.close()
+    try:
+        database.migrations.apply(target)
+        result = [row[0] for row in target.execute("PRAGMA integrity_check").fetchall()]
+    finally:
+        target.conn.close()
+    if result != ["ok"]:
+        raise BackupRefused("The restored database failed its integrity check; the previous one is kept at "
+                            f"{kept}.")
+    return {"kept": kept, "applied": len(found["pending"])}
+
+
+@click.command("backup")
+@with_appcontext
+@click.argument("dest", type=click.Path(dir_okay=True, writable=True))
+def backup_command(dest):
+    """Back up the database to DEST (a new file, or a folder for a dated file) while the app keeps running."""
+    try:
+        made = backup(current_app.config["DATABASE"], dest)
+    except BackupRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"Backup written to {made['path']}: {made['bytes'] / 1048576:.1f} MB in {made['seconds']:.1f} s, "
+               f"integrity checked.")
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Restore even though the database looks in use.")
+def restore_command(source, force):
+    """Replace the database with the backup SOURCE (checked first; the replaced database is kept beside it)."""
+    target = current_app.config["DATABASE"]
+    try:
+        done = restore(source, target, force=force)
+    except BackupRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    kept = f" The previous database is kept at {done['kept']}." if done["kept"] else ""
+    click.echo(f"Restored {source} into {target}; {done['applied']} schema upgrade(s) applied.{kept}")

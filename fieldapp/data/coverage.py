@@ -1,0 +1,226 @@
+"""Visit coverage as aggregates: per cell in the current cycle or a past period, who holds which cell,
+which households are not visited, and how busy each member has been.
+
+The current cycle reads households.last_visit_at only (no scan of visits): a household with a cycle of
+N days is covered when its last visit began on or after local midnight N - 1 days ago, the same rule
+as households.with_status (tests hold them together): the shortest of the default cycle and the cycles
+of the household's and its residents' tags. Cycles take few values, so each value's first covered
+instant is computed once and put into a CASE.
+"""
+from datetime import date, datetime, time, timedelta, timezone
+
+from fieldapp import rules
+from fieldapp.data.db import one, rows
+
+
+def cells_clause(cell_ids, params, column="h.cell_id", name="cell"):
+    """SQL restricting column to cell_ids (None: every cell), adding its parameters (name0, ...) to params."""
+    if cell_ids is None:
+        return "1"
+    names = []
+    for i, cell_id in enumerate(cell_ids):
+        params[f"{name}{i}"] = cell_id
+        names.append(f":{name}{i}")
+    return f"{column} IN ({', '.join(names) or 'NULL'})"
+
+
+def _cycles(cell_ids, params):
+    """CTEs `rc(id, days)` and `hc(id, days)`: the shortest cycle of each household's residents' tags and
+    of its own tags, for the tagged households of cell_ids."""
+    # Scoped, it walks the scope's households by index; for the whole district one pass over the tags is faster.
+    scope = "" if cell_ids is None else (
+        f"JOIN households hh ON hh.id = r.household_id AND {cells_clause(cell_ids, params, 'hh.cell_id')} ")
+    return ("rc AS (SELECT r.household_id AS id, min(t.cycle_days) AS days FROM residents r " + scope +
+            "JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id "
+            "WHERE r.moved_out_at IS NULL AND t.cycle_days IS NOT NULL GROUP BY r.household_id), "
+            "hc AS (SELECT ht.household_id AS id, min(t.cycle_days) AS days FROM household_tags ht "
+            "JOIN tags t ON t.id = ht.tag_id WHERE t.cycle_days IS NOT NULL GROUP BY ht.household_id)")
+
+
+_TAGGED = "LEFT JOIN rc ON rc.id = h.id LEFT JOIN hc ON hc.id = h.id "
+# A household's cycle in days: the shortest of its tags' cycles, never longer than the default.
+_DAYS = "min(:default_cycle, coalesce(rc.days, :default_cycle), coalesce(hc.days, :default_cycle))"
+
+
+def offset_minutes(clock):
+    """The community's UTC offset in minutes, from a clock's SQLite modifier ('+480 minutes')."""
+    return int(clock["offset"].split()[0])
+
+
+def utc_start_of(day, clock):
+    """The stored UTC timestamp at which a local calendar day begins."""
+    moment = datetime.combine(day, time(0)) - timedelta(minutes=offset_minutes(clock))
+    return moment.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cycle_values(db, default_days):
+    """Every cycle a household can have: the default and each shorter tag cycle."""
+    tag_days = [r["cycle_days"] for r in rows(db, "SELECT DISTINCT cycle_days FROM tags WHERE cycle_days IS NOT NULL")]
+    return sorted({default_days, *[d for d in tag_days if d < default_days]})
+
+
+def _by_cycle(db, clock, params, name, day_for):
+    """A CASE over the household's cycle giving the UTC start of day_for(days), one parameter per cycle."""
+    parts = []
+    for i, days in enumerate(_cycle_values(db, clock["default_cycle"])):
+        params[f"{name}{i}"] = utc_start_of(day_for(days), clock)
+        parts.append(f"WHEN {int(days)} THEN :{name}{i}")
+    return f"(CASE {_DAYS} {' '.join(parts)} END)"
+
+
+_WHO = "LEFT JOIN users lu ON lu.id = h.last_visit_user_id "
+
+
+def _current(db, clock, cell_ids, params, who=""):
+    """(FROM-WHERE over occupied households of cell_ids, SQL of the instant since which a visit covers one)."""
+    today = date.fromisoformat(clock["today"])
+    params["default_cycle"] = clock["default_cycle"]
+    since = _by_cycle(db, clock, params, "since", lambda days: rules.cycle_start(today, days))
+    sql = (f"WITH {_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
+           f"{who}WHERE h.occupancy = 'occupied' AND {cells_clause(cell_ids, params)}")
+    return sql, since
+
+
+def current_by_cell(db, clock, cell_ids=None):
+    """Per cell: occupied households and how many were visited within their current cycle."""
+    params = {}
+    sql, since = _current(db, clock, cell_ids, params)
+    columns = f"h.cell_id, count(*) AS households, coalesce(sum(h.last_visit_at >= {since}), 0) AS visited"
+    return rows(db, sql.format(columns=columns) + " GROUP BY h.cell_id", params)
+
+
+# Visits a household needs in a past period: rules.required_visits in SQL (integer division).
+_NEEDED = f"max(1, :period_days / {_DAYS})"
+# Its visits in the period, counted by index per household (cheaper than grouping a month of visits).
+_MADE = ("(SELECT count(*) FROM visits v WHERE v.household_id = h.id "
+         "AND v.visited_at >= :start AND v.visited_at < :end)")
+
+
+def _period(clock, period, cell_ids, params, who=""):
+    """FROM-WHERE over the occupied households of cell_ids that existed in a past period."""
+    params.update(default_cycle=clock["default_cycle"], start=utc_start_of(period["start"], clock),
+                  end=utc_start_of(period["end"] + timedelta(days=1), clock),
+                  period_days=rules.period_days(period["start"], period["end"]))
+    return (f"WITH {_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
+            f"{who}WHERE h.occupancy = 'occupied' AND h.created_at < :end AND {cells_clause(cell_ids, params)}")
+
+
+def period_by_cell(db, clock, period, cell_ids=None):
+    """Per cell: households of a past period and how many got the visits their cycle asks for in it."""
+    params = {}
+    columns = f"h.cell_id, count(*) AS households, coalesce(sum({_MADE} >= {_NEEDED}), 0) AS visited"
+    return rows(db, _period(clock, period, cell_ids, params).format(columns=columns) + " GROUP BY h.cell_id", params)
+
+
+_HOUSEHOLD_COLUMNS = ("h.id, h.cell_id, h.address, h.created_at, h.last_visit_at, lu.display_name AS last_visit_by, "
+                      f"{_DAYS} AS cycle_days, date(h.last_visit_at, :offset) AS last_visit_day, "
+                      # rules.due_since: a cycle after the last visit, or since the household was added.
+                      "coalesce(date(h.last_visit_at, :offset, '+' || " + _DAYS + " || ' days'), "
+                      "date(h.created_at, :offset)) AS due_since")
+
+
+def _ranked(db, sql, params, order, limit):
+    """Rows of sql in order, the first `limit` of them (None: all), each with the total number of rows."""
+    sql = f"SELECT *, count(*) OVER () AS total FROM ({sql}) ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    return rows(db, sql, params)
+
+
+def not_visited(db, clock, cell_ids, limit=None):
+    """The occupied households of cell_ids not visited within their current cycle, the most overdue first."""
+    params = {"today": clock["today"], "offset": clock["offset"]}
+    sql, since = _current(db, clock, cell_ids, params, _WHO)
+    sql = (f"SELECT *, CAST(julianday(:today) - julianday(due_since) AS INTEGER) AS days_overdue FROM ("
+           f"{sql.format(columns=_HOUSEHOLD_COLUMNS)} AND (h.last_visit_at IS NULL OR h.last_visit_at < {since}))")
+    return _ranked(db, sql, params, "days_overdue DESC, address, id", limit)
+
+
+def not_visited_in_period(db, clock, period, cell_ids, limit=None):
+    """The households of cell_ids that got fewer visits than their cycle asks for in a past period."""
+    params = {"offset": clock["offset"]}
+    columns = (f"{_HOUSEHOLD_COLUMNS}, {_MADE} AS visits, {_NEEDED} AS needed, "
+               "(SELECT max(v.visited_at) FROM visits v WHERE v.household_id = h.id AND v.visited_at < :end) "
+               "AS last_before_end")
+    sql = _period(clock, period, cell_ids, params, _WHO).format(columns=columns)
+    sql = (f"SELECT id, cell_id, address, cycle_days, visits, needed, date(last_before_end, :offset) AS last_visit_day, "
+           f"NULL AS last_visit_by FROM ({sql}) WHERE visits < needed")
+    return _ranked(db, sql, params, "visits - needed, last_visit_day IS NOT NULL, last_visit_day, address, id", limit)
+
+
+def long_overdue(db, clock, cell_ids, limit=None):
+    """Occupied households of cell_ids (None: all) due for longer than one full cycle, the longest first."""
+    params = {"today": clock["today"], "offset": clock["offset"]}
+    today = date.fromisoformat(clock["today"])
+    sql, _since = _current(db, clock, cell_ids, params, _WHO)
+    # rules.long_overdue: visited before the cycle that ended one cycle ago, or never visited and added
+    # more than a cycle ago.
+    before = _by_cycle(db, clock, params, "before", lambda days: rules.cycle_start(today - timedelta(days=days), days))
+    added = _by_cycle(db, clock, params, "added", lambda days: rules.cycle_start(today, days))
+    columns = f"{_HOUSEHOLD_COLUMNS}, c2.code AS cell_code, c2.name AS cell_name"
+    sql = sql.format(columns=columns).replace("WHERE h.occupancy", "JOIN cells c2 ON c2.id = h.cell_id WHERE h.occupancy")
+    sql = (f"SELECT *, CAST(julianday(:today) - julianday(due_since) AS INTEGER) AS days_due FROM ({sql} "
+           f"AND (h.last_visit_at < {before} OR (h.last_visit_at IS NULL AND h.created_at < {added})))")
+    return _ranked(db, sql, params, "days_due DESC, address, id", limit)
+
+
+def visited_since(db, household_ids, since):
+    """Which of household_ids got a visit received since the UTC timestamp since, with the latest one."""
+    params = {"since": since}
+    return rows(db, "SELECT v.household_id AS id, h.address, max(v.visited_at) AS visited_at, "
+                    "(SELECT u.display_name FROM visits w JOIN users u ON u.id = w.user_id "
+                    " WHERE w.household_id = v.household_id ORDER BY w.visited_at DESC LIMIT 1) AS visited_by "
+                    "FROM visits v JOIN households h ON h.id = v.household_id "
+                    f"WHERE {cells_clause(household_ids, params, 'v.household_id', 'household')} "
+                    "AND v.received_at >= :since GROUP BY v.household_id ORDER BY max(v.visited_at) DESC", params)
+
+
+def cells(db, cell_ids):
+    """The cells of cell_ids (None: all) with their grid, in grid then cell order."""
+    params = {}
+    return rows(db, "SELECT c.id, c.code, c.name, c.grid_id, g.code AS grid_code, g.name AS grid_name "
+                    "FROM cells c JOIN grids g ON g.id = c.grid_id "
+                    f"WHERE {cells_clause(cell_ids, params, 'c.id')} ORDER BY g.code, g.id, c.code, c.id", params)
+
+
+def holders(db, cell_ids, at):
+    """Who held which of cell_ids at the UTC timestamp at: (cell_id, user_id, display_name)."""
+    params = {"at": at}
+    return rows(db, "SELECT a.cell_id, u.id AS user_id, u.display_name, u.username FROM assignments a "
+                    "JOIN users u ON u.id = a.user_id "
+                    f"WHERE {cells_clause(cell_ids, params, 'a.cell_id')} AND a.valid_from <= :at "
+                    "AND (a.valid_to IS NULL OR a.valid_to > :at) ORDER BY u.display_name, u.id", params)
+
+
+def member_cells(db, user_id, at):
+    """The cells user_id held at the UTC timestamp at."""
+    return [r["cell_id"] for r in rows(db, "SELECT DISTINCT cell_id FROM assignments WHERE user_id = ? "
+                                           "AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
+                                       [user_id, at, at])]
+
+
+def member(db, user_id):
+    """A user's id, name and role, or None."""
+    return one(db, "SELECT id, display_name, username, role, grid_id FROM users WHERE id = ?", [user_id])
+
+
+def visits_per_member(db, user_ids, since_week, since_month):
+    """Per user of user_ids: visits since since_week and since_month (UTC timestamps), and the latest visit."""
+    params = {"week": since_week, "month": since_month}
+    # Index ranges per user (visits_user), not a scan of a month of everyone's visits.
+    return {r["id"]: r for r in rows(
+        db, "SELECT u.id, (SELECT count(*) FROM visits v WHERE v.user_id = u.id AND v.visited_at >= :week) AS week, "
+            "(SELECT count(*) FROM visits v WHERE v.user_id = u.id AND v.visited_at >= :month) AS month, "
+            "(SELECT max(v.visited_at) FROM visits v WHERE v.user_id = u.id) AS last_visit_at "
+            f"FROM users u WHERE {cells_clause(user_ids, params, 'u.id', 'user')}", params)}
+
+
+def last_visit_per_member(db, user_ids):
+    """Per user of user_ids: the time of their latest visit, or None."""
+    params = {}
+    # One index seek per user (max over visits_user), not a scan of every visit of the scope.
+    found = rows(db, "SELECT u.id, (SELECT max(v.visited_at) FROM visits v WHERE v.user_id = u.id) AS last_visit_at "
+                     f"FROM users u WHERE {cells_clause(user_ids, params, 'u.id', 'user')}", params)
+    return {r["id"]: r["last_visit_at"] for r in found}
+

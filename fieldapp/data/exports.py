@@ -1,0 +1,56 @@
+"""What an export reads: cells, buildings, residents and visits of a set of cells (None: all)."""
+import json
+
+from fieldapp.data.db import rows
+
+# Restricting to a scope with one JSON parameter keeps the SQL the same for 3 cells or 3,000.
+_IN_SCOPE = "(:cells IS NULL OR {column} IN (SELECT value FROM json_each(:cells)))"
+
+
+def _scope(cell_ids):
+    """The :cells parameter for cell_ids (None: every cell)."""
+    return {"cells": None if cell_ids is None else json.dumps(list(cell_ids))}
+
+
+def cells(db, cell_ids=None):
+    """Cells with their grid and geometry (GeoJSON text)."""
+    return rows(db, "SELECT c.id, c.code, c.name, g.code AS grid_code, g.name AS grid_name, c.geometry "
+                    "FROM cells c JOIN grids g ON g.id = c.grid_id WHERE " + _IN_SCOPE.format(column="c.id") +
+                " ORDER BY c.id", _scope(cell_ids))
+
+
+def buildings(db, cell_ids=None):
+    """Buildings with their cell's code."""
+    return rows(db, "SELECT b.id, b.external_id, b.name, b.kind, b.lon, b.lat, b.footprint, b.cell_id, "
+                    "c.code AS cell_code FROM buildings b JOIN cells c ON c.id = b.cell_id WHERE " +
+                _IN_SCOPE.format(column="b.cell_id") + " ORDER BY b.id", _scope(cell_ids))
+
+
+def residents(db, cell_ids=None):
+    """Current residents of the households in scope, with their tags' labels, in household order."""
+    return rows(db, "SELECT r.household_id, r.name, r.phone, "
+                    "(SELECT group_concat(t.label, ',') FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id "
+                    " WHERE rt.resident_id = r.id) AS tags "
+                    "FROM residents r JOIN households h ON h.id = r.household_id "
+                    "WHERE r.moved_out_at IS NULL AND " + _IN_SCOPE.format(column="h.cell_id") +
+                " ORDER BY r.household_id, r.id", _scope(cell_ids))
+
+
+def visits(db, cell_ids=None, since=None, until=None):
+    """Visits in scope (UTC timestamps since <= visited_at < until), with the latest amendment's changes."""
+    params = {**_scope(cell_ids), "since": since, "until": until}
+    return rows(
+        db,
+        "SELECT v.uuid, h.external_id AS household, h.address, c.code AS cell_code, u.username AS member, "
+        "v.visited_at, v.received_at, v.outcome, v.notes, v.lat, v.lon, v.accuracy_m, v.distance_m, "
+        "v.location_flag, v.no_location_reason, "
+        "(SELECT a.outcome FROM visit_amendments a WHERE a.visit_id = v.id AND a.outcome IS NOT NULL "
+        " ORDER BY a.at DESC, a.id DESC LIMIT 1) AS amended_outcome, "
+        "(SELECT a.notes FROM visit_amendments a WHERE a.visit_id = v.id AND a.notes IS NOT NULL "
+        " ORDER BY a.at DESC, a.id DESC LIMIT 1) AS amended_notes "
+        "FROM visits v JOIN households h ON h.id = v.household_id JOIN cells c ON c.id = h.cell_id "
+        "JOIN users u ON u.id = v.user_id WHERE " + _IN_SCOPE.format(column="h.cell_id") +
+        " AND (:since IS NULL OR v.visited_at >= :since) AND (:until IS NULL OR v.visited_at < :until) "
+        "ORDER BY v.visited_at, v.id",
+        params,
+    )

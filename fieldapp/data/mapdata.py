@@ -1,0 +1,188 @@
+"""What the map needs: household status counts per building and per cell in one pass, cells, filter options."""
+import os
+import threading
+from datetime import date
+
+from sqlite_utils.utils import sqlite3
+
+from fieldapp import rules
+from fieldapp.data.coverage import utc_start_of
+from fieldapp.data.db import one, rows
+
+# Each household's status rank (index into rules.STATUSES, most urgent first) and whether it needs a
+# visit: the rule of rules.household_status and households.with_status, computed with joins on grouped
+# requests and tag cycles instead of per-household subqueries, and with "visited since the cycle began"
+# compared as stored UTC text, as data/coverage.py does (100,000 households in about 0.2 s of CPU).
+# test_map_statuses_agree_with_with_status holds the rules together.
+_GROUPED = """
+WITH open_requests AS (
+  SELECT household_id, count(*) AS open_count, sum(due_date < :today) AS overdue_count
+  FROM requests WHERE status IN ('open', 'in_progress') GROUP BY household_id
+), cycles AS (
+  SELECT household_id, min(days) AS days FROM (
+    SELECT r.household_id, t.cycle_days AS days FROM tags t
+      JOIN resident_tags rt ON rt.tag_id = t.id JOIN residents r ON r.id = rt.resident_id {scoped}
+      WHERE t.cycle_days IS NOT NULL AND r.moved_out_at IS NULL
+    UNION ALL
+    SELECT ht.household_id, t.cycle_days FROM tags t JOIN household_tags ht ON ht.tag_id = t.id
+      WHERE t.cycle_days IS NOT NULL
+  ) GROUP BY household_id
+)
+"""
+_FROM = ("FROM households h LEFT JOIN cycles c ON c.household_id = h.id "
+         "LEFT JOIN open_requests q ON q.household_id = h.id ")
+
+# Resident tags, as the household list filters them (households.with_status(tag=...)).
+_TAGGED = """(SELECT r.household_id FROM residents r JOIN resident_tags rt ON rt.resident_id = r.id
+  JOIN tags t ON t.id = rt.tag_id WHERE t.code = :tag AND r.moved_out_at IS NULL)"""
+
+
+def _in_clause(column, ids, params, prefix):
+    """SQL `column IN (...)` for ids (None: true), adding the parameters to params."""
+    if ids is None:
+        return "1"
+    names = []
+    for i, value in enumerate(ids):
+        params[f"{prefix}{i}"] = value
+        names.append(f":{prefix}{i}")
+    return f"{column} IN ({', '.join(names) or 'NULL'})"
+
+
+def _status_sql(db, clock, cell_ids, params):
+    """(WITH clause, SQL of a household h's rank, SQL of whether it needs a visit) for households of cell_ids."""
+    params.update(clock)
+    today = date.fromisoformat(clock["today"])
+    cycles = {clock["default_cycle"]} | {
+        r["cycle_days"] for r in rows(db, "SELECT DISTINCT cycle_days FROM tags WHERE cycle_days IS NOT NULL")
+        if r["cycle_days"] < clock["default_cycle"]}
+    since = []
+    for i, days in enumerate(sorted(cycles)):
+        params[f"since{i}"] = utc_start_of(rules.cycle_start(today, days), clock)
+        since.append(f"WHEN {int(days)} THEN :since{i}")
+    needs = (f"(h.last_visit_at IS NULL OR h.last_visit_at < (CASE min(:default_cycle, "
+             f"coalesce(c.days, :default_cycle)) {' '.join(since)} END))")
+    rank = (f"(CASE WHEN q.overdue_count > 0 THEN 0 WHEN q.open_count > 0 THEN 1 "
+            f"WHEN h.occupancy != 'occupied' THEN 4 WHEN {needs} THEN 2 ELSE 3 END)")
+    # A grid's tagged residents only, by index, rather than every tagged resident of the district.
+    scoped = "" if cell_ids is None else (
+        f"JOIN households hh ON hh.id = r.household_id AND {_in_clause('hh.cell_id', cell_ids, params, 'tagcell')}")
+    return _GROUPED.format(scoped=scoped), rank, needs
+
+
+def _match(filters, params, rank, needs):
+    """The SQL condition on household h for the map's filters (all optional), adding its parameters."""
+    conditions = [_in_clause("h.cell_id", filters.get("cell_ids"), params, "only")]
+    if filters.get("status"):
+        conditions.append(f"{rank} = :rank")
+        params["rank"] = rules.URGENCY[filters["status"]]
+    if filters.get("not_visited"):
+        conditions.append(f"({needs} AND h.occupancy = 'occupied')")
+    if filters.get("open_requests"):
+        conditions.append("q.open_count > 0")
+    if filters.get("tag"):
+        conditions.append(f"h.id IN {_TAGGED}")
+        params["tag"] = filters["tag"]
+    return " AND ".join(conditions)
+
+
+def point_groups(db, clock, cell_ids=None, filters=None):
+    """Households per building (or standalone house) and cell: how many of those matching filters have
+    each status (counts, most urgent first), and occupied/visited counts of all of them (coverage).
+
+    cell_ids: the user's scope (None: all). filters: cell_ids, status, not_visited, open_requests, tag.
+    clock: today, offset and default_cycle as fieldapp.web.clock gives them.
+    Rows: cell_id, building_id, house_id (standalone houses), lon, lat, counts, occupied, visited.
+    """
+    params = {}
+    head, rank, needs = _status_sql(db, clock, cell_ids, params)
+    match = _match(filters or {}, params, rank, needs)
+    # Grouped by place and by state: each household's state is computed once, as a grouping key.
+    found = db.execute(head + f"""
+SELECT g.*, coalesce(b.lon, g.own_lon), coalesce(b.lat, g.own_lat) FROM (
+  SELECT h.cell_id, h.building_id, CASE WHEN h.building_id IS NULL THEN h.id END AS house_id,
+    {rank} AS rank, {needs} AS needs_visit, h.occupancy = 'occupied' AS occupied, {match} AS hit,
+    count(*) AS households, min(h.lon) AS own_lon, min(h.lat) AS own_lat
+  {_FROM} WHERE {_in_clause("h.cell_id", cell_ids, params, "cell")}
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+) g LEFT JOIN buildings b ON b.id = g.building_id""", params)
+    groups = {}
+    for cell_id, building_id, house_id, rank, needs_visit, occupied, hit, count, _lon, _lat, lon, lat in found:
+        group = groups.get((cell_id, building_id, house_id))
+        if group is None:
+            group = groups[(cell_id, building_id, house_id)] = {
+                "cell_id": cell_id, "building_id": building_id, "house_id": house_id, "lon": lon, "lat": lat,
+                "counts": [0] * len(rules.STATUSES), "occupied": 0, "visited": 0}
+        if hit:
+            group["counts"][rank] += count
+        if occupied:
+            group["occupied"] += count
+            group["visited"] += 0 if needs_visit else count
+    return list(groups.values())
+
+
+def household_statuses(db, clock, cell_ids=None):
+    """Each household's status by id, by the map's rule (for checks against households.with_status)."""
+    params = {}
+    head, rank, _needs = _status_sql(db, clock, cell_ids, params)
+    sql = head + f"SELECT h.id, {rank} AS rank {_FROM} WHERE {_in_clause('h.cell_id', cell_ids, params, 'cell')}"
+    return {r["id"]: rules.STATUSES[r["rank"]] for r in rows(db, sql, params)}
+
+
+def cells_in(db, cell_ids=None, outline=True):
+    """The cells of cell_ids (None: all) by code, with their outline (GeoJSON text) if asked."""
+    params = {}
+    clause = _in_clause("c.id", cell_ids, params, "cell")
+    geometry = ", c.geometry" if outline else ""
+    return rows(db, f"SELECT c.id, c.code, c.name, c.grid_id{geometry} FROM cells c WHERE {clause} "
+                    f"ORDER BY c.code", params)
+
+
+def bounds(db, cell_ids=None):
+    """The bounding box of the cells of cell_ids (None: all): min_lon, min_lat, max_lon, max_lat or None."""
+    params = {}
+    clause = _in_clause("id", cell_ids, params, "cell")
+    box = one(db, f"SELECT min(min_lon) AS min_lon, min(min_lat) AS min_lat, max(max_lon) AS max_lon, "
+                  f"max(max_lat) AS max_lat FROM cells WHERE {clause}", params)
+    return box if box and box["min_lon"] is not None else None
+
+
+def members_in(db, cell_ids, at):
+    """The users responsible at UTC timestamp at for cells of cell_ids (None: all), with their cell ids."""
+    params = {"at": at}
+    clause = _in_clause("a.cell_id", cell_ids, params, "cell")
+    found = rows(db, f"SELECT u.id, u.display_name, group_concat(DISTINCT a.cell_id) AS cells FROM assignments a "
+                     f"JOIN users u ON u.id = a.user_id WHERE {clause} AND a.valid_from <= :at "
+                     f"AND (a.valid_to IS NULL OR a.valid_to > :at) GROUP BY u.id ORDER BY u.display_name",
+                 params)
+    for member in found:
+        member["cells"] = [int(cell_id) for cell_id in member["cells"].split(",")]
+    return found
+
+
+def tags(db):
+    """Every resident tag, for the tag filter."""
+    return rows(db, "SELECT code, label FROM tags ORDER BY id")
+
+
+def building(db, building_id):
+    """One building with its cell, or None."""
+    return one(db, "SELECT b.id, b.name, b.kind, b.cell_id, c.name AS cell_name FROM buildings b "
+                   "JOIN cells c ON c.id = b.cell_id WHERE b.id = ?", [building_id])
+
+
+# One watching connection per database file and process: PRAGMA data_version changes when any other
+# connection commits, so a cached map can be served until the data actually changes.
+_watchers = {}
+_watch_lock = threading.Lock()
+
+
+def data_version(path):
+    """A value that changes whenever anything is committed to the database at path."""
+    key = (os.getpid(), path)
+    with _watch_lock:
+        conn = _watchers.get(key)
+        if conn is None:
+            if len(_watchers) >= 8:  # test suites open many databases: keep a few watchers only
+                _watchers.pop(next(iter(_watchers))).close()
+            conn = _watchers[key] = sqlite3.connect(path, check_same_thread=False)
+        return conn.execute("PRAGMA data_version").fetchone()[0]

@@ -1,0 +1,239 @@
+"""Export cells, buildings, households (with status) and visits as GeoJSON, CSV or Excel.
+
+The columns and properties are the ones the import reads, so an export can be imported again as it is;
+what the import does not read (status, counts) it ignores.
+"""
+import csv
+import io
+import json
+import re
+import zipfile
+from collections import Counter
+from xml.sax.saxutils import escape
+
+from fieldapp.data import exports
+from fieldapp.data import households as household_data
+
+FORMATS = {"cells": ("geojson",), "buildings": ("geojson", "csv", "xlsx"),
+           "households": ("geojson", "csv", "xlsx"), "visits": ("csv", "xlsx")}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a note typed as "=HYPERLINK(...)" must stay text
+PERSONAL = {"households", "visits"}  # residents' names and phones, visit notes: written to the audit log
+MIMETYPES = {"geojson": "application/geo+json",
+             "csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+BUILDING_COLUMNS = ("external_id", "name", "kind", "longitude", "latitude", "cell_code", "households")
+HOUSEHOLD_COLUMNS = ("external_id", "building", "unit", "room", "address", "longitude", "latitude", "occupancy",
+                     "cell_code", "status", "resident_name", "resident_phone", "resident_tags")
+VISIT_COLUMNS = ("uuid", "household", "address", "cell_code", "member", "visited_at", "received_at", "outcome",
+                 "notes", "latitude", "longitude", "accuracy_m", "distance_m", "location_flag",
+                 "no_location_reason", "amended_outcome", "amended_notes")
+TEMPLATES = {
+    "cells": ("geojson", [{"type": "Feature", "properties": {"code": "C01", "name": "翠苑一区", "grid_code": "G1",
+                                                            "grid_name": "第一网格"},
+                           "geometry": {"type": "Polygon", "coordinates": [[[120.1, 30.28], [120.102, 30.28],
+                                                                            [120.102, 30.282], [120.1, 30.282],
+                                                                            [120.1, 30.28]]]}}]),
+    "buildings": ("csv", [{"external_id": "B001", "name": "3号楼", "kind": "apartment", "longitude": 120.1005,
+                           "latitude": 30.2805, "cell_code": ""}]),
+    "households": ("csv", [{"external_id": "H0001", "building": "B001", "unit": "2", "room": "501",
+                            "address": "翠苑一区3号楼2单元501室", "longitude": "", "latitude": "",
+                            "occupancy": "occupied", "cell_code": "", "resident_name": "王秀英",
+                            "resident_phone": "13812341234", "resident_tags": "独居老人"}]),
+}
+
+
+def export(db, kind, fmt, clock, cell_ids=None, since=None, until=None):
+    """The export of kind in fmt for cell_ids (None: all): {content, mimetype, filename, count, personal}."""
+    if kind == "visits":
+        rows = [_visit_row(v) for v in exports.visits(db, cell_ids, since, until)]
+        return _package(kind, fmt, VISIT_COLUMNS, rows, None)
+    cells = exports.cells(db, cell_ids)
+    buildings = exports.buildings(db, cell_ids)
+    households = household_data.with_status(db, clock, cell_ids=cell_ids)
+    codes = {c["id"]: c["code"] for c in cells}
+    if kind == "cells":
+        counts = _status_counts(households, "cell_id")
+        features = [_feature(json.loads(c["geometry"]), {
+            "code": c["code"], "name": c["name"], "grid_code": c["grid_code"], "grid_name": c["grid_name"],
+            **counts.get(c["id"], {"households": 0})}) for c in cells]
+        return _package(kind, fmt, None, None, features)
+    if kind == "buildings":
+        counts = _status_counts(households, "building_id")
+        rows = [{"external_id": b["external_id"], "name": b["name"], "kind": b["kind"], "longitude": _round(b["lon"]),
+                 "latitude": _round(b["lat"]), "cell_code": b["cell_code"],
+                 **counts.get(b["id"], {"households": 0})} for b in buildings]
+        features = [_feature(json.loads(b["footprint"]) if b["footprint"] else _point(b["lon"], b["lat"]),
+                             {k: v for k, v in row.items() if k not in ("longitude", "latitude")})
+                    for b, row in zip(buildings, rows)]
+        return _package(kind, fmt, BUILDING_COLUMNS, rows, features)
+    building_ids = {b["id"]: b["external_id"] for b in buildings}
+    people = {}
+    for resident in exports.residents(db, cell_ids):
+        people.setdefault(resident["household_id"], []).append(
+            {"name": resident["name"], "phone": resident["phone"] or "", "tags": resident["tags"] or ""})
+    households.sort(key=lambda h: h["id"])
+    rows, features = [], []
+    for h in households:
+        base = {"external_id": h["external_id"], "building": building_ids.get(h["building_id"], ""),
+                "unit": h["unit"] or "", "room": h["room"] or "", "address": h["address"],
+                "longitude": _round(h["lon"]), "latitude": _round(h["lat"]), "occupancy": h["occupancy"],
+                "cell_code": codes[h["cell_id"]], "status": h["status"]}
+        residents = people.get(h["id"], [])
+        for person in residents or [{"name": "", "phone": "", "tags": ""}]:
+            rows.append({**base, "resident_name": person["name"], "resident_phone": person["phone"],
+                         "resident_tags": person["tags"]})
+        if fmt == "geojson":
+            properties = {k: v for k, v in base.items() if k not in ("longitude", "latitude")}
+            properties["residents"] = [{**p, "tags": [t for t in p["tags"].split(",") if t]} for p in residents]
+            features.append(_feature(_point(h["lon"], h["lat"]) if h["lon"] is not None else None, properties))
+    return _package(kind, fmt, HOUSEHOLD_COLUMNS, rows, features)
+
+
+def template(kind):
+    """A small file showing the columns an import of kind reads: {content, mimetype, filename}."""
+    fmt, sample = TEMPLATES[kind]
+    if fmt == "geojson":
+        content = _geojson(sample)
+    else:
+        content = _csv(list(sample[0]), sample)
+    return {"content": content, "mimetype": MIMETYPES[fmt], "filename": f"{kind}-template.{fmt}"}
+
+
+def _package(kind, fmt, columns, rows, features):
+    """Serialise rows (CSV, Excel) or features (GeoJSON) into the export's answer."""
+    if fmt == "geojson":
+        content, count = _geojson(features), len(features)
+    elif fmt == "csv":
+        content, count = _csv(columns, rows), len(rows)
+    else:
+        content, count = workbook(kind, columns, rows), len(rows)
+    return {"content": content, "mimetype": MIMETYPES[fmt], "filename": f"{kind}.{fmt}", "count": count,
+            "personal": kind in PERSONAL}
+
+
+def _geojson(features):
+    """A FeatureCollection, one feature per line (diffable, and readable by streaming tools)."""
+    lines = ",\n".join(json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features)
+    return ('{"type":"FeatureCollection","features":[\n' + lines + "\n]}\n").encode("utf-8")
+
+
+def _csv(columns, rows):
+    """CSV in UTF-8 with a BOM, so that Excel in China opens it without garbling the Chinese."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows({key: _inert(value) for key, value in row.items()} for row in rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def workbook(kind, columns, rows):
+    """An Excel workbook with one sheet: the header, then the rows.
+
+    Written directly (shared strings, no styles): openpyxl's writer takes minutes for 100,000 rows, and
+    shared strings, as Excel writes them, are also what openpyxl reads fastest.
+    """
+    letters = [_column_letter(i) for i in range(len(columns))]
+    strings = {}
+    body = io.StringIO()
+    for number, values in enumerate([dict(zip(columns, columns))] + rows, start=1):
+        body.write(f'<row r="{number}">')
+        for letter, column in zip(letters, columns):
+            value = values.get(column)
+            if value is None or value == "":
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                body.write(f'<c r="{letter}{number}"><v>{value!r}</v></c>')
+            else:
+                index = strings.setdefault(str(value), len(strings))
+                body.write(f'<c r="{letter}{number}" t="s"><v>{index}</v></c>')
+        body.write("</row>")
+    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    sheet = f'{head}<worksheet xmlns="{_MAIN}"><sheetData>{body.getvalue()}</sheetData></worksheet>'
+    shared = "".join(f'<si><t xml:space="preserve">{_xml_text(text)}</t></si>' for text in strings)
+    shared = f'{head}<sst xmlns="{_MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">{shared}</sst>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in _XLSX_PARTS.items():
+            archive.writestr(name, text.replace("SHEET", escape(kind, {'"': "&quot;"})))
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+        archive.writestr("xl/sharedStrings.xml", shared)
+    return out.getvalue()
+
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006"
+_XLSX_PARTS = {
+    "[Content_Types].xml":
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="{_PKG}/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/sharedStrings.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    "_rels/.rels":
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG}/relationships">'
+        f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    "xl/workbook.xml":
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
+        '<sheets><sheet name="SHEET" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels":
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG}/relationships">'
+        f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+}
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml_text(value):
+    """A value as XML text, without the control characters XML cannot hold."""
+    return escape(_NOT_XML.sub("", str(value)))
+
+
+def _column_letter(index):
+    """Excel's column name for a 0-based index: A, B, ..., Z, AA."""
+    name = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        name = chr(65 + remainder) + name
+    return name
+
+
+def _inert(value):
+    """Text that Excel would run as a formula (=, +, -, @ first), quoted with ' (the import removes it)."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+def _status_counts(households, key):
+    """Per cell or building: the number of households and of each status."""
+    counts = {}
+    for h in households:
+        if h[key] is not None:
+            counts.setdefault(h[key], Counter())[h["status"]] += 1
+    return {k: {"households": sum(c.values()), **dict(sorted(c.items()))} for k, c in counts.items()}
+
+
+def _visit_row(visit):
+    """A visit as an export row."""
+    return {**visit, "latitude": visit["lat"], "longitude": visit["lon"]}
+
+
+def _round(value):
+    """A coordinate to seven decimals (about a centimetre), or '' when there is none."""
+    return "" if value is None else round(value, 7)
+
+
+def _point(lon, lat):
+    """A GeoJSON point."""
+    return {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
+
+
+def _feature(geometry, properties):
+    """A GeoJSON feature."""
+    return {"type": "Feature", "geometry": geometry, "properties": properties}

@@ -1,0 +1,303 @@
+"""The residents' request ledger (群众台账): the list with filters, a request's page with its history,
+each step of its lifecycle, and a request entered directly by a leader (e.g. from a phone call)."""
+import uuid as uuidlib
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+
+from fieldapp import access, rules
+from fieldapp.data import cells, coverage
+from fieldapp.data import ledger
+from fieldapp.data import requests as request_data
+from fieldapp.i18n import LABELS
+from fieldapp.web import clock, get_db, render, roles_required
+
+bp = Blueprint("ledger", __name__, url_prefix="/ledger")
+
+MAX_TEXT = 2000
+PAGE = 50
+CHANNELS = ("door", "phone")
+
+
+def scope_of(db, user):
+    """The requests user may see: a member also those they are responsible for."""
+    return {"cell_ids": access.cell_scope(db, user), "user_id": user.id if user.role == "member" else None}
+
+
+def request_or_404(db, user, request_id):
+    """The request if user may see it; otherwise 404, which does not confirm that it exists."""
+    found = ledger.get(db, request_id)
+    if found is None:
+        abort(404)
+    if not access.may_see_cell(db, user, found["cell_id"]) and not (
+            user.role == "member" and found["responsible_user_id"] == user.id):
+        abort(404)
+    return found
+
+
+def _day(raw):
+    """A date from form text, or None."""
+    try:
+        return date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+
+
+def parse_filters(args, *, categories, cell_ids, people, now):
+    """Read the list's filters from args; values that are not known are dropped and named in notices."""
+    filters, notices = {}, []
+    if args.get("status"):
+        if args["status"] in rules.REQUEST_STATUSES:
+            filters["status"] = args["status"]
+        else:
+            notices.append(_("Unknown status filter ignored."))
+    if args.get("category"):
+        if args["category"] in categories:
+            filters["category"] = args["category"]
+        else:
+            notices.append(_("Unknown category filter ignored."))
+    for key, known, message in (("cell", cell_ids, _("Unknown cell filter ignored.")),
+                                ("responsible", people, _("Unknown responsible person filter ignored."))):
+        if args.get(key):
+            if args[key].isdigit() and int(args[key]) in known:
+                filters[key] = int(args[key])
+            else:
+                notices.append(message)
+    filters["overdue"] = args.get("overdue") == "1"
+    for key, shift in (("raised_from", 0), ("raised_to", 1)):
+        if args.get(key):
+            day = _day(args[key])
+            if day is None:
+                notices.append(_("A date in the filter is not valid and was ignored."))
+            else:
+                filters[key] = coverage.utc_start_of(day + timedelta(days=shift), now)
+    return filters, notices
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The ledger: requests in the user's scope with filters and counts per status."""
+    db = get_db()
+    now = clock(db)
+    scope = scope_of(db, current_user)
+    cell_list = coverage.cells(db, scope["cell_ids"])
+    people = ledger.responsible_people(db, scope)
+    filters, notices = parse_filters(request.args, categories={c["code"] for c in request_data.categories(db)},
+                                     cell_ids={c["id"] for c in cell_list}, people={p["id"] for p in people}, now=now)
+    page = max(1, int(request.args["page"])) if request.args.get("page", "").isdigit() else 1
+    found = ledger.listing(db, scope, filters, now["today"], limit=PAGE + 1, offset=(page - 1) * PAGE)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render("ledger/index.html", "ledger/_list.html", requests=found[:PAGE], more=len(found) > PAGE, page_number=page,
+                  counts=ledger.counts(db, scope, filters, now["today"]), filters=filters, notices=notices, args=args,
+                  cells=cell_list, people=people, categories=request_data.categories(db), today=now["today"],
+                  awaiting=ledger.awaiting_return_visit(db, scope)[:10] if current_user.role == "member" else [])
+
+
+def _page(db, found, errors=None, form=None, status=200):
+    """The request's page, with errors at the fields of the action that was refused."""
+    now = clock(db)
+    today = date.fromisoformat(now["today"])
+    due_days = {c["code"]: c["due_days"] for c in request_data.categories(db)}[found["category"]]
+    return render("ledger/show.html", item=found, events=ledger.events(db, found["id"]), errors=errors or {},
+                  form=form or MultiDict(), today=today, status=status,
+                  days_late=rules.days_late(date.fromisoformat(found["due_date"]), today),
+                  actions=rules.allowed_actions(found["status"]),
+                  may_lead=current_user.role in ("leader", "admin"),
+                  see_household=access.may_see_cell(db, current_user, found["cell_id"]),
+                  candidates=ledger.candidates(db, found["grid_id"], rules.iso(rules.utcnow())),
+                  default_due=(today + timedelta(days=due_days)).isoformat())
+
+
+@bp.route("/<int:request_id>")
+@login_required
+def show(request_id):
+    """A request: what, for whom, raised by whom in which visit, who answers by when, and its history."""
+    db = get_db()
+    return _page(db, request_or_404(db, current_user, request_id))
+
+
+def _text(form, name, errors, message):
+    """Required text of at most MAX_TEXT characters from form, or None with an error at name."""
+    text = (form.get(name) or "").strip()
+    if not text:
+        errors[name] = message
+    elif len(text) > MAX_TEXT:
+        errors[name] = _("At most %(n)d characters.", n=MAX_TEXT)
+    return text
+
+
+def parse_action(action, form, *, candidates, today):
+    """Check the form of a ledger action. Returns (note, data, errors by field)."""
+    errors, data, note = {}, {}, None
+    if action == "progress":
+        note = _text(form, "note", errors, _("Write what was done."))
+    elif action == "resolve":
+        note = _text(form, "resolution", errors, _("Resolving needs a resolution: write how the request was answered."))
+    elif action == "assign":
+        who = form.get("responsible_user_id", "")
+        if not who.isdigit() or int(who) not in candidates:
+            errors["responsible_user_id"] = _("Choose a responsible person of this grid.")
+        else:
+            data["responsible_user_id"] = int(who)
+        due = _day(form.get("due_date"))
+        if due is None:
+            errors["due_date"] = _("Enter the due date as a date.")
+        elif due < today:
+            errors["due_date"] = _("The due date lies in the past; choose today or a later day.")
+        else:
+            data["due_date"] = due.isoformat()
+        note = (form.get("note") or "").strip()[:MAX_TEXT] or None
+    elif action == "refer":
+        if form.get("referral") not in LABELS["referral"]:
+            errors["referral"] = _("Choose the service platform or organisation to refer to.")
+        data["referral"] = form.get("referral")
+        note = (form.get("note") or "").strip()[:MAX_TEXT] or None
+    elif action == "return_visit":
+        if form.get("answer") not in ("satisfied", "not_satisfied"):
+            errors["answer"] = _("Closing needs the resident's confirmation: record the return visit as satisfied or not satisfied.")
+        if form.get("channel") not in CHANNELS:
+            errors["channel"] = _("Closing needs a return visit: say how the resident was asked (at the door or by phone).")
+        data["channel"] = form.get("channel")
+        note = (form.get("feedback") or "").strip()
+        if form.get("answer") == "not_satisfied" and not note:
+            errors["feedback"] = _("Write what the resident is not satisfied with.")
+        elif len(note) > MAX_TEXT:
+            errors["feedback"] = _("At most %(n)d characters.", n=MAX_TEXT)
+        note = note or None
+    return note, data, errors
+
+
+def _act(request_id, action):
+    """Check and take one ledger action from the request's page; a refusal changes nothing."""
+    db = get_db()
+    found = request_or_404(db, current_user, request_id)
+    today = date.fromisoformat(clock(db)["today"])
+    candidates = {c["id"] for c in ledger.candidates(db, found["grid_id"], rules.iso(rules.utcnow()))}
+    note, data, errors = parse_action(action, request.form, candidates=candidates, today=today)
+    version = request.form.get("version", "")
+    if not version.isdigit():
+        errors["version"] = _("The form is incomplete; reload the page.")
+    if errors:
+        return _page(db, found, {**errors, "action": action}, request.form, status=422)
+    step = action if action != "return_visit" else ("confirm" if request.form["answer"] == "satisfied" else "reopen")
+    try:
+        ledger.apply(db, request_id, step, user_id=current_user.id, at=rules.iso(rules.utcnow()),
+                     version=int(version), note=note, data=data)
+    except ledger.StaleRequest:
+        message = _("Someone else changed this request meanwhile, so nothing was saved. The page now shows its "
+                    "current state: check it and try again.")
+        return _page(db, ledger.get(db, request_id), {"stale": message, "action": action}, request.form, status=409)
+    except rules.IllegalTransition:
+        message = {"return_visit": _("Only a resolved request can be closed or reopened, after a return visit.")}.get(
+            action, _("This step is not possible for a request that is %(status)s.",
+                      status=LABELS["request_status"][found["status"]]))
+        return _page(db, found, {"transition": message, "action": action}, request.form, status=409)
+    flash(DONE[step](), "info")
+    return redirect(url_for("ledger.show", request_id=request_id))
+
+
+DONE = {"progress": lambda: _("Progress noted."), "resolve": lambda: _("Request resolved: a return visit is now due."),
+        "assign": lambda: _("Responsible person and due date saved."), "refer": lambda: _("Referral saved."),
+        "confirm": lambda: _("Return visit recorded: the resident is satisfied and the request is closed."),
+        "reopen": lambda: _("Return visit recorded: the resident is not satisfied and the request is open again.")}
+
+
+@bp.route("/<int:request_id>/progress", methods=["POST"])
+@login_required
+def progress(request_id):
+    """Note progress on a request (an open one moves to in progress)."""
+    return _act(request_id, "progress")
+
+
+@bp.route("/<int:request_id>/resolve", methods=["POST"])
+@login_required
+def resolve(request_id):
+    """Resolve a request with its resolution; a return visit is then due."""
+    return _act(request_id, "resolve")
+
+
+@bp.route("/<int:request_id>/return-visit", methods=["POST"])
+@login_required
+def return_visit(request_id):
+    """Record the resident's answer at the return visit: satisfied closes it, not satisfied reopens it."""
+    return _act(request_id, "return_visit")
+
+
+@bp.route("/<int:request_id>/assign", methods=["POST"])
+@roles_required("leader", "admin")
+def assign(request_id):
+    """Make someone of the grid responsible for a request, with a due date."""
+    return _act(request_id, "assign")
+
+
+@bp.route("/<int:request_id>/refer", methods=["POST"])
+@roles_required("leader", "admin")
+def refer(request_id):
+    """Refer a request to a service platform or organisation."""
+    return _act(request_id, "refer")
+
+
+def parse_new(form, *, categories, candidates, today):
+    """Check a request entered directly. Returns (values, errors by field)."""
+    errors = {}
+    known = {c["code"]: c for c in categories}
+    category = form.get("category") or ""
+    if category not in known:
+        errors["category"] = _("Choose a category for the request.")
+    description = _text(form, "description", errors, _("Describe what the resident needs."))
+    who = form.get("responsible_user_id", "")
+    if not who.isdigit() or int(who) not in candidates:
+        errors["responsible_user_id"] = _("Choose a responsible person of this grid.")
+    due = _day(form.get("due_date"))
+    if not form.get("due_date") and category in known:
+        due = rules.request_due_date(today, known[category]["due_days"])
+    if due is None:
+        errors["due_date"] = _("Enter the due date as a date.")
+    elif due < today:
+        errors["due_date"] = _("The due date lies in the past; choose today or a later day.")
+    if form.get("channel") not in ("phone", "walk_in", "other"):
+        errors["channel"] = _("Say how the request came in.")
+    try:
+        request_uuid = str(uuidlib.UUID(form.get("uuid", "")))
+    except ValueError:
+        request_uuid = str(uuidlib.uuid4())
+    return {"uuid": request_uuid, "category": category, "description": description, "channel": form.get("channel"),
+            "responsible_user_id": int(who) if who.isdigit() else None,
+            "due_date": due.isoformat() if due else None}, errors
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required("leader", "admin")
+def new():
+    """Enter a request directly for a household of the grid, e.g. after a resident's phone call."""
+    db = get_db()
+    now = clock(db)
+    today = date.fromisoformat(now["today"])
+    scope = access.cell_scope(db, current_user)
+    household_id = request.values.get("household", "")
+    if not household_id.isdigit():
+        search = request.args.get("q", "").strip()[:50]
+        found = ledger.find_households(db, scope, search) if search else []
+        return render("ledger/new.html", household=None, search=search, found=found)
+    household = access.household_or_404(db, current_user, int(household_id))
+    cell = cells.get(db, household["cell_id"])
+    people = ledger.candidates(db, cell["grid_id"], rules.iso(rules.utcnow()))
+    categories = request_data.categories(db)
+    errors, form = {}, request.form
+    if request.method == "POST":
+        values, errors = parse_new(form, categories=categories, candidates={p["id"] for p in people}, today=today)
+        if not errors:
+            created, request_id = ledger.create(db, **values, household_id=household["id"], user_id=current_user.id,
+                                                at=rules.iso(rules.utcnow()))
+            flash(_("Request entered in the ledger.") if created else _("This request was already entered."), "info")
+            return redirect(url_for("ledger.show", request_id=request_id))
+    holders = {p["id"] for p in cells.responsible_members(db, household["cell_id"], rules.iso(rules.utcnow()))}
+    return render("ledger/new.html", household=household, people=people, categories=categories, errors=errors,
+                  form=form, uuid=form.get("uuid") or str(uuidlib.uuid4()), holders=holders,
+                  default_responsible=next((p["id"] for p in people if p["id"] in holders), None),
+                  default_days={c["code"]: c["due_days"] for c in categories}, today=today,
+                  status=422 if errors else 200)

@@ -1,0 +1,314 @@
+"""The grid leader's map: cells shaded by coverage, households per building by status, filters, popups.
+
+folium builds the map element and its set-up script (tiles, view); the households come as GeoJSON from
+data(), drawn and clustered by static/js/map.js. Only this module imports folium.
+"""
+import functools
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from urllib.parse import quote
+
+import folium
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from fieldapp import access, geo, rules
+from fieldapp.data import cells, households, mapdata
+from fieldapp.households import urgency_key
+from fieldapp.web import clock, get_db, render
+
+bp = Blueprint("map", __name__, url_prefix="/map")
+
+LEAFLET = "vendor/leaflet-1.9.4/"
+DEFAULT_CENTER = (30.28, 120.10)  # Hangzhou: where a user without any cell looks first
+TIANDITU = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+            "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}")
+# Tile layers per provider: (url, attribution, subdomains). Tianditu: vector base, then its label layer.
+TILES = {
+    "tianditu": [(TIANDITU.replace("{layer}", "vec"), "&copy; 天地图 Tianditu", "01234567"),
+                 (TIANDITU.replace("{layer}", "cva"), "", "01234567")],
+    "gaode": [("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+               "&copy; 高德地图 AutoNavi", "1234")],
+    "osm": [("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+             '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>', "abc")],
+    "none": [],
+}
+# In the order of the form's fields: the page preloads the very URL map.js then fetches.
+FILTERS = ("not_visited", "open_requests", "status", "cell", "member", "tag")
+
+
+def tiles_setting():
+    """The tile provider to draw, and for the admin why the configured one is not drawn (or None)."""
+    tiles = current_app.config["TILES"]
+    if tiles not in TILES:
+        return "none", _("FIELDAPP_TILES=%(value)s is unknown: the map is drawn without tiles.", value=tiles)
+    if tiles == "tianditu" and not current_app.config["TIANDITU_KEY"]:
+        return "none", _("Tianditu tiles need FIELDAPP_TIANDITU_KEY: the map is drawn without tiles.")
+    return tiles, None
+
+
+def display_shift(tiles):
+    """How a stored WGS-84 position is drawn on tiles: shifted to GCJ-02 on Gaode's, else unchanged.
+
+    The one place that decides it: the map data, the initial view and "Locate me" all go through here.
+    """
+    return geo.wgs84_to_gcj02 if tiles == "gaode" else (lambda lon, lat: (lon, lat))
+
+
+def map_parts(db, scope, tiles):
+    """The map element (HTML), its set-up script and the assets it needs, from folium, for scope on tiles."""
+    box = mapdata.bounds(db, scope)
+    corners = None if box is None else (box["min_lon"], box["min_lat"], box["max_lon"], box["max_lat"])
+    return _folium_parts(tiles, current_app.config["TIANDITU_KEY"], corners,
+                         url_for("static", filename=LEAFLET + "leaflet.js"),
+                         url_for("static", filename=LEAFLET + "leaflet.css"))
+
+
+@functools.lru_cache(maxsize=64)
+def _folium_parts(tiles, key, corners, leaflet_js, leaflet_css):
+    """Build the folium map (cached: folium compiles its templates anew for every map it builds)."""
+    shift = display_shift(tiles)
+    folium_map = folium.Map(location=DEFAULT_CENTER, zoom_start=14, tiles=None, control_scale=True,
+                            max_zoom=19, zoom_snap=0.25)  # fractional zoom: fitBounds fills the screen
+    folium_map._id = "fieldapp"  # a fixed name: static/js/map.js finds the Leaflet map as window.map_fieldapp
+    # Leaflet from static/vendor, not folium's CDNs; nothing else of folium's defaults is needed.
+    folium_map.default_js = [("leaflet", leaflet_js)]
+    folium_map.default_css = [("leaflet_css", leaflet_css)]
+    for url, attribution, subdomains in TILES[tiles]:
+        folium.TileLayer(url.replace("{key}", quote(key, safe="")), attr=attribution or " ", subdomains=subdomains,
+                         max_zoom=19, max_native_zoom=18, name=tiles).add_to(folium_map)
+    if corners:
+        west, south = shift(corners[0], corners[1])
+        east, north = shift(corners[2], corners[3])
+        folium_map.fit_bounds([[south, west], [north, east]])
+    figure = folium_map.get_root()
+    figure.render()
+    return {"html": figure.html.render(), "script": figure.script.render(),
+            "css": [href for _name, href in folium_map.default_css],
+            "js": [src for _name, src in folium_map.default_js]}
+
+
+def filter_options(db, scope, asked=None):
+    """What the filters offer within scope: cells, responsible members, tags.
+
+    asked: the request's arguments, to load only the lists needed to check them (None: every list, for
+    the page's selects); the data and popups then skip the queries of the filters they do not use.
+    """
+    def wanted(name):
+        return asked is None or bool(asked.get(name))
+
+    return {"cells": mapdata.cells_in(db, scope, outline=False) if wanted("cell") else [],
+            "members": mapdata.members_in(db, scope, rules.iso(rules.utcnow())) if wanted("member") else [],
+            "tags": mapdata.tags(db) if wanted("tag") else []}
+
+
+def parse_filters(args, options):
+    """Read the map's filters from args; unknown values are dropped and named in notices."""
+    filters = {name: None for name in FILTERS}
+    notices = []
+    known = {"status": set(rules.STATUSES), "tag": {t["code"] for t in options["tags"]},
+             "cell": {str(c["id"]) for c in options["cells"]}, "member": {str(m["id"]) for m in options["members"]}}
+    unknown = {"status": _("Unknown status filter ignored."), "tag": _("Unknown tag filter ignored."),
+               "cell": _("Unknown cell filter ignored."), "member": _("Unknown member filter ignored.")}
+    for name, values in known.items():
+        value = args.get(name, "")
+        if value in values:
+            filters[name] = int(value) if name in ("cell", "member") else value
+        elif value:
+            notices.append(unknown[name])
+    for name in ("not_visited", "open_requests"):
+        value = args.get(name, "")
+        if value in ("1", "on"):
+            filters[name] = True
+        elif value:
+            notices.append(_("Unknown value of a quick filter ignored."))
+    filters["cell_ids"] = _chosen_cells(filters, options)
+    return filters, notices
+
+
+def _chosen_cells(filters, options):
+    """The cells the cell and member filters leave (None: no such filter)."""
+    chosen = None
+    if filters["cell"]:
+        chosen = {filters["cell"]}
+    if filters["member"]:
+        member = next(m for m in options["members"] if m["id"] == filters["member"])
+        chosen = set(member["cells"]) if chosen is None else chosen & set(member["cells"])
+    return None if chosen is None else sorted(chosen)
+
+
+def filter_query(filters):
+    """The filters as URL parameters (empty ones left out)."""
+    query = {name: filters[name] for name in FILTERS if filters[name]}
+    return {name: (1 if value is True else value) for name, value in query.items()}
+
+
+def matches(household, filters):
+    """Whether a household (a row of households.with_status) passes the map's filters, tag aside."""
+    if filters["status"] and household["status"] != filters["status"]:
+        return False
+    if filters["not_visited"] and not (household["needs_visit"] and household["occupancy"] == "occupied"):
+        return False
+    if filters["open_requests"] and not household["open_requests"]:
+        return False
+    return filters["cell_ids"] is None or household["cell_id"] in filters["cell_ids"]
+
+
+# The encoded map per (database state, day, scope, filters, tiles): a leader opening the map again, or
+# the page and its data request, cost one build. PRAGMA data_version tells when the data changed.
+_payloads = OrderedDict()
+_payloads_lock = threading.Lock()
+PAYLOADS_KEPT = 16
+
+
+def map_payload(db, scope, filters, tiles):
+    """The map's GeoJSON for scope and filters, gzipped, with its ETag and the cells it could not draw."""
+    now = clock(db)
+    path = current_app.config["DATABASE"]
+    key = (path, mapdata.data_version(path), now["today"], now["offset"], now["default_cycle"],
+           None if scope is None else tuple(scope), tuple(filter_query(filters).items()), tiles)
+    with _payloads_lock:
+        if key in _payloads:
+            _payloads.move_to_end(key)
+            return _payloads[key]
+    payload = _build_payload(db, now, scope, filters, tiles)
+    payload["etag"] = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    with _payloads_lock:
+        _payloads[key] = payload
+        while len(_payloads) > PAYLOADS_KEPT:
+            _payloads.popitem(last=False)
+    return payload
+
+
+def _build_payload(db, now, scope, filters, tiles):
+    """Encode the cells and the households per building or house of scope as a gzipped FeatureCollection."""
+    collection = geo.map_collection(mapdata.point_groups(db, now, scope, filters), mapdata.cells_in(db, scope),
+                                    display_shift(tiles), rules.STATUSES)
+    text = collection.pop("text").encode()
+    return {**collection, "gzip": gzip.compress(text, compresslevel=6, mtime=0), "bytes": len(text)}
+
+
+def _context(db, page=False):
+    """The signed-in user's scope, the filter options (all for a page) and the filters of this request."""
+    scope = access.cell_scope(db, current_user)
+    options = filter_options(db, scope, None if page else request.args)
+    filters, notices = parse_filters(request.args, options)
+    return scope, options, filters, notices
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The map page: cells by coverage, buildings and houses by status, filters, legend."""
+    db = get_db()
+    scope, options, filters, notices = _context(db, page=True)
+    tiles, tiles_problem = tiles_setting()
+    payload = map_payload(db, scope, filters, tiles)  # also warms the cache for the page's data request
+    parts = map_parts(db, scope, tiles)
+    return render("map/index.html", map=parts, tiles=tiles, options=options, filters=filters, notices=notices,
+                  tiles_problem=tiles_problem if current_user.role == "admin" else None,
+                  broken=payload["broken"], data_url=url_for("map.data", **filter_query(filters)),
+                  no_cells=scope is not None and not scope)
+
+
+@bp.route("/setup.js")
+@login_required
+def setup_js():
+    """folium's script for the map element: tiles and the initial view of the user's cells."""
+    db = get_db()
+    tiles, _problem = tiles_setting()
+    script = map_parts(db, access.cell_scope(db, current_user), tiles)["script"]
+    return Response(script, mimetype="text/javascript", headers={"Cache-Control": "private, no-cache"})
+
+
+@bp.route("/data.geojson")
+@login_required
+def data():
+    """The map's data: an RFC 7946 FeatureCollection of cells and of households per building or house."""
+    db = get_db()
+    scope, _options, filters, _notices = _context(db)
+    payload = map_payload(db, scope, filters, tiles_setting()[0])
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    etag = payload["etag"] + ("-gz" if zipped else "")  # two encodings, two representations
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
+                                             "Vary": "Accept-Encoding"})
+    response = Response(payload["gzip"] if zipped else gzip.decompress(payload["gzip"]),
+                        mimetype="application/geo+json")
+    if zipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.route("/shift")
+@login_required
+def shift():
+    """Where a phone's WGS-84 position is drawn on the configured tiles (for "Locate me")."""
+    try:
+        lon, lat = float(request.args["lon"]), float(request.args["lat"])
+    except (KeyError, ValueError):
+        abort(400)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        abort(400)
+    lon, lat = display_shift(tiles_setting()[0])(lon, lat)
+    return {"lon": round(lon, 7), "lat": round(lat, 7)}
+
+
+def _counts(rows):
+    """How many of rows have each status, most urgent first."""
+    return {status: sum(1 for row in rows if row["status"] == status) for status in rules.STATUSES}
+
+
+@bp.route("/buildings/<int:building_id>")
+@login_required
+def building(building_id):
+    """A building's popup: its households by status and the list of those matching the filters."""
+    db = get_db()
+    scope, _options, filters, _notices = _context(db)
+    found = mapdata.building(db, building_id)
+    if found is None or not (scope is None or found["cell_id"] in scope):
+        abort(404)
+    now = clock(db)
+    everyone = households.with_status(db, now, cell_ids=scope, building_id=building_id)
+    shown = everyone
+    if filters["tag"]:
+        shown = households.with_status(db, now, cell_ids=scope, building_id=building_id, tag=filters["tag"])
+    shown = sorted((h for h in shown if matches(h, filters)), key=urgency_key)
+    return render("map/building.html", "map/_building.html", building=found, counts=_counts(everyone),
+                  households=shown, total=len(everyone), filtered=bool(filter_query(filters)))
+
+
+@bp.route("/households/<int:household_id>")
+@login_required
+def household(household_id):
+    """A standalone house's popup: address, status, last visit, a link to its page."""
+    db = get_db()
+    access.household_or_404(db, current_user, household_id)
+    state = households.with_status(db, clock(db), household_id=household_id)[0]
+    return render("map/household.html", "map/_household.html", household=state)
+
+
+@bp.route("/cells/<int:cell_id>")
+@login_required
+def cell(cell_id):
+    """A cell's popup: coverage of the current cycle, households by status, responsible members."""
+    db = get_db()
+    found = cells.get(db, cell_id)
+    if found is None or not access.may_see_cell(db, current_user, cell_id):
+        abort(404)
+    groups = mapdata.point_groups(db, clock(db), [cell_id])
+    occupied = sum(g["occupied"] for g in groups)
+    visited = sum(g["visited"] for g in groups)
+    counts = {status: sum(g["counts"][rank] for g in groups) for rank, status in enumerate(rules.STATUSES)}
+    # The cell's own list of households still to visit, where the coverage pages provide one.
+    to_visit = (url_for("coverage.not_visited", cell=cell_id)
+                if "coverage.not_visited" in current_app.view_functions else None)
+    return render("map/cell.html", "map/_cell.html", cell=found, occupied=occupied, visited=visited,
+                  counts=counts, members=cells.responsible_members(db, cell_id, rules.iso(rules.utcnow())),
+                  checklist=current_user.role in ("leader", "admin"), to_visit=to_visit)

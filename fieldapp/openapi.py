@@ -1,0 +1,148 @@
+"""The OpenAPI 3 description of the phone's sync API, served at /api/openapi.json (issue 8)."""
+from fieldapp import rules
+from fieldapp.api import MAX_BATCH
+from fieldapp.visits import MAX_TEXT, NO_LOCATION_REASONS
+
+INT64 = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema, description):
+    """A response with a JSON body."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _nullable(schema):
+    """schema, or null (OpenAPI 3.1 style)."""
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "string", "description": "What went wrong, in the reader's language."},
+                       "signed_in": {"type": "boolean"}, "csrf": {"type": "boolean"}},
+    },
+    "Session": {
+        "type": "object", "required": ["user", "csrf_token"],
+        "properties": {
+            "user": _nullable({"type": "object", "required": ["id", "username", "role"], "properties": {
+                "id": {"type": "integer"}, "username": {"type": "string"},
+                "role": {"type": "string", "enum": ["member", "leader", "admin"]}}}),
+            "csrf_token": {"type": "string", "description": "Send it as X-CSRFToken with the next write."},
+        },
+    },
+    "NewRequest": {
+        "type": "object", "required": ["category", "description"],
+        "properties": {"uuid": {"type": "string", "format": "uuid"},
+                       "category": {"type": "string", "description": "A category code, e.g. medical."},
+                       "description": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}},
+    },
+    "Followup": {
+        "type": "object", "required": ["request_id", "action", "note"],
+        "properties": {"request_id": {**INT64, "description": "An open request of this same household."},
+                       "action": {"type": "string", "enum": ["progress", "resolve"]},
+                       "note": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}},
+    },
+    "Visit": {
+        "type": "object", "required": ["uuid", "household_id", "outcome"],
+        "description": "One visit as the phone recorded it. The uuid, made by the phone, makes a resend safe: "
+                       "the same uuid with the same content is answered `existing`, with other content `conflict`.",
+        "properties": {
+            "uuid": {"type": "string", "format": "uuid"},
+            "household_id": INT64,
+            "visited_at": {"type": "string", "format": "date-time",
+                           "description": "Device time; not in the future, at most 30 days ago."},
+            "lat": _nullable({"type": "number", "minimum": -90, "maximum": 90}),
+            "lon": _nullable({"type": "number", "minimum": -180, "maximum": 180}),
+            "accuracy": _nullable({"type": "number", "minimum": 0, "maximum": 1_000_000}),
+            "no_location_reason": _nullable({"type": "string", "enum": list(NO_LOCATION_REASONS)}),
+            "outcome": {"type": "string", "enum": list(rules.OUTCOMES)},
+            "notes": {"type": "string", "maxLength": MAX_TEXT},
+            "residents_met": {"type": "array", "items": INT64},
+            "new_requests": {"type": "array", "items": {"$ref": "#/components/schemas/NewRequest"}},
+            "followups": {"type": "array", "items": {"$ref": "#/components/schemas/Followup"}},
+        },
+    },
+    "VisitBatch": {
+        "type": "object", "required": ["visits"],
+        "properties": {"visits": {"type": "array", "maxItems": MAX_BATCH,
+                                  "items": {"$ref": "#/components/schemas/Visit"}}},
+    },
+    "ItemResult": {
+        "type": "object", "required": ["status", "http_status"],
+        "description": "What became of one visit; each item stands alone.",
+        "properties": {
+            "uuid": {"description": "The uuid as sent."},
+            "status": {"type": "string", "enum": ["created", "existing", "conflict", "rejected"]},
+            "http_status": {"type": "integer", "enum": [200, 201, 404, 409, 422],
+                            "description": "201 created, 200 existing, 409 conflict, 404/422 rejected."},
+            "visit_id": {"type": "integer"},
+            "url": {"type": "string", "description": "The visit on its household's page."},
+            "errors": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "Field -> message, in the reader's language."},
+        },
+    },
+    "BatchResult": {
+        "type": "object", "required": ["results"],
+        "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/ItemResult"}}},
+    },
+    "OfflineManifest": {
+        "type": "object", "required": ["urls", "generated_at"],
+        "properties": {"urls": {"type": "array", "items": {"type": "string"}},
+                       "generated_at": {"type": "string", "format": "date-time"}},
+    },
+}
+
+PATHS = {
+    "/api/session": {"get": {
+        "operationId": "session", "summary": "Who is signed in, and a fresh CSRF token for the next write.",
+        "security": [{}],
+        "responses": {"200": _json({"$ref": "#/components/schemas/Session"}, "The session.")},
+    }},
+    "/api/visits": {"post": {
+        "operationId": "syncVisits",
+        "summary": f"Send up to {MAX_BATCH} visits; each is answered on its own.",
+        "description": "Out-of-scope households and requests are refused per item (404), never confirmed.",
+        "security": [{"session": [], "csrf": []}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/VisitBatch"}}}},
+        "responses": {
+            "200": _json({"$ref": "#/components/schemas/BatchResult"}, "One result per visit, in order."),
+            "400": _json(ERROR, "Not a batch, or no valid CSRF token (`csrf: true`)."),
+            "401": _json(ERROR, "Not signed in (`signed_in: false`): keep the visits and sign in again."),
+            "413": _json(ERROR, f"More than {MAX_BATCH} visits, or a body over 2 MB."),
+        },
+    }},
+    "/api/offline-manifest": {"get": {
+        "operationId": "offlineManifest", "summary": "The pages a member keeps on the phone for work without signal.",
+        "responses": {"200": _json({"$ref": "#/components/schemas/OfflineManifest"}, "The pages."),
+                      "401": _json(ERROR, "Not signed in.")},
+    }},
+    "/api/openapi.json": {"get": {
+        "operationId": "openapi", "summary": "This description.", "security": [{}],
+        "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document.")},
+    }},
+}
+
+
+def document():
+    """The OpenAPI 3.1 document of the sync API."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Zero Distance (零距离) sync API", "version": "1",
+                 "description": "The phone's API: its session, the visit batch it sends when it has signal, and "
+                                "the pages it keeps for offline work. Sign in through /auth/login; writes carry "
+                                "the X-CSRFToken header from GET /api/session."},
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                            "description": "The session cookie set by signing in."},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken",
+                         "description": "The token from GET /api/session, for writes."},
+            },
+        },
+        "security": [{"session": []}],
+    }

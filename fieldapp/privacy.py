@@ -1,0 +1,230 @@
+"""Privacy (issue 8): the admin's audit search, one resident's data export, retention and anonymisation.
+
+Also logs every view of a household's page (residents' names, tags, masked phones) in the audit log.
+"""
+import csv
+import io
+import json
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask.cli import with_appcontext
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from fieldapp import rules
+from fieldapp.data import audit, users
+from fieldapp.data import privacy as held
+from fieldapp.web import get_db, render, roles_required
+
+bp = Blueprint("privacy", __name__, url_prefix="/privacy")
+PAGE = 50
+MAX_RETENTION_DAYS = 3650
+# Pages that show a household's residents: each view goes to the audit log.
+RESIDENT_PAGES = {"households.show": "household_id"}
+
+
+@bp.after_app_request
+def log_views(response):
+    """Write each view of a page with residents' details to the audit log (and each offline copy, once)."""
+    if request.method != "GET" or response.status_code != 200 or not current_user.is_authenticated:
+        return response
+    if request.endpoint in RESIDENT_PAGES:
+        # The phone's "prepare for offline" fetches hundreds of pages from a script: that copy is logged
+        # once, from its manifest; a page a person opens (navigation or htmx) is logged each time.
+        if request.headers.get("Sec-Fetch-Dest") == "empty" and not request.headers.get("HX-Request"):
+            return response
+        audit.log(get_db(), user_id=current_user.id, action="view_household", target_type="household",
+                  target_id=request.view_args[RESIDENT_PAGES[request.endpoint]], ip=request.remote_addr)
+    elif request.endpoint == "api.offline_manifest":
+        pages = len((response.get_json(silent=True) or {}).get("urls", []))
+        audit.log(get_db(), user_id=current_user.id, action="offline_copy", detail={"pages": pages},
+                  ip=request.remote_addr)
+    return response
+
+
+def purge(db, *, user_id=None, ip=None, via="web", now=None):
+    """Anonymise the residents who moved out longer than the retention period ago; return how many."""
+    now = now or rules.utcnow()
+    days = held.retention_days(db)
+    due = held.due_for_anonymisation(db, rules.iso(now - timedelta(days=days)))
+    count = held.anonymise(db, due, rules.iso(now))
+    audit.log(db, user_id=user_id, action="purge", detail={"residents": count, "retention_days": days, "via": via},
+              ip=ip)
+    return count
+
+
+@bp.route("/")
+@roles_required("admin")
+def index():
+    """What the app promises about personal data, the retention period and what is due for anonymisation."""
+    db = get_db()
+    days = held.retention_days(db)
+    due = held.due_for_anonymisation(db, rules.iso(rules.utcnow() - timedelta(days=days)))
+    return render("privacy/index.html", retention_days=days, due=len(due), errors={},
+                  max_days=MAX_RETENTION_DAYS)
+
+
+def retention_errors(raw):
+    """What is wrong with a retention period typed in the form."""
+    if not raw.strip().isdecimal() or not 30 <= int(raw) <= MAX_RETENTION_DAYS:
+        return {"retention_days": _("A number of days from %(low)d to %(high)d.", low=30, high=MAX_RETENTION_DAYS)}
+    return {}
+
+
+@bp.route("/retention", methods=["POST"])
+@roles_required("admin")
+def retention():
+    """Change how long residents who moved out are kept before they are anonymised."""
+    db = get_db()
+    raw = request.form.get("retention_days", "")
+    errors = retention_errors(raw)
+    if errors:
+        return render("privacy/index.html", retention_days=raw, due=None, errors=errors,
+                      max_days=MAX_RETENTION_DAYS, status=422)
+    before = held.retention_days(db)
+    held.set_retention_days(db, int(raw))
+    audit.log(db, user_id=current_user.id, action="settings", target_type="settings",
+              detail={"retention_days": [before, int(raw)]}, ip=request.remote_addr)
+    flash(_("Residents who moved out are now anonymised after %(n)d days.", n=int(raw)), "info")
+    return redirect(url_for("privacy.index"), code=303)
+
+
+@bp.route("/purge", methods=["POST"])
+@roles_required("admin")
+def purge_now():
+    """Anonymise now the residents whose retention period is over."""
+    count = purge(get_db(), user_id=current_user.id, ip=request.remote_addr)
+    flash(_("%(n)d resident(s) anonymised.", n=count), "info")
+    return redirect(url_for("privacy.index"), code=303)
+
+
+def _day_start(text, tz):
+    """The UTC timestamp at which local day `text` (YYYY-MM-DD) begins; ValueError if it is no date."""
+    return rules.iso(datetime.combine(date.fromisoformat(text), time(0), tz))
+
+
+def parse_audit_filters(args, db):
+    """The audit search's filters from args, and notices for the values that were ignored."""
+    filters, notices = {}, []
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    if args.get("user", "").strip():
+        account = users.by_username(db, args["user"])
+        if account:
+            filters["user_id"] = account["id"]
+        else:
+            notices.append(_("No account named %(name)s.", name=args["user"].strip()[:40]))
+    if args.get("action"):
+        filters["action"] = args["action"][:40]
+    if args.get("target_type"):
+        filters["target_type"] = args["target_type"][:40]
+    if args.get("target_id", "").strip():
+        if args["target_id"].strip().isdecimal() and int(args["target_id"]) < 2**63:
+            filters["target_id"] = int(args["target_id"])
+        else:
+            notices.append(_("The record number must be a number."))
+    for key, name, shift in (("from", "since", 0), ("to", "until", 1)):
+        if args.get(key):
+            try:
+                day = date.fromisoformat(args[key]) + timedelta(days=shift)
+                filters[name] = _day_start(day.isoformat(), tz)
+            except ValueError:
+                notices.append(_("Dates are written as 2026-11-28."))
+    if args.get("ip", "").strip():
+        filters["ip"] = args["ip"].strip()[:45]
+    if args.get("before", "").isdecimal() and int(args["before"]) < 2**63:
+        filters["before"] = int(args["before"])
+    return filters, notices
+
+
+@bp.route("/audit")
+@roles_required("admin")
+def audit_log():
+    """Search the audit log: who looked at or changed what, when, from where."""
+    db = get_db()
+    filters, notices = parse_audit_filters(request.args, db)
+    entries = held.audit_search(db, **filters, limit=PAGE + 1)
+    older = None
+    if len(entries) > PAGE:
+        entries = entries[:PAGE]
+        args = {k: v for k, v in request.args.items() if k != "before"}
+        older = url_for("privacy.audit_log", **args, before=entries[-1]["id"])
+    for entry in entries:
+        entry["detail"] = json.loads(entry["detail"] or "{}")
+    return render("privacy/audit.html", "privacy/_audit_rows.html", entries=entries, older=older,
+                  notices=notices, args=request.args, actions=held.audit_actions(db))
+
+
+@bp.route("/residents")
+@roles_required("admin")
+def residents():
+    """Find a resident by name or phone, to export what is held about them."""
+    search = request.args.get("q", "").strip()[:50]
+    found = held.residents_matching(get_db(), search) if search else []
+    return render("privacy/residents.html", search=search, found=found, mask=rules.mask_phone)
+
+
+@bp.route("/residents/<int:resident_id>/export.<fmt>")
+@roles_required("admin")
+def export_resident(resident_id, fmt):
+    """Everything held about one resident, as JSON or CSV, for their request to see it (audited)."""
+    if fmt not in ("json", "csv"):
+        abort(404)
+    db = get_db()
+    record = held.resident_record(db, resident_id)
+    if record is None:
+        abort(404)
+    audit.log(db, user_id=current_user.id, action="export_resident", target_type="resident",
+              target_id=resident_id, detail={"format": fmt}, ip=request.remote_addr)
+    if fmt == "json":
+        body, mimetype = json.dumps(record, ensure_ascii=False, indent=2), "application/json"
+    else:
+        body, mimetype = "\ufeff" + record_as_csv(record), "text/csv"  # BOM: Excel reads it as UTF-8
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="resident-{resident_id}.{fmt}"'
+    return response
+
+
+def record_as_csv(record):
+    """A resident's record as CSV rows: section, item number, field, value."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "item", "field", "value"])
+    for section, content in record.items():
+        items = content if isinstance(content, list) else [content or {}]
+        for number, item in enumerate(items, start=1):
+            for field, value in item.items():
+                if isinstance(value, list):
+                    value = ", ".join(map(str, value))
+                writer.writerow([section, number, field, spreadsheet_safe(value)])
+    return out.getvalue()
+
+
+def spreadsheet_safe(value):
+    """A cell value a spreadsheet will not run as a formula (typed notes may begin with = or +)."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@click.command("purge")
+@with_appcontext
+@click.option("--dry-run", is_flag=True, help="Only say how many residents are due.")
+def purge_command(dry_run):
+    """Anonymise residents who moved out longer ago than the retention period (run it nightly)."""
+    from fieldapp.data import db as database
+
+    db = database.connect(current_app.config["DATABASE"])
+    try:
+        days = held.retention_days(db)
+        if dry_run:
+            due = held.due_for_anonymisation(db, rules.iso(rules.utcnow() - timedelta(days=days)))
+            click.echo(f"{len(due)} resident(s) moved out more than {days} days ago; nothing changed (dry run).")
+            return
+        count = purge(db, via="cli")
+        click.echo(f"{count} resident(s) who moved out more than {days} days ago anonymised.")
+    finally:
+        db.conn.close()

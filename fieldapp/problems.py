@@ -1,0 +1,125 @@
+"""What an import found wrong, skipped or merged: codes with parameters, worded in the reader's language.
+
+Problems are plain dicts ({"code", "params"}, plus where they were found), so that a preview can be
+computed without a request and worded later, in Chinese on the page or English on a terminal.
+"""
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+
+class Refused(Exception):
+    """The whole file cannot be read; carries the problem that says why."""
+
+    def __init__(self, found):
+        super().__init__(found["code"])
+        self.problem = found
+
+
+def problem(code, /, **params):
+    """A problem with code and its parameters."""
+    return {"code": code, "params": params}
+
+
+def at(record, code, field=None, /, **params):
+    """A problem found in record (a row or feature), in field if given."""
+    return {"code": code, "params": params, "where": record["where"], "n": record["n"],
+            "sheet": record.get("sheet"), "field": field}
+
+
+FORMATS = {"xlsx": _l("an Excel workbook (.xlsx)"), "xls": _l("an old Excel workbook (.xls)"),
+           "json": _l("JSON (GeoJSON)"), "csv": _l("text (CSV)"), "binary": _l("binary data")}
+
+MESSAGES = {
+    # The whole file
+    "too_large": _l("The file is too large (%(size)s MB): at most %(limit)d MB."),
+    "empty": _l("The file is empty."),
+    "binary": _l("%(filename)s is not a GeoJSON, CSV or Excel file."),
+    "xls_old": _l("Old Excel workbooks (.xls) cannot be read: save the file as .xlsx."),
+    "format_mismatch": _l("%(filename)s is named like %(claimed)s but holds %(actual)s."),
+    "wrong_format": _l("%(kind)s cannot be imported from %(actual)s: use %(allowed)s."),
+    "not_text": _l("The file is neither UTF-8 nor GBK/GB18030 text (unreadable byte at position %(position)d)."),
+    "not_utf8_json": _l("GeoJSON must be UTF-8 text."),
+    "bad_json": _l("The file is not valid JSON: line %(line)d, column %(column)d (%(detail)s)."),
+    "not_geojson": _l("The file is JSON but not a GeoJSON FeatureCollection."),
+    "foreign_crs": _l("The file declares the coordinate system %(crs)s: only WGS-84 or GCJ-02 longitude/latitude "
+                      "can be read."),
+    "xlsx_unreadable": _l("The Excel file cannot be read (%(detail)s)."),
+    "merged_header": _l("Header cells %(cells)s in row %(row)d are merged: give every column its own name "
+                        "in one row."),
+    "no_header": _l("No header row with the expected column names in the first %(rows)d rows."),
+    "missing_column": _l("Required column missing: %(column)s."),
+    "no_records": _l("The file holds no rows or features."),
+    # One row or feature
+    "not_a_feature": _l("Not a GeoJSON Feature."),
+    "required": _l("Empty: a value is required."),
+    "not_number": _l("“%(value)s” is not a number."),
+    "lon_range": _l("Longitude %(value)s is outside -180…180."),
+    "lat_range": _l("Latitude %(value)s is outside -90…90."),
+    "swapped": _l("Longitude and latitude seem swapped: (%(lon)s, %(lat)s) lies far away, "
+                  "(%(lat)s, %(lon)s) would be inside the cells."),
+    "swapped_range": _l("Latitude %(lat)s is outside -90…90: are longitude and latitude swapped?"),
+    "half_point": _l("Give both longitude and latitude, or neither."),
+    "no_point": _l("No location: give longitude and latitude, or a building."),
+    "unknown_building": _l("Unknown building “%(value)s”: import the buildings first."),
+    "no_geometry": _l("The feature has no geometry."),
+    "geometry_type": _l("Geometry %(found)s: %(kind)s need %(expected)s."),
+    "bad_coordinates": _l("The coordinates cannot be read."),
+    "self_intersection": _l("The polygon crosses itself near %(lon)s, %(lat)s."),
+    "invalid_polygon": _l("The polygon is invalid: %(detail)s."),
+    "empty_polygon": _l("The polygon has no area."),
+    "overlap": _l("Overlaps cell %(other)s by about %(area)s m²."),
+    "duplicate": _l("“%(value)s” appears more than once (first in %(first)s)."),
+    "border": _l("The point lies on the border of cells %(cells)s: name one of them in the cell_code column."),
+    "other_cell": _l("The point lies in cell %(found)s, not in %(given)s named in cell_code."),
+    "unknown_cell": _l("Unknown cell “%(value)s”."),
+    "unknown_household": _l("Unknown household “%(value)s”: not in the households sheet."),
+    "unknown_tag": _l("Unknown tag “%(value)s”."),
+    "bad_occupancy": _l("Unknown occupancy “%(value)s”: use occupied, vacant or moved_out."),
+    "bad_residents": _l("residents must be a list of {name, phone, tags}."),
+    # Skipped rows and features
+    "outside": _l("Outside every cell."),
+    "label": _l("Label point (label_placement), not a feature of its own."),
+    "label_of": _l("Point with the id of a polygon in this file: taken as its label."),
+    "not_a_building": _l("Kind “%(value)s” is not a building."),
+    "empty_row": _l("Empty row."),
+    "title_row": _l("Above the header row (a title?): ignored."),
+    # Notes
+    "encoding": _l("Read as %(encoding)s text."),
+    "merged_pieces": _l("%(id)s: %(n)d pieces with the same id merged into one."),
+    "merged_parts": _l("%(id)s: building part merged into building %(root)s."),
+    "named_by_id": _l("%(n)d without a name are named by their id."),
+    "new_grid": _l("New grid %(code)s will be created."),
+    "default_grid": _l("%(n)d cells without grid_code go into grid %(code)s."),
+    "own_point_dropped": _l("%(n)d households at their building's point take the building's location."),
+}
+
+
+def describe(found):
+    """The problem in the reader's language."""
+    params = dict(found.get("params") or {})
+    for key in ("claimed", "actual", "allowed"):
+        if key in params:
+            params[key] = str(FORMATS.get(params[key], params[key]))
+    if "kind" in params:
+        params["kind"] = str(KINDS.get(params["kind"], params["kind"]))
+    for key, value in params.items():
+        if isinstance(value, dict) and "where" in value:  # a place, worded like the preview's "where" column
+            params[key] = where(value)
+    if "expected" in params:
+        params["expected"] = str(GEOMETRIES.get(params["expected"], params["expected"]))
+    return str(MESSAGES[found["code"]]) % params
+
+
+def where(found):
+    """Where a problem was found: 'Row 5', 'Feature 3', 'Sheet residents, row 4', or 'File'."""
+    if "where" not in found:
+        return _("File")
+    place = _("Row %(n)d", n=found["n"]) if found["where"] == "row" else _("Feature %(n)d", n=found["n"])
+    if found.get("sheet"):
+        return _("Sheet %(sheet)s, %(place)s", sheet=found["sheet"], place=place)
+    return place
+
+
+KINDS = {"cells": _l("Cells"), "buildings": _l("Buildings"), "households": _l("Households and residents")}
+GEOMETRIES = {"polygon": _l("Polygon or MultiPolygon"), "point": _l("Point, Polygon or MultiPolygon"),
+              "household_point": _l("Point")}

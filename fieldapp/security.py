@@ -1,0 +1,222 @@
+"""What protects every request: body limits, session timeouts, sign-in throttling, headers, HTTPS behind a proxy.
+
+Issue 8. Throttling lives in the database (login_attempts), so that every gunicorn worker counts the same
+failures; session timeouts are checked on the server from the sign-in time carried in the signed session id.
+"""
+import math
+import os
+import time
+from datetime import timedelta
+
+from flask import current_app, flash, jsonify, redirect, request, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, logout_user, user_loaded_from_cookie
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from fieldapp import rules
+from fieldapp.data import audit
+from fieldapp.data import security as attempts
+
+# Setting -> default; FIELDAPP_<NAME> in the environment overrides it (test configs override both).
+SETTINGS = {
+    "SESSION_IDLE_MINUTES": 60,      # without remember-me: signed out after an hour without activity
+    "SESSION_ABSOLUTE_HOURS": 12,    # without remember-me: a sign-in lasts one working day at most
+    "LOGIN_WINDOW_MINUTES": 15,      # failures older than this no longer count
+    "LOGIN_MAX_FAILURES": 5,         # per account (since its last success) within the window
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,  # per address: a community office shares one
+    "MAX_BODY_MB": 2,                # JSON and form bodies; file uploads have MAX_CONTENT_LENGTH
+}
+# Requests that are not the person's activity: the phone asks for its session every 30 s while visits wait.
+PASSIVE = {"api.session", "pwa.service_worker", "pwa.manifest", "pwa.offline", "api.openapi"}
+SEEN_RESOLUTION = 60  # seconds: the session cookie is rewritten at most once a minute
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob: https:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+       "base-uri 'self'; form-action 'self'")
+
+
+def init_app(app):
+    """Read the settings, wrap the WSGI app (proxy, Secure cookies) and hook every request."""
+    for name, default in SETTINGS.items():
+        raw = os.environ.get(f"FIELDAPP_{name}")
+        app.config.setdefault(name, int(raw) if raw is not None else default)
+    app.wsgi_app = SecureCookies(app.wsgi_app)
+    if app.config.get("BEHIND_PROXY"):
+        # One proxy in front (nginx, a load balancer): trust its X-Forwarded-For/-Proto/-Host/-Port/-Prefix.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    app.before_request(limit_body)
+    app.before_request(enforce_session_limits)
+    app.after_request(security_headers)
+    user_loaded_from_cookie.connect(_remembered, app)
+
+
+# --- HTTPS: Secure cookies and HSTS -------------------------------------------------------------------------
+
+class SecureCookies:
+    """Mark every cookie Secure when the request came over HTTPS (as ProxyFix reports it behind a proxy)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        """Pass the request on; over HTTPS, add Secure to each Set-Cookie of the answer."""
+        if environ.get("wsgi.url_scheme") != "https":
+            return self.wsgi_app(environ, start_response)
+
+        def secure_start_response(status, headers, exc_info=None):
+            headers = [(name, secure_cookie(value) if name.lower() == "set-cookie" else value)
+                       for name, value in headers]
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, secure_start_response)
+
+
+def secure_cookie(header):
+    """A Set-Cookie value with the Secure attribute."""
+    attributes = [part.strip().lower() for part in header.split(";")[1:]]
+    return header if "secure" in attributes else f"{header}; Secure"
+
+
+def security_headers(response):
+    """Headers every answer carries; nothing but static files may be stored by the browser's HTTP cache."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=(), payment=(), usb=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    # Pages, JSON and exports carry personal data: never kept by the HTTP cache (the service worker keeps
+    # its own copies, cleared on sign-out). Views that may be revalidated set their own header.
+    if request.endpoint != "static":
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# --- Body limits ----------------------------------------------------------------------------------------------
+
+def limit_body():
+    """Refuse a body over its limit from Content-Length alone, before anything reads it."""
+    body_limit = current_app.config["MAX_BODY_MB"] * 1024 * 1024
+    upload = request.mimetype == "multipart/form-data" and not request.path.startswith("/api/")
+    # Uploads keep the app's (or their view's) limit and its handler's page; other bodies get the small one.
+    limit = request.max_content_length if upload else min(request.max_content_length or body_limit, body_limit)
+    if not upload:
+        request.max_content_length = limit  # also stops a chunked body that has no Content-Length
+    if request.content_length and request.content_length > limit and not upload:
+        return too_large(limit)
+    return None
+
+
+def too_large(limit):
+    """The 413 answer for a body over limit bytes: JSON for the API, a page otherwise."""
+    message = _("The request is too large: at most %(mb)d MB.", mb=max(1, limit // (1024 * 1024)))
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": message})
+        response.status_code = 413
+        return response
+    return render_template("errors/error.html", code=413, message=message), 413
+
+
+# --- Sessions: idle and absolute timeouts --------------------------------------------------------------------
+
+def now_seconds():
+    """The time in whole seconds since the epoch: what session limits are measured in."""
+    return int(time.time())
+
+
+def start_session(remember):
+    """Note at sign-in whether the session is remembered (phones) and that it is active now."""
+    session["remembered"] = bool(remember)
+    session["seen_at"] = now_seconds()
+
+
+def _remembered(app, user=None, **_kw):
+    """A session restored from the remember-me cookie is a remembered one, active now."""
+    start_session(True)
+
+
+def session_expired(*, now, signed_in_at, seen_at, remembered, idle, absolute, remember_for):
+    """Why a session has ended ("idle", "absolute") or None; times in seconds since the epoch."""
+    if now - signed_in_at > (remember_for if remembered else absolute):
+        return "absolute"
+    if not remembered and now - seen_at > idle:
+        return "idle"
+    return None
+
+
+def enforce_session_limits():
+    """End a session past its idle or absolute limit; otherwise note the activity."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    config = current_app.config
+    now = now_seconds()
+    remember_for = config.get("REMEMBER_COOKIE_DURATION", timedelta(days=30))
+    reason = session_expired(
+        now=now, signed_in_at=getattr(current_user, "signed_in_at", now), seen_at=session.get("seen_at", now),
+        remembered=session.get("remembered", False), idle=config["SESSION_IDLE_MINUTES"] * 60,
+        absolute=config["SESSION_ABSOLUTE_HOURS"] * 3600, remember_for=int(remember_for.total_seconds()))
+    if reason:
+        audit.log(_db(), user_id=current_user.id, action="session_expired", detail={"reason": reason},
+                  ip=request.remote_addr)
+        logout_user()
+        session.pop("seen_at", None)
+        if request.endpoint in PASSIVE:
+            return None  # the phone's session check simply hears that nobody is signed in
+        message = _("Your session has ended. Please sign in again.")
+        if request.blueprint == "api":
+            return jsonify({"error": message, "signed_in": False}), 401
+        flash(message, "info")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if request.endpoint not in PASSIVE and now - session.get("seen_at", 0) >= SEEN_RESOLUTION:
+        session["seen_at"] = now
+    return None
+
+
+def _db():
+    """The request's database (imported late: web imports this module)."""
+    from fieldapp.web import get_db
+
+    return get_db()
+
+
+# --- Sign-in throttling --------------------------------------------------------------------------------------
+
+def wait_seconds(failures, now, limit, window):
+    """Seconds until another attempt is allowed, given failure times (oldest first); 0 when allowed.
+
+    The limit-th most recent failure must have left the window before the next attempt.
+    """
+    if len(failures) < limit:
+        return 0
+    return max(0, math.ceil(failures[-limit] + window - now))
+
+
+def login_wait(db, username, ip):
+    """Minutes the person must wait before signing in as username from ip (0: go ahead)."""
+    config = current_app.config
+    window = config["LOGIN_WINDOW_MINUTES"] * 60
+    now = rules.utcnow()
+    since = rules.iso(now - timedelta(seconds=window))
+    found = attempts.recent_failures(db, username=username, ip=ip, since=since)
+    stamp = now.timestamp()
+    seconds = max(
+        wait_seconds([rules.parse_iso(at).timestamp() for at in found["account"]], stamp,
+                     config["LOGIN_MAX_FAILURES"], window),
+        wait_seconds([rules.parse_iso(at).timestamp() for at in found["address"]], stamp,
+                     config["LOGIN_MAX_FAILURES_PER_ADDRESS"], window),
+    )
+    return math.ceil(seconds / 60)
+
+
+def throttle_message(minutes):
+    """What a throttled person reads."""
+    return ngettext("Too many failed sign-ins. Try again in %(num)d minute.",
+                    "Too many failed sign-ins. Try again in %(num)d minutes.", minutes)
+
+
+def record_attempt(db, username, ip, success):
+    """Count a sign-in attempt for the throttle."""
+    attempts.record_attempt(db, username=username, ip=ip, success=success, at=rules.iso(rules.utcnow()))

@@ -1,0 +1,61 @@
+"""The admin's settings: the default visit cycle, per-tag cycles and per-category time limits."""
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from fieldapp.data import settings
+from fieldapp.web import get_db, render, roles_required
+
+bp = Blueprint("settings", __name__, url_prefix="/admin/settings")
+
+MAX_DAYS = 365
+
+
+def _days(raw, *, blank_ok=False):
+    """Whole days 1..365 from form text; None for a blank when allowed; ValueError otherwise."""
+    raw = (raw or "").strip()
+    if not raw and blank_ok:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+        raise ValueError
+    return int(raw)
+
+
+def parse_settings(form, known):
+    """Read the settings form against the known tags and categories. Returns (values, errors by field)."""
+    errors, tag_cycles, category_days = {}, {}, {}
+    message = _("Enter a whole number of days from 1 to %(n)d.", n=MAX_DAYS)
+    default = None
+    try:
+        default = _days(form.get("default_cycle_days"))
+    except ValueError:
+        errors["default_cycle_days"] = message
+    for tag in known["tags"]:
+        try:
+            tag_cycles[tag["code"]] = _days(form.get(f"tag_{tag['code']}"), blank_ok=True)
+        except ValueError:
+            errors[f"tag_{tag['code']}"] = _("Enter a whole number of days from 1 to %(n)d, or leave it empty "
+                                             "for the default cycle.", n=MAX_DAYS)
+    for category in known["categories"]:
+        try:
+            category_days[category["code"]] = _days(form.get(f"category_{category['code']}"))
+        except ValueError:
+            errors[f"category_{category['code']}"] = message
+    return {"default_cycle_days": default, "tag_cycles": tag_cycles, "category_days": category_days}, errors
+
+
+@bp.route("/", methods=["GET", "POST"])
+@roles_required("admin")
+def index():
+    """Show and change the visit cycles and the requests' time limits."""
+    db = get_db()
+    known = settings.current(db)
+    errors = {}
+    if request.method == "POST":
+        values, errors = parse_settings(request.form, known)
+        if not errors:
+            changes = settings.save(db, **values, user_id=current_user.id, ip=request.remote_addr)
+            flash(_("Settings saved.") if changes else _("Nothing was changed."), "info")
+            return redirect(url_for("settings.index"))
+    return render("settings/index.html", known=known, errors=errors,
+                  form=request.form if errors else None, status=422 if errors else 200)
