@@ -81,7 +81,7 @@ def roles_required(*roles):
 NAV = [
     ("households.mine", _l("My households"), "⌂", ("member",)),
     ("coverage.index", _l("Coverage"), "☑", ("member", "leader", "admin")),  # a member: their own cells
-    ("map.index", _l("Map"), "⌖", ("member", "leader", "admin")),
+    ("map.index", _l("Map"), "◎", ("member", "leader", "admin")),
     ("ledger.index", _l("Ledger"), "☰", ("member", "leader", "admin")),
     ("assignments.index", _l("Assignments"), "⇄", ("leader",)),  # admins reach it from Administration
     ("admin.index", _l("Administration"), "⚙", ("admin",)),

@@ -253,7 +253,7 @@ def m0003_sync_conflicts(db):
     """Keep every resend that differs from the stored visit, for a leader to look at."""
     db.executescript(
         """
-        CREATE TABLE sync_conflicts (
+        CREATE TABLE IF NOT EXISTS sync_conflicts (  -- IF NOT EXISTS: early databases knew it as 0005
             id INTEGER PRIMARY KEY,
             uuid TEXT NOT NULL,
             visit_id INTEGER NOT NULL REFERENCES visits(id),
@@ -261,7 +261,7 @@ def m0003_sync_conflicts(db):
             received_at TEXT NOT NULL,
             body TEXT NOT NULL               -- what the phone sent, as JSON
         );
-        CREATE INDEX sync_conflicts_visit ON sync_conflicts(visit_id);
+        CREATE INDEX IF NOT EXISTS sync_conflicts_visit ON sync_conflicts(visit_id);
         """
     )
 
