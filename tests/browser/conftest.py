@@ -114,6 +114,13 @@ def sign_in(page, username, password="demo1234"):
 
 
 def wait_for_service_worker(page, timeout=60_000):
-    """Wait until the service worker controls page (generous: the machine may be busy)."""
-    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null",
+    """Wait until the service worker controls page (generous: the machine may be busy).
+
+    The worker claims the open page when it activates; should that page have missed the claim, a
+    reload (as a person would do) brings it under the worker's control.
+    """
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.ready.then(() => true)",
                            timeout=timeout)
+    if page.evaluate("() => navigator.serviceWorker.controller === null"):
+        page.reload()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=timeout)
