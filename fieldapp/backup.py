@@ -5,6 +5,7 @@ write-ahead log); the backup API reads one consistent snapshot while visits go o
 """
 import fcntl
 import os
+import shutil
 import time
 from datetime import datetime, timezone
 
@@ -41,24 +42,27 @@ def _copy(source_conn, dest_path):
         dest.close()
 
 
-def backup(source_path, dest):
+def backup(source_path, dest, *, checked=True):
     """Write a consistent copy of the database at source_path to dest (a file, or a folder for a dated file).
 
-    Returns {"path", "bytes", "seconds"}. Refuses to overwrite an existing file.
+    Returns {"path", "bytes", "seconds"}. Refuses to overwrite an existing file; checked=False skips the
+    integrity check of the copy (for keeping a damaged database before it is replaced).
     """
     if os.path.isdir(dest):
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         dest = os.path.join(dest, f"fieldapp-{stamp}.db")
     if os.path.exists(dest):
         raise BackupRefused(f"{dest} exists already; choose a new name or a folder.")
+    if not os.path.isfile(source_path):
+        raise BackupRefused(f"There is no database at {source_path}.")
     started = time.perf_counter()
     temporary = f"{dest}.partial"
-    source = database.connect(source_path)
+    source = _connect_plain(source_path)
     try:
-        _copy(source.conn, temporary)
+        _copy(source, temporary)
     finally:
-        source.conn.close()
-    problems = check(temporary)["problems"]
+        source.close()
+    problems = check(temporary)["problems"] if checked else []
     if problems:
         os.remove(temporary)
         raise BackupRefused("The copy failed its check: " + "; ".join(problems))
@@ -86,13 +90,20 @@ def check(path):
     problems = []
     if result != ["ok"]:
         problems.append("integrity check failed: " + "; ".join(result[:5]))
-    known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}  # every version this app has
-    newer = [name for name in applied if name not in known]
+    known = [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]  # every version this app has
+    newest = max(_number(name) for name in known)
+    newer = [name for name in applied if name not in known and _number(name) > newest]
     if newer:
         problems.append(f"made by a newer version of the app (schema {', '.join(newer)}); upgrade the app first.")
     if not applied:
         problems.append("not a Zero Distance database (no schema versions).")
     return {"problems": problems, "applied": applied, "pending": pending}
+
+
+def _number(name):
+    """The number a schema version's name starts with (0007_security -> 7); 0 if none."""
+    digits = name.split("_", 1)[0]
+    return int(digits) if digits.isdecimal() else 0
 
 
 def lock_path(db_path):
@@ -137,26 +148,53 @@ def restore(source_path, target_path, *, force=False):
     busy = in_use(target_path) if os.path.exists(target_path) else None
     if busy and not force:
         raise BackupRefused(f"{target_path} is in use: {busy}. Stop the server first, or pass --force.")
-    kept = None
-    if os.path.exists(target_path):
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        kept = backup(target_path, f"{target_path}.before-restore-{stamp}")["path"]
-    source = _connect_plain(source_path, readonly=True)
-    target = database.connect(target_path)
+    kept = _keep(target_path) if os.path.exists(target_path) else None
     try:
-        # Through the backup API, not a file copy: other connections see the old or the new database, whole.
-        source.backup(target.conn, pages=-1)
-    finally:
-        source.close()
+        source = _connect_plain(source_path, readonly=True)
+        target = _connect_plain(target_path)
+        try:
+            # Through the backup API, not a file copy: other connections see the old or the new database, whole.
+            source.backup(target, pages=-1)
+        finally:
+            source.close()
+            target.close()
+    except sqlite3.DatabaseError:  # the current file is no database any more: replace the file itself
+        _replace_file(source_path, target_path)
+    target = database.connect(target_path, migrate=True)
     try:
-        database.migrations.apply(target)
-        result = [row[0] for row in target.execute("PRAGMA integrity_check").fetchall()]
+        result = [row[0] for row in target.execute("PRAGMA quick_check").fetchall()]  # the source had the full one
     finally:
         target.conn.close()
     if result != ["ok"]:
-        raise BackupRefused("The restored database failed its integrity check; the previous one is kept at "
-                            f"{kept}.")
+        raise BackupRefused(f"The restored database failed its check; the previous one is kept at {kept}.")
     return {"kept": kept, "applied": len(found["pending"])}
+
+
+def _keep(path):
+    """Copy the database about to be replaced beside it, damaged or not; return the copy's path."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    kept = f"{path}.before-restore-{stamp}"
+    try:
+        return backup(path, kept, checked=False)["path"]
+    except sqlite3.DatabaseError:
+        for suffix in ("", "-wal"):
+            if os.path.exists(path + suffix):
+                shutil.copy2(path + suffix, kept + suffix)
+        return kept
+
+
+def _replace_file(source_path, target_path):
+    """Put a copy of the backup in place of target_path's file (and drop its write-ahead log)."""
+    temporary = f"{target_path}.restoring"
+    source = _connect_plain(source_path, readonly=True)
+    try:
+        _copy(source, temporary)
+    finally:
+        source.close()
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(target_path + suffix):
+            os.remove(target_path + suffix)
+    os.replace(temporary, target_path)
 
 
 @click.command("backup")
@@ -173,12 +211,14 @@ def backup_command(dest):
 
 
 @click.command("restore")
-@with_appcontext
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.option("--force", is_flag=True, help="Restore even though the database looks in use.")
 def restore_command(source, force):
     """Replace the database with the backup SOURCE (checked first; the replaced database is kept beside it)."""
-    target = current_app.config["DATABASE"]
+    from fieldapp import DEFAULTS
+
+    # Without the app: it cannot start on the damaged database that a restore is often meant to replace.
+    target = os.environ.get("FIELDAPP_DATABASE", DEFAULTS["DATABASE"])
     try:
         done = restore(source, target, force=force)
     except BackupRefused as refused:

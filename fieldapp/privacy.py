@@ -12,6 +12,7 @@ import click
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldapp import rules
@@ -24,6 +25,20 @@ PAGE = 50
 MAX_RETENTION_DAYS = 3650
 # Pages that show a household's residents: each view goes to the audit log.
 RESIDENT_PAGES = {"households.show": "household_id"}
+# What the audit log's action and record codes mean, for the admin who reads them.
+ACTIONS = {
+    "login": _l("Signed in"), "login_failed": _l("Sign-in failed"),
+    "login_throttled": _l("Sign-in refused: too many failures"), "logout": _l("Signed out"),
+    "session_expired": _l("Session ended"), "reveal_phone": _l("Phone number shown"),
+    "view_household": _l("Household page opened"), "offline_copy": _l("Offline copy made"),
+    "export": _l("Export"), "export_resident": _l("Resident's data exported"), "import": _l("Import"),
+    "settings": _l("Settings changed"), "purge": _l("Residents anonymised"), "create_user": _l("Account created"),
+    "disable_user": _l("Account disabled"), "enable_user": _l("Account enabled"),
+    "reset_password": _l("Password reset"), "change_password": _l("Password changed"),
+    "assignment": _l("Cells assigned"),
+}
+RECORDS = {"household": _l("Household"), "resident": _l("Resident"), "user": _l("Account"), "cell": _l("Cell"),
+           "settings": _l("Settings")}
 
 
 @bp.after_app_request
@@ -154,7 +169,9 @@ def audit_log():
     for entry in entries:
         entry["detail"] = json.loads(entry["detail"] or "{}")
     return render("privacy/audit.html", "privacy/_audit_rows.html", entries=entries, older=older,
-                  notices=notices, args=request.args, actions=held.audit_actions(db))
+                  notices=notices, args=request.args, actions=held.audit_actions(db),
+                  action_labels={code: str(label) for code, label in ACTIONS.items()},
+                  record_labels={code: str(label) for code, label in RECORDS.items()})
 
 
 @bp.route("/residents")

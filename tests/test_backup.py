@@ -5,7 +5,9 @@ import threading
 
 import pytest
 
-from fieldapp import backup
+from click.testing import CliRunner
+
+from fieldapp import backup, cli
 from fieldapp.data import db as database
 from tests import factories
 
@@ -74,7 +76,7 @@ def test_backup_and_restore_commands_round_trip(live, runner, db, tmp_path):
     assert made.exit_code == 0 and "integrity checked" in made.output
     factories.make_visit(db, live["household"], live["member"])  # written after the backup
     db.conn.close()  # the app is stopped for a restore
-    restored = runner.invoke(args=["restore", target])
+    restored = CliRunner().invoke(cli.main, ["restore", target], env={"FIELDAPP_DATABASE": live["path"]})
     assert restored.exit_code == 0, restored.output
     assert _visits(live["path"]) == {}
     kept = restored.output.split("kept at ")[1].strip().rstrip(".")
@@ -143,3 +145,15 @@ def test_restore_into_a_new_place_needs_no_previous_database(live, tmp_path):
     assert backup.restore(source, target) == {"kept": None, "applied": 0}
     assert _visits(target) == {}
     shutil.rmtree(os.path.dirname(target))
+
+
+def test_restore_replaces_a_database_too_damaged_to_open(live, db, tmp_path):
+    source = backup.backup(live["path"], str(tmp_path / "b.db"))["path"]
+    db.conn.close()
+    with open(live["path"], "wb") as damaged:
+        damaged.write(b"\x00garbage" * 5000)
+    restored = CliRunner().invoke(cli.main, ["restore", source], env={"FIELDAPP_DATABASE": live["path"]})
+    assert restored.exit_code == 0, restored.output
+    assert _visits(live["path"]) == {} and backup.check(live["path"])["problems"] == []
+    kept = restored.output.split("kept at ")[1].strip().rstrip(".")
+    assert open(kept, "rb").read(8) == b"\x00garbage"

@@ -60,7 +60,7 @@ def test_the_admin_finds_who_revealed_a_phone(auth, client, world):
     auth.logout()
     auth.login("boss")
     page = client.get("/privacy/audit?user=m1&action=reveal_phone").get_data(as_text=True)
-    assert "reveal_phone" in page and f"resident #{world['resident']}" in page and "127.0.0.1" in page
+    assert "查看完整电话号码" in page and f"居民 #{world['resident']}" in page and "127.0.0.1" in page
     assert "view_household" not in page.split('id="audit-rows"')[1]
     fragment = client.get("/privacy/audit?action=login", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert fragment.lstrip().startswith('<section id="audit-rows"') and "<html" not in fragment
