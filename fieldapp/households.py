@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from fieldapp import access, rules
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.i18n import LABELS
-from fieldapp.web import clock, get_db, render
+from fieldapp.web import clock, get_db, render, tag_from_token
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -24,9 +24,8 @@ def parse_filters(args, known_tags, known_buildings):
         else:
             notices.append(_("Unknown status filter ignored."))
     if args.get("tag"):
-        if args["tag"] in known_tags:
-            filters["tag"] = args["tag"]
-        else:
+        filters["tag"] = tag_from_token(args["tag"], known_tags)
+        if filters["tag"] is None:
             notices.append(_("Unknown tag filter ignored."))
     if args.get("building"):
         if args["building"].isdigit() and int(args["building"]) in known_buildings:

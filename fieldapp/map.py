@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from fieldapp import access, geo, rules
 from fieldapp.data import cells, households, mapdata
 from fieldapp.households import urgency_key
-from fieldapp.web import clock, get_db, render
+from fieldapp.web import clock, get_db, render, tag_token
 
 bp = Blueprint("map", __name__, url_prefix="/map")
 
@@ -109,14 +109,15 @@ def parse_filters(args, options):
     """Read the map's filters from args; unknown values are dropped and named in notices."""
     filters = {name: None for name in FILTERS}
     notices = []
-    known = {"status": set(rules.STATUSES), "tag": {t["code"] for t in options["tags"]},
+    tags = {tag_token(t["code"]): t["code"] for t in options["tags"]}  # URLs carry tokens, never tag codes
+    known = {"status": set(rules.STATUSES), "tag": set(tags),
              "cell": {str(c["id"]) for c in options["cells"]}, "member": {str(m["id"]) for m in options["members"]}}
     unknown = {"status": _("Unknown status filter ignored."), "tag": _("Unknown tag filter ignored."),
                "cell": _("Unknown cell filter ignored."), "member": _("Unknown member filter ignored.")}
     for name, values in known.items():
         value = args.get(name, "")
         if value in values:
-            filters[name] = int(value) if name in ("cell", "member") else value
+            filters[name] = int(value) if name in ("cell", "member") else tags[value] if name == "tag" else value
         elif value:
             notices.append(unknown[name])
     for name in ("not_visited", "open_requests"):
@@ -143,6 +144,8 @@ def _chosen_cells(filters, options):
 def filter_query(filters):
     """The filters as URL parameters (empty ones left out)."""
     query = {name: filters[name] for name in FILTERS if filters[name]}
+    if "tag" in query:
+        query["tag"] = tag_token(query["tag"])
     return {name: (1 if value is True else value) for name, value in query.items()}
 
 

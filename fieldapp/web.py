@@ -31,6 +31,7 @@ def init_app(app):
     app.teardown_appcontext(close_db)
     app.context_processor(lambda: {"nav_items": nav_items()})
     app.add_template_filter(localtime)
+    app.add_template_global(tag_token)
 
 
 def get_db():
@@ -124,3 +125,16 @@ def localtime(stamp, pattern="%Y-%m-%d %H:%M"):
     if not stamp:
         return ""
     return rules.parse_iso(stamp).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(pattern)
+
+
+def tag_token(code):
+    """An opaque stand-in for a tag code in URLs: which vulnerable group a filter names stays out of
+    browser history and server logs (issue 8). Stable for a deployment, so filtered links can be kept."""
+    import hmac
+
+    return hmac.new(current_app.secret_key.encode(), f"tag:{code}".encode(), "sha256").hexdigest()[:10]
+
+
+def tag_from_token(token, codes):
+    """The tag code among codes that token stands for, or None."""
+    return {tag_token(code): code for code in codes}.get(token)

@@ -272,3 +272,16 @@ def test_a_resolved_request_is_closed_or_reopened_at_the_door(auth, client, db, 
     assert (event["to_status"], event["data"], event["note"]) == ("open", {"channel": "door", "satisfied": False}, "还在漏水")
     assert event["visit_id"] is not None
     assert database.scalar(db, "SELECT status FROM requests WHERE id = ?", [request_id]) == "open"
+
+
+def test_tag_filter_keeps_the_vulnerable_group_out_of_the_url(app, auth, client, world):
+    from fieldapp.web import tag_token
+
+    auth.login("m1")
+    page = client.get("/households/").get_data(as_text=True)
+    assert "elderly_alone" not in page.split('name="tag"', 1)[1].split("</select>", 1)[0]
+    with app.test_request_context():
+        token = tag_token("elderly_alone")
+    body = listing(client.get(f"/households/?tag={token}"))
+    assert "501" in body and "龙坞村 37号" not in body
+    assert "elderly_alone" not in listing(client.get(f"/households/?tag={token}&order=nearest&lat=30.28&lon=120.1"))
