@@ -171,6 +171,7 @@ def test_leader_sees_the_kept_conflict_on_the_household_page(api, client, auth, 
     auth.login("lead")
     body = client.get(f"/households/{world['household']}").get_data(as_text=True)
     assert "同步冲突" in body and "手机上改过的备注" in body
+    assert "手机上改过的备注" not in body.split("</title>")[0]  # in the page, not in its title
     auth.logout()
     auth.login("m1")
     assert "手机上改过的备注" not in client.get(f"/households/{world['household']}").get_data(as_text=True)
