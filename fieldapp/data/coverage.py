@@ -10,18 +10,12 @@ instant is computed once and put into a CASE.
 from datetime import date, datetime, time, timedelta, timezone
 
 from fieldapp import rules
-from fieldapp.data.db import one, rows
+from fieldapp.data.db import in_clause, one, rows
 
 
 def cells_clause(cell_ids, params, column="h.cell_id", name="cell"):
     """SQL restricting column to cell_ids (None: every cell), adding its parameters (name0, ...) to params."""
-    if cell_ids is None:
-        return "1"
-    names = []
-    for i, cell_id in enumerate(cell_ids):
-        params[f"{name}{i}"] = cell_id
-        names.append(f":{name}{i}")
-    return f"{column} IN ({', '.join(names) or 'NULL'})"
+    return in_clause(column, cell_ids, params, name)
 
 
 def _cycles(cell_ids, params):

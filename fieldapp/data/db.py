@@ -89,3 +89,14 @@ def scalar(db, sql, params=()):
     """Run a query and return the first column of its first row, or None."""
     row = db.execute(sql, params).fetchone()
     return row[0] if row else None
+
+
+def in_clause(column, ids, params, prefix):
+    """SQL `column IN (:prefix0, ...)` for ids (None: no restriction), adding the values to params."""
+    if ids is None:
+        return "1"
+    names = []
+    for i, value in enumerate(ids):
+        params[f"{prefix}{i}"] = value
+        names.append(f":{prefix}{i}")
+    return f"{column} IN ({', '.join(names) or 'NULL'})"

@@ -1,5 +1,5 @@
 """Households with their status, residents and what a member needs to choose the next door."""
-from fieldapp.data.db import one, rows, scalar
+from fieldapp.data.db import in_clause, one, rows, scalar
 
 # A household's status in SQL, the same rule as rules.household_status (a test holds them together).
 # First each household's cycle, open/overdue request counts and last visit; then whether it is due.
@@ -51,14 +51,8 @@ FROM due
 
 
 def _cells_clause(cell_ids, params):
-    """SQL restricting households to cell_ids (None: every cell), adding its parameters."""
-    if cell_ids is None:
-        return "1"
-    names = []
-    for i, cell_id in enumerate(cell_ids):
-        params[f"cell{i}"] = cell_id
-        names.append(f":cell{i}")
-    return f"h.cell_id IN ({', '.join(names) or 'NULL'})"
+    """SQL restricting households h to cell_ids (None: every cell), adding its parameters."""
+    return in_clause("h.cell_id", cell_ids, params, "cell")
 
 
 def _where(params, cell_ids=None, household_id=None, building_id=None, tag=None, search=None):

@@ -7,7 +7,7 @@ from sqlite_utils.utils import sqlite3
 
 from fieldapp import rules
 from fieldapp.data.coverage import utc_start_of
-from fieldapp.data.db import one, rows
+from fieldapp.data.db import in_clause, one, rows
 
 # Each household's status rank (index into rules.STATUSES, most urgent first) and whether it needs a
 # visit: the rule of rules.household_status and households.with_status, computed with joins on grouped
@@ -37,17 +37,6 @@ _TAGGED = """(SELECT r.household_id FROM residents r JOIN resident_tags rt ON rt
   JOIN tags t ON t.id = rt.tag_id WHERE t.code = :tag AND r.moved_out_at IS NULL)"""
 
 
-def _in_clause(column, ids, params, prefix):
-    """SQL `column IN (...)` for ids (None: true), adding the parameters to params."""
-    if ids is None:
-        return "1"
-    names = []
-    for i, value in enumerate(ids):
-        params[f"{prefix}{i}"] = value
-        names.append(f":{prefix}{i}")
-    return f"{column} IN ({', '.join(names) or 'NULL'})"
-
-
 def _status_sql(db, clock, cell_ids, params):
     """(WITH clause, SQL of a household h's rank, SQL of whether it needs a visit) for households of cell_ids."""
     params.update(clock)
@@ -65,13 +54,13 @@ def _status_sql(db, clock, cell_ids, params):
             f"WHEN h.occupancy != 'occupied' THEN 4 WHEN {needs} THEN 2 ELSE 3 END)")
     # A grid's tagged residents only, by index, rather than every tagged resident of the district.
     scoped = "" if cell_ids is None else (
-        f"JOIN households hh ON hh.id = r.household_id AND {_in_clause('hh.cell_id', cell_ids, params, 'tagcell')}")
+        f"JOIN households hh ON hh.id = r.household_id AND {in_clause('hh.cell_id', cell_ids, params, 'tagcell')}")
     return _GROUPED.format(scoped=scoped), rank, needs
 
 
 def _match(filters, params, rank, needs):
     """The SQL condition on household h for the map's filters (all optional), adding its parameters."""
-    conditions = [_in_clause("h.cell_id", filters.get("cell_ids"), params, "only")]
+    conditions = [in_clause("h.cell_id", filters.get("cell_ids"), params, "only")]
     if filters.get("status"):
         conditions.append(f"{rank} = :rank")
         params["rank"] = rules.URGENCY[filters["status"]]
@@ -102,7 +91,7 @@ SELECT g.*, coalesce(b.lon, g.own_lon), coalesce(b.lat, g.own_lat) FROM (
   SELECT h.cell_id, h.building_id, CASE WHEN h.building_id IS NULL THEN h.id END AS house_id,
     {rank} AS rank, {needs} AS needs_visit, h.occupancy = 'occupied' AS occupied, {match} AS hit,
     count(*) AS households, min(h.lon) AS own_lon, min(h.lat) AS own_lat
-  {_FROM} WHERE {_in_clause("h.cell_id", cell_ids, params, "cell")}
+  {_FROM} WHERE {in_clause("h.cell_id", cell_ids, params, "cell")}
   GROUP BY 1, 2, 3, 4, 5, 6, 7
 ) g LEFT JOIN buildings b ON b.id = g.building_id""", params)
     groups = {}
@@ -124,14 +113,14 @@ def household_statuses(db, clock, cell_ids=None):
     """Each household's status by id, by the map's rule (for checks against households.with_status)."""
     params = {}
     head, rank, _needs = _status_sql(db, clock, cell_ids, params)
-    sql = head + f"SELECT h.id, {rank} AS rank {_FROM} WHERE {_in_clause('h.cell_id', cell_ids, params, 'cell')}"
+    sql = head + f"SELECT h.id, {rank} AS rank {_FROM} WHERE {in_clause('h.cell_id', cell_ids, params, 'cell')}"
     return {r["id"]: rules.STATUSES[r["rank"]] for r in rows(db, sql, params)}
 
 
 def cells_in(db, cell_ids=None, outline=True):
     """The cells of cell_ids (None: all) by code, with their outline (GeoJSON text) if asked."""
     params = {}
-    clause = _in_clause("c.id", cell_ids, params, "cell")
+    clause = in_clause("c.id", cell_ids, params, "cell")
     geometry = ", c.geometry" if outline else ""
     return rows(db, f"SELECT c.id, c.code, c.name, c.grid_id{geometry} FROM cells c WHERE {clause} "
                     f"ORDER BY c.code", params)
@@ -140,7 +129,7 @@ def cells_in(db, cell_ids=None, outline=True):
 def bounds(db, cell_ids=None):
     """The bounding box of the cells of cell_ids (None: all): min_lon, min_lat, max_lon, max_lat or None."""
     params = {}
-    clause = _in_clause("id", cell_ids, params, "cell")
+    clause = in_clause("id", cell_ids, params, "cell")
     box = one(db, f"SELECT min(min_lon) AS min_lon, min(min_lat) AS min_lat, max(max_lon) AS max_lon, "
                   f"max(max_lat) AS max_lat FROM cells WHERE {clause}", params)
     return box if box and box["min_lon"] is not None else None
@@ -149,7 +138,7 @@ def bounds(db, cell_ids=None):
 def members_in(db, cell_ids, at):
     """The users responsible at UTC timestamp at for cells of cell_ids (None: all), with their cell ids."""
     params = {"at": at}
-    clause = _in_clause("a.cell_id", cell_ids, params, "cell")
+    clause = in_clause("a.cell_id", cell_ids, params, "cell")
     found = rows(db, f"SELECT u.id, u.display_name, group_concat(DISTINCT a.cell_id) AS cells FROM assignments a "
                      f"JOIN users u ON u.id = a.user_id WHERE {clause} AND a.valid_from <= :at "
                      f"AND (a.valid_to IS NULL OR a.valid_to > :at) GROUP BY u.id ORDER BY u.display_name",
