@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
 
-.PHONY: run test setup translations demo vendor clean bench bench-crash
+.PHONY: run test setup translations demo vendor clean bench bench-quick bench-crash bench-setup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,13 +44,29 @@ extract: setup
 VENDOR := static/vendor
 vendor:
 	rm -rf /tmp/fieldapp-vendor && mkdir -p /tmp/fieldapp-vendor
-	cd /tmp/fieldapp-vendor && for p in htmx.org@2.0.11 leaflet@1.9.4 leaflet.markercluster@1.5.3 idb@8.0.4 supercluster@8.0.1; do \
+	cd /tmp/fieldapp-vendor && for p in htmx.org@2.0.11 leaflet@1.9.4 leaflet.markercluster@1.5.3 idb@8.0.4 supercluster@8.0.1 axe-core@4.14.1; do \
 	  npm pack --silent $$p >/dev/null && mkdir -p $${p%@*} && tar xzf $${p%@*}-*.tgz -C $${p%@*} --strip-components=1; done
 	cp /tmp/fieldapp-vendor/htmx.org/dist/htmx.min.js $(VENDOR)/htmx-2.0.11.min.js
 	mkdir -p $(VENDOR)/leaflet-1.9.4 && cp -r /tmp/fieldapp-vendor/leaflet/dist/leaflet.js /tmp/fieldapp-vendor/leaflet/dist/leaflet.css /tmp/fieldapp-vendor/leaflet/dist/images $(VENDOR)/leaflet-1.9.4/
 	mkdir -p $(VENDOR)/leaflet.markercluster-1.5.3 && cp /tmp/fieldapp-vendor/leaflet.markercluster/dist/leaflet.markercluster.js /tmp/fieldapp-vendor/leaflet.markercluster/dist/MarkerCluster*.css $(VENDOR)/leaflet.markercluster-1.5.3/
 	cp /tmp/fieldapp-vendor/idb/build/umd.js $(VENDOR)/idb-8.0.4.umd.js
 	cp /tmp/fieldapp-vendor/supercluster/dist/supercluster.min.js $(VENDOR)/supercluster-8.0.1.min.js
+# For the accessibility test only (tests/browser/test_axe.py): no page or the service worker loads it.
+	cp /tmp/fieldapp-vendor/axe-core/axe.min.js $(VENDOR)/axe-core-4.14.1.min.js
+
+# Every figure of issue 9 next to its baseline (README: Performance): one table, bench/results.json.
+# 100,000 households (built once into bench/cache/, about 2 minutes), up to 15 minutes; bench-quick: 10,000, ~2.
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench-setup: setup $(VENV)/.bench-installed
+
+bench: bench-setup
+	$(BIN)/python bench/run.py
+
+bench-quick: bench-setup
+	$(BIN)/python bench/run.py --quick
 
 # Load and crash (issue 8): 50 phones for 60 s through gunicorn, SIGKILLed and restarted at 30 s; ends with
 # sent=N acknowledged=N stored=N lost=0 duplicated=0 conflicts=N throughput=N/s p95=N ms

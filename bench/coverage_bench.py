@@ -113,19 +113,14 @@ def compared(runs, server, sql):
     return statistics.median(served), statistics.median(direct)
 
 
-def main():
-    """Measure and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
-    path = os.environ.get("FIELDAPP_DATABASE", "/tmp/big.db")
+def measure(path, runs=7, exports=True):
+    """The figures as a dict: server and raw SQL seconds (median of runs) for coverage and overdue, and the
+    Excel exports' seconds when exports is true."""
     app = create_app({"DATABASE": path, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False})
     client = app.test_client()
     response = client.post("/auth/login", data={"username": "admin", "password": "demo1234"})
     assert response.status_code == 302, "sign-in as admin failed (password demo1234)"
     conn = database.connect(path)
-    households = database.scalar(conn, "SELECT count(*) FROM households")
-    visits = database.scalar(conn, "SELECT count(*) FROM visits")
     default = int(database.scalar(conn, "SELECT value FROM settings WHERE key = 'default_cycle_days'"))
     today = rules.today()
     raw = conn.conn
@@ -138,19 +133,34 @@ def main():
             assert answer.status_code == 200, (url, answer.status_code)
         return get
 
-    print(f"database {path}: {households} households, {visits} visits; median of {args.runs} runs, warm; "
-          f"openpyxl with lxml: {openpyxl.LXML}")
-    rows = [("coverage, whole district (/coverage/)", page("/coverage/"), lambda: raw_coverage(raw, today, default)),
-            ("overdue view, whole district (/overdue/)", page("/overdue/"), lambda: raw_overdue(raw, today, default))]
-    for name, server, sql in rows:
-        served, direct = compared(args.runs, server, sql)
+    figures = {"households": database.scalar(conn, "SELECT count(*) FROM households"),
+               "visits": database.scalar(conn, "SELECT count(*) FROM visits"), "runs": runs}
+    for key, url, sql in (("coverage", "/coverage/", lambda: raw_coverage(raw, today, default)),
+                          ("overdue", "/overdue/", lambda: raw_overdue(raw, today, default))):
+        figures[key] = dict(zip(("server_s", "sql_s"), compared(runs, page(url), sql)))
+    if exports:
+        figures["coverage_xlsx_s"] = timed(max(1, runs // 2), page("/coverage/export?format=xlsx"))
+        figures["overdue_xlsx_s"] = timed(max(1, runs // 2), page("/overdue/export?format=xlsx"))
+    raw.close()
+    return figures
+
+
+def main():
+    """Measure and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    path = os.environ.get("FIELDAPP_DATABASE", "/tmp/big.db")
+    figures = measure(path, args.runs)
+    print(f"database {path}: {figures['households']} households, {figures['visits']} visits; median of {args.runs} "
+          f"runs, warm; openpyxl with lxml: {openpyxl.LXML}")
+    for key, name in (("coverage", "coverage, whole district (/coverage/)"),
+                      ("overdue", "overdue view, whole district (/overdue/)")):
+        served, direct = figures[key]["server_s"], figures[key]["sql_s"]
         print(f"{name:44s} server {served * 1000:7.0f} ms   raw SQL {direct * 1000:7.0f} ms   "
               f"ratio {served / direct:4.2f} x")
-    exported = timed(max(1, args.runs // 2), page("/coverage/export?format=xlsx"))
-    size = len(client.get("/coverage/export?format=xlsx").data)
-    print(f"{'Excel export of the checklist (3 sheets)':44s} server {exported * 1000:7.0f} ms   {size / 1024:.0f} KiB")
-    overdue_xlsx = timed(max(1, args.runs // 2), page("/overdue/export?format=xlsx"))
-    print(f"{'Excel export of the overdue view (5 sheets)':44s} server {overdue_xlsx * 1000:7.0f} ms")
+    print(f"{'Excel export of the checklist (3 sheets)':44s} server {figures['coverage_xlsx_s'] * 1000:7.0f} ms")
+    print(f"{'Excel export of the overdue view (5 sheets)':44s} server {figures['overdue_xlsx_s'] * 1000:7.0f} ms")
 
 
 if __name__ == "__main__":

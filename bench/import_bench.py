@@ -146,28 +146,37 @@ def main():
     files = from_source(args.source, args.households)
     origin = f"export of {args.source}" if files else "synthesised"
     files = files or synthesise(args.households)
-    folder = tempfile.mkdtemp(prefix="import-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     print(f"input: {origin}; households CSV {len(files['households']) / 1e6:.1f} MB")
-    try:
-        run(folder, files, args.xlsx)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    for case in run(files, args.xlsx):
+        print(f"{case['label']}: {case['households']} households, {case['residents']} residents, "
+              f"{case['skipped']} skipped")
+        print(f"  import (read, check, place, compare, write): {case['import_s']:6.2f} s  "
+              f"(CPU {case['import_cpu_s']:6.2f} s)")
+        print(f"  bare sqlite-utils insert_all of the rows:     {case['bare_s']:6.2f} s  (CPU {case['bare_cpu_s']:6.2f} s)")
+        print(f"  ratio: {case['import_s'] / case['bare_s']:.1f}x wall, {case['import_cpu_s'] / case['bare_cpu_s']:.1f}x "
+              "CPU  (goal <= 3x; limit 60 s)")
 
 
-def run(folder, files, with_xlsx):
-    """Time each case in fresh databases in folder and print the figures."""
-    cases = [("households", without_residents(files["households"]), "csv"),
-             ("households with residents", files["households"], "csv")]
+def run(files, with_xlsx=False, residents=True):
+    """Time each case in fresh databases of a scratch folder; a list of figures, one dict per case."""
+    cases = [("households", without_residents(files["households"]), "csv")]
+    if residents:
+        cases.append(("households with residents", files["households"], "csv"))
     if with_xlsx:
         cases += [(f"{label} (.xlsx)", as_workbook(content), "xlsx") for label, content, _fmt in cases]
-    for label, content, fmt in cases:
-        imported, report = time_import(fresh_database(folder, f"import-{len(label)}.db", files), content, fmt)
-        bare = time_insert_all(fresh_database(folder, f"bare-{len(label)}.db", files), report)
-        people = sum(len(p) for p in report["plan"]["residents"].values())
-        print(f"{label}: {report['add']} households, {people} residents, {len(report['skipped'])} skipped")
-        print(f"  import (read, check, place, compare, write): {imported[0]:6.2f} s  (CPU {imported[1]:6.2f} s)")
-        print(f"  bare sqlite-utils insert_all of the rows:     {bare[0]:6.2f} s  (CPU {bare[1]:6.2f} s)")
-        print(f"  ratio: {imported[0] / bare[0]:.1f}x wall, {imported[1] / bare[1]:.1f}x CPU  (goal <= 3x; limit 60 s)")
+    folder = tempfile.mkdtemp(prefix="import-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    figures = []
+    try:
+        for label, content, fmt in cases:
+            imported, report = time_import(fresh_database(folder, f"import-{len(label)}.db", files), content, fmt)
+            bare = time_insert_all(fresh_database(folder, f"bare-{len(label)}.db", files), report)
+            figures.append({"label": label, "households": report["add"], "skipped": len(report["skipped"]),
+                            "residents": sum(len(p) for p in report["plan"]["residents"].values()),
+                            "import_s": imported[0], "import_cpu_s": imported[1],
+                            "bare_s": bare[0], "bare_cpu_s": bare[1]})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return figures
 
 
 if __name__ == "__main__":

@@ -29,19 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Response, send_from_directory  # noqa: E402
 
+from bench.baseline import EMPTY_PAGE, EMPTY_SCRIPT  # noqa: E402
 from bench.common import ROOT, big_database, signed_in_client, timings  # noqa: E402
 from fieldapp import create_app  # noqa: E402
 from fieldapp import map as map_area  # noqa: E402
 from fieldapp.data import db as database  # noqa: E402
 from fieldapp.data import households, mapdata  # noqa: E402
 
-EMPTY_PAGE = """<!doctype html><html><head><meta charset="utf-8">
-<link rel="stylesheet" href="/static/vendor/leaflet-1.9.4/leaflet.css">
-<script src="/static/vendor/leaflet-1.9.4/leaflet.js" defer></script><script src="/bench/empty.js" defer></script>
-</head><body><div id="map" style="height: 600px"></div></body></html>"""
-EMPTY_SCRIPT = """var map = L.map("map").setView([30.28, 120.1], 14);
-window.__readyAt = performance.now();
-document.body.dataset.ready = "true";"""
 # Notes the moment map.js marks the map drawn (injected by the browser, so the CSP does not apply).
 READY_WATCH = """new MutationObserver(function () {
   var frame = document.getElementById("map-frame");
@@ -117,7 +111,8 @@ def gunicorn(path):
 
 
 def browser_figures(base, username, runs):
-    """Time to the drawn map of username next to an empty Leaflet page, in headless chromium."""
+    """Time to the drawn map of username next to an empty Leaflet page, in headless chromium; printed, and
+    returned as (map p50 ms, first visit ms, empty page p50 ms)."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -146,6 +141,7 @@ def browser_figures(base, username, runs):
     map_p50, empty_p50 = statistics.median(maps), statistics.median(empties)
     print(f"  chromium: map drawn {map_p50:.0f} ms p50 (first visit: {first:.0f} ms), empty Leaflet page "
           f"{empty_p50:.0f} ms -> {map_p50 / empty_p50:.2f}x (first visit {first / empty_p50:.1f}x)")
+    return map_p50, first, empty_p50
 
 
 def status_figures(path):

@@ -35,10 +35,10 @@ class CountingMiddleware:
 OFFLINE_COPY = re.compile(r"^/households/\d+(/visits/new)?$|^/api/offline-manifest$")
 
 
-def main():
+def measure(path):
+    """Bytes sent to the member with ~300 households (or the most there are): a dict of the figures."""
     from playwright.sync_api import sync_playwright
 
-    path = big_database()
     username, count = member_near(database.connect(path))
     app = create_app({"DATABASE": path, "SECRET_KEY": "bench"})
     counter = CountingMiddleware(app.wsgi_app)
@@ -68,11 +68,21 @@ def main():
         list_html = page.content().encode()
         browser.close()
     server.shutdown()
-    print(f"member {username} with {count} households; bytes of response bodies sent by the server")
-    print(f"first load (sign-in page, sign-in, list, app shell precache): {first / 1024:.1f} KB")
-    print(f"repeat load of the list, service worker warm: {repeat / 1024:.1f} KB ({', '.join(repeat_paths)}); "
-          f"the list's HTML is {len(list_html) / 1024:.0f} KB before compression")
-    print(f"offline copy: {pages} pages kept, {copy / 1024 / 1024:.2f} MB fetched")
+    return {"member": username, "households": count, "first_bytes": first, "repeat_bytes": repeat,
+            "repeat_paths": repeat_paths, "list_html_bytes": len(list_html), "offline_pages": pages,
+            "offline_bytes": copy}
+
+
+def main():
+    figures = measure(big_database())
+    print(f"member {figures['member']} with {figures['households']} households; bytes of response bodies sent "
+          "by the server")
+    print(f"first load (sign-in page, sign-in, list, app shell precache): {figures['first_bytes'] / 1024:.1f} KB")
+    print(f"repeat load of the list, service worker warm: {figures['repeat_bytes'] / 1024:.1f} KB "
+          f"({', '.join(figures['repeat_paths'])}); the list's HTML is {figures['list_html_bytes'] / 1024:.0f} KB "
+          "before compression")
+    print(f"offline copy: {figures['offline_pages']} pages kept, {figures['offline_bytes'] / 1024 / 1024:.2f} MB "
+          "fetched")
 
 
 if __name__ == "__main__":

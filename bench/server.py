@@ -22,19 +22,27 @@ def free_port():
 class Server:
     """gunicorn with the repository's gunicorn.conf.py on a database; it can be SIGKILLed and started again."""
 
-    def __init__(self, db_path, *, workers, threads, log_path):
+    def __init__(self, db_path, *, workers, threads, log_path, app="fieldapp:create_app()", env=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.app = app
         self.env = {**os.environ, "FIELDAPP_DATABASE": db_path, "FIELDAPP_SECRET_KEY": "crash bench",
                     "HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
-                    "GUNICORN_THREADS": str(threads)}
+                    "GUNICORN_THREADS": str(threads), **(env or {})}
         self.log = open(log_path, "ab")
         self.process = None
+
+    def pids(self):
+        """The master's and the workers' process ids."""
+        import psutil  # installed with locust (make bench)
+
+        master = psutil.Process(self.process.pid)
+        return [master.pid] + [child.pid for child in master.children(recursive=True)]
 
     def start(self, timeout=30):
         """Start gunicorn in its own process group and wait until it answers."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "fieldapp:create_app()"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", self.app],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
