@@ -10,8 +10,8 @@ bp = Blueprint("pwa", __name__)
 
 # The app shell: what the service worker keeps so that pages open without signal.
 SHELL = [
-    "css/app.css", "js/app.js", "js/offline-queue.js", "js/offline-ui.js", "js/visit-form.js", "js/nearest.js",
-    "vendor/htmx-2.0.11.min.js", "vendor/idb-8.0.4.umd.js", "icons/icon.svg", "icons/icon-192.png",
+    "css/app.css", "js/app.js", "js/offline-queue.js", "js/offline-copy.js", "js/offline-ui.js", "js/visit-form.js",
+    "js/nearest.js", "vendor/htmx-2.0.11.min.js", "vendor/idb-8.0.4.umd.js", "icons/icon.svg", "icons/icon-192.png",
 ]
 
 

@@ -13,8 +13,10 @@
     return (template || "").replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
   }
 
+  // The registration, or null where there is no service worker (WeChat on iOS) or it could not register.
+  var registered = Promise.resolve(null);
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+    registered = navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { return null; });
     navigator.serviceWorker.addEventListener("message", function (event) {
       if (event.data && event.data.type === "queue-changed") refresh();
     });
@@ -117,55 +119,86 @@
     });
   }
 
-  // "Prepare for offline": keep the member's list and each household's page and visit form.
-  function prepareForOffline(button, status) {
-    if (!window.caches) return Promise.resolve();
-    button.disabled = true;
-    return fetch("/api/offline-manifest", { credentials: "same-origin", cache: "no-store" })
-      .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
-      .then(function (manifest) {
-        return caches.open(PAGES_CACHE).then(function (cache) {
-          var done = 0, next = 0, total = manifest.urls.length;
-          function worker() {
-            if (next >= total) return Promise.resolve();
-            var url = manifest.urls[next++];
-            return fetch(url, { credentials: "same-origin" }).then(function (response) {
-              if (!response.ok || response.redirected) throw new Error(url);
-              return cache.put(url, response);
-            }).then(function () {
-              done += 1;
-              status.textContent = format(texts.preparing, { done: done, total: total });
-              return worker();
-            });
-          }
-          return Promise.all([worker(), worker(), worker(), worker()]).then(function () {
-            var record = { user: userId, at: new Date().toISOString(), pages: total };
-            localStorage.setItem(PREPARED_KEY, JSON.stringify(record));
-            showFreshness(status);
-          });
-        });
-      })
-      .catch(function () { status.textContent = texts.prepareFailed; })
-      .finally(function () { button.disabled = false; });
+  // "Prepare for offline": keep the member's list and each household's page and visit form. The service
+  // worker makes the copy, off this page's main thread, and says how far it got; without a service worker
+  // the page makes it itself. Made after the page has loaded: the copy must not hold up the list.
+  var prepareButton = document.getElementById("prepare-offline");
+  var status = document.getElementById("offline-status");
+  var STALLED_MS = 60000;  // no word from the worker for a minute: the member may try again
+  var stalled = null;
+
+  function showProgress(done, total) {
+    if (status) status.textContent = format(texts.preparing, { done: done, total: total });
   }
 
-  function showFreshness(status) {
+  function showFreshness() {
     var record = JSON.parse(localStorage.getItem(PREPARED_KEY) || "null");
-    if (record && record.user === userId) {
+    if (record && record.user === userId && status) {
       status.textContent = format(texts.prepared, { at: new Date(record.at).toLocaleString() });
       status.dataset.preparedAt = record.at;
     }
     return record;
   }
 
-  var prepareButton = document.getElementById("prepare-offline");
+  function finished(outcome) {
+    clearTimeout(stalled);
+    stalled = null;
+    if (outcome && outcome.at) {
+      localStorage.setItem(PREPARED_KEY, JSON.stringify({ user: userId, at: outcome.at, pages: outcome.pages }));
+      showFreshness();
+    } else if (status) {
+      status.textContent = texts.prepareFailed;
+    }
+    if (prepareButton) prepareButton.disabled = false;
+  }
+
+  function watch() {
+    clearTimeout(stalled);
+    stalled = setTimeout(finished, STALLED_MS);
+  }
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      var data = event.data || {};
+      if (data.type === "offline-progress") {
+        watch();
+        if (prepareButton) prepareButton.disabled = true;
+        showProgress(data.done, data.total);
+      } else if (data.type === "offline-prepared") {
+        finished(data);
+      } else if (data.type === "offline-failed") {
+        finished(null);
+      }
+    });
+  }
+
+  function prepareInPage() {
+    return window.offlineCopy(function (done, total) { watch(); showProgress(done, total); })
+      .catch(function () { return null; })
+      .then(finished);
+  }
+
+  function prepareForOffline() {
+    if (!window.caches) return Promise.resolve();
+    prepareButton.disabled = true;
+    watch();
+    return registered.then(function (registration) {
+      if (!registration) return prepareInPage();
+      return navigator.serviceWorker.ready.then(function (ready) {
+        ready.active.postMessage({ type: "prepare-offline" });
+      });
+    });
+  }
+
   if (prepareButton) {
-    var status = document.getElementById("offline-status");
-    prepareButton.addEventListener("click", function () { prepareForOffline(prepareButton, status); });
-    var record = showFreshness(status);
+    prepareButton.addEventListener("click", prepareForOffline);
+    var record = showFreshness();
     var stale = !record || record.user !== userId || Date.now() - Date.parse(record.at) > 12 * 3600 * 1000;
     // After sign-in the member's copy is made without asking (the button does it again on demand).
-    if (stale && navigator.onLine !== false && prepareButton.dataset.auto === "yes") prepareForOffline(prepareButton, status);
+    if (stale && navigator.onLine !== false && prepareButton.dataset.auto === "yes") {
+      if (document.readyState === "complete") prepareForOffline();
+      else window.addEventListener("load", prepareForOffline, { once: true });
+    }
   }
 
   document.getElementById("send-now").addEventListener("click", sendWaiting);

@@ -8,7 +8,7 @@ var SHELL = ["__SHELL__"];
 var OFFLINE_URL = "/offline";
 var NETWORK_TIMEOUT_MS = 4000;
 
-importScripts("/static/vendor/idb-8.0.4.umd.js", "/static/js/offline-queue.js");
+importScripts("/static/vendor/idb-8.0.4.umd.js", "/static/js/offline-queue.js", "/static/js/offline-copy.js");
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(SHELL_CACHE).then(function (cache) { return cache.addAll(SHELL); })
@@ -75,6 +75,27 @@ self.addEventListener("sync", function (event) {
   if (event.tag === "send-visits") event.waitUntil(self.offlineQueue.send());
 });
 
+// "Prepare for offline" is done here, not in the page: hundreds of fetches and cache writes would keep the
+// phone's main thread (scrolling, taps) busy just when the member starts working. The pages hear how far it
+// got; one copy at a time (a second request joins the running one).
+var preparing = null;
+
+function tell(message) {
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (clients) {
+    clients.forEach(function (client) { client.postMessage(message); });
+  });
+}
+
+function prepareOffline() {
+  if (preparing) return preparing;
+  preparing = self.offlineCopy(function (done, total) { tell({ type: "offline-progress", done: done, total: total }); })
+    .then(function (copy) { return tell({ type: "offline-prepared", at: copy.at, pages: copy.pages }); })
+    .catch(function () { return tell({ type: "offline-failed" }); })
+    .then(function () { preparing = null; });
+  return preparing;
+}
+
 self.addEventListener("message", function (event) {
   if (event.data && event.data.type === "send-visits") event.waitUntil(self.offlineQueue.send());
+  if (event.data && event.data.type === "prepare-offline") event.waitUntil(prepareOffline());
 });
