@@ -37,8 +37,8 @@ test: setup
 
 # Strings marked for translation -> fieldapp/translations/messages.pot -> the zh catalog.
 extract: setup
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o fieldapp/translations/messages.pot .
-	$(BIN)/pybabel update -i fieldapp/translations/messages.pot -d fieldapp/translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --width 100 -o fieldapp/translations/messages.pot .
+	$(BIN)/pybabel update -i fieldapp/translations/messages.pot -d fieldapp/translations --no-fuzzy-matching --width 100
 
 # Refresh the vendored browser assets from the npm registry (the files themselves are committed).
 VENDOR := static/vendor

@@ -58,6 +58,18 @@
     element.textContent = text;
   }
 
+  // Leaflet names its buttons in English: name them in the page's language (title and screen readers).
+  function nameButton(button, label) {
+    if (!button) return;
+    button.title = label;
+    button.setAttribute("aria-label", label);
+  }
+  nameButton(frame.querySelector(".leaflet-control-zoom-in"), texts.zoomIn);
+  nameButton(frame.querySelector(".leaflet-control-zoom-out"), texts.zoomOut);
+  map.on("popupopen", function (event) {
+    nameButton(event.popup.getElement().querySelector(".leaflet-popup-close-button"), texts.closePopup);
+  });
+
   // Popups ask the server for their content when opened: no personal data travels with the map.
   function openPopup(latlng, url) {
     var loading = document.createElement("p");
