@@ -29,6 +29,9 @@ MEASURE = float(os.environ.get("BENCH_MEASURE", "20"))
 ACCOUNTS = json.loads(open(os.environ["BENCH_ACCOUNTS"]).read()) if os.environ.get("BENCH_ACCOUNTS") else {}
 PAGE = {"Accept-Encoding": "gzip", "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
 THINK = (1.0, 3.0)  # seconds between a member's pages: a brisk member, far quicker than a real doorstep talk
+# People do not all start in the same second: each user starts at a random moment of the ramp, and the
+# window opens when the ramp is over (for the closed-loop scenarios the ramp only warms the connections).
+RAMP = 8.0 if SCENARIO == "mixed" else 2.0
 
 members = itertools.cycle(ACCOUNTS.get("members", []))
 leaders = itertools.cycle(ACCOUNTS.get("leaders", []))
@@ -60,13 +63,15 @@ def _write(environment, **_):
 
 
 def _signed_in(user):
-    """Count a user in; when the last is in, open the window and schedule the end of the run."""
+    """Count a user in and wait for the others; the last one in schedules the window and the end of the run."""
     window["signed_in"] += 1
     if window["signed_in"] >= user.environment.parsed_options.num_users and not ready.is_set():
-        window["start"] = time.time()
+        window["start"] = time.time() + RAMP
         window["end"] = window["start"] + MEASURE
         ready.set()
-        gevent.spawn_later(MEASURE + 0.5, user.environment.runner.quit)
+        gevent.spawn_later(RAMP + MEASURE + 0.5, user.environment.runner.quit)
+    ready.wait()
+    gevent.sleep(random.uniform(0, RAMP) if SCENARIO == "mixed" else 0)
 
 
 def new_visit(household_id, label):
@@ -90,7 +95,6 @@ class SignedIn(FastHttpUser):
         for name, value in account["cookies"].items():
             self.client.cookiejar.set_cookie(create_cookie(name, value, domain=account["domain"]))
         _signed_in(self)
-        ready.wait()
 
     def post_visit(self, household_id):
         """POST one new visit; anything but "created" is a failure."""
@@ -145,7 +149,6 @@ class Baseline(FastHttpUser):
 
     def on_start(self):
         _signed_in(self)
-        ready.wait()
 
     @task
     def insert(self):

@@ -3,6 +3,7 @@ of the offline copy, for the member with ~300 households on the 100,000-househol
 
     .venv/bin/python bench/pwa_bench.py
 """
+import logging
 import re
 import sys
 import threading
@@ -43,6 +44,7 @@ def measure(path):
     app = create_app({"DATABASE": path, "SECRET_KEY": "bench"})
     counter = CountingMiddleware(app.wsgi_app)
     app.wsgi_app = counter
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per page of the offline copy
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
