@@ -1,5 +1,6 @@
 """What every view shares: the request's database, page-or-fragment rendering, role checks."""
 import functools
+import threading
 
 from flask import abort, current_app, g, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -34,18 +35,21 @@ def init_app(app):
     app.add_template_global(tag_token)
 
 
+_kept = threading.local()
+
+
 def get_db():
-    """The request's database connection, opened on first use."""
+    """The request's database connection: the thread's own, kept open between requests."""
     if "db" not in g:
-        g.db = database.connect(current_app.config["DATABASE"])
+        g.db = database.kept(_kept, current_app.config["DATABASE"])
     return g.db
 
 
 def close_db(exc=None):
-    """Close the request's connection, if one was opened."""
+    """Hand the request's connection back: nothing may stay open inside a transaction."""
     db = g.pop("db", None)
-    if db is not None:
-        db.conn.close()
+    if db is not None and db.conn.in_transaction:
+        db.conn.rollback()
 
 
 def wants_fragment():

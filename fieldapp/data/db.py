@@ -47,6 +47,21 @@ def connect(path, *, migrate=False):
     return db
 
 
+def kept(store, path):
+    """A connection to path kept in store (a thread's own) across requests, opened once per thread, process and
+    database file: no pragmas and no open per request, and no checkpoint each time the last connection closes."""
+    key = (os.getpid(), path, os.stat(path).st_ino if path != ":memory:" and os.path.exists(path) else None)
+    found = getattr(store, "connections", None)
+    if found is None:
+        found = store.connections = {}
+    db = found.get(key)
+    if db is None:
+        while len(found) >= 4:  # test suites open many databases from one thread: keep a few
+            found.pop(next(iter(found))).conn.close()
+        db = found[key] = connect(path)
+    return db
+
+
 def pending_migrations(db):
     """Names of the migrations not yet applied to db."""
     return [m.name for m in migrations.pending(db)]
