@@ -51,3 +51,21 @@ def test_app_refuses_to_start_on_old_sqlite(monkeypatch, tmp_path):
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 45, 1))
     with pytest.raises(database.SQLiteTooOld):
         create_app({"DATABASE": str(tmp_path / "old.db"), "SECRET_KEY": "x"})
+
+
+def test_a_kept_connection_sees_other_writers_and_never_hands_on_a_transaction(app, db):
+    """Each server thread keeps its connection across requests: a request left inside a transaction is rolled
+    back at its end (nothing half-written, the write lock free), and the next request sees what others wrote."""
+    from fieldapp import web
+
+    with app.app_context():
+        kept = web.get_db()
+        kept.conn.execute("BEGIN IMMEDIATE")
+        kept.execute("INSERT INTO settings (key, value) VALUES ('half_written', '1')")
+    assert database.scalar(db, "SELECT count(*) FROM settings WHERE key = 'half_written'") == 0
+    with database.write(db):  # the write lock was given back: this does not wait for busy_timeout
+        db.execute("INSERT INTO settings (key, value) VALUES ('from_elsewhere', '2')")
+    with app.app_context():
+        again = web.get_db()
+        assert again is kept
+        assert database.scalar(again, "SELECT value FROM settings WHERE key = 'from_elsewhere'") == "2"
