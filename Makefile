@@ -55,7 +55,7 @@ vendor:
 	cp /tmp/fieldapp-vendor/axe-core/axe.min.js $(VENDOR)/axe-core-4.14.1.min.js
 
 # Every figure of issue 9 next to its baseline (README: Performance): one table, bench/results.json.
-# 100,000 households (built once into bench/cache/, about 2 minutes), up to 15 minutes; bench-quick: 10,000, ~2.
+# 100,000 households (built once into bench/cache/, about 2 minutes), then 7-9 minutes; bench-quick: 10,000, ~3.5.
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@
