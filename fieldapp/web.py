@@ -3,11 +3,14 @@ import functools
 import threading
 
 from flask import abort, current_app, g, render_template, request, url_for
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_compress import Compress
 from flask_htmx import HTMX
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from fieldapp.data import db as database
 
@@ -31,8 +34,10 @@ def init_app(app):
     compress.init_app(app)
     app.teardown_appcontext(close_db)
     app.context_processor(lambda: {"nav_items": nav_items()})
+    app.context_processor(template_gettext)
     app.add_template_filter(localtime)
     app.add_template_global(tag_token)
+    app.jinja_env.getattr = dict_keys_first(app.jinja_env.getattr)
 
 
 _kept = threading.local()
@@ -63,6 +68,42 @@ def render(page, fragment=None, status=200, **context):
     response = current_app.make_response((render_template(template, **context), status))
     response.vary.add("HX-Request")
     return response
+
+
+# Jinja reads `row.name` as an attribute first and as an item only after catching an AttributeError, and the
+# rows templates show are dicts: a household page raised and caught hundreds of exceptions. A plain dict has
+# no attributes but dict's own, so finding its other keys directly gives exactly what Jinja would.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def dict_keys_first(jinja_getattr):
+    """Jinja's attribute lookup, with a plain dict's keys found without the detour through an exception."""
+
+    def getattr_(obj, attribute):
+        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return jinja_getattr(obj, attribute)
+
+    return getattr_
+
+
+def template_gettext():
+    """Templates' `_` and `gettext`, bound once per page to the request's translations.
+
+    The same as Flask-Babel's (jinja2.ext's newstyle gettext: translated, marked safe when autoescaping, then
+    formatted with escaped variables), without looking up the request, its locale and its translations again
+    at each of the dozens of calls a page makes: that lookup was a third of an empty page's rendering.
+    """
+    translate = get_translations().ugettext
+
+    @pass_context
+    def gettext(context, string, **variables):
+        translated = translate(string)
+        if context.eval_ctx.autoescape:
+            translated = Markup(translated)
+        return translated % variables
+
+    return {"_": gettext, "gettext": gettext}
 
 
 def roles_required(*roles):
@@ -134,9 +175,15 @@ def localtime(stamp, pattern="%Y-%m-%d %H:%M"):
 def tag_token(code):
     """An opaque stand-in for a tag code in URLs: which vulnerable group a filter names stays out of
     browser history and server logs (issue 8). Stable for a deployment, so filtered links can be kept."""
+    return _tag_token(current_app.secret_key, code)
+
+
+@functools.lru_cache(maxsize=256)
+def _tag_token(secret_key, code):
+    """tag_token under one secret key, computed once: pages ask for every tag's token each time."""
     import hmac
 
-    return hmac.new(current_app.secret_key.encode(), f"tag:{code}".encode(), "sha256").hexdigest()[:10]
+    return hmac.new(secret_key.encode(), f"tag:{code}".encode(), "sha256").hexdigest()[:10]
 
 
 def tag_from_token(token, codes):
