@@ -1,4 +1,6 @@
 """Sign-in, sign-out and the signed-in user; each role's landing page."""
+from urllib.parse import unquote, urlsplit
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -88,11 +90,31 @@ def landing():
     return redirect(url_for(LANDING[current_user.role]))
 
 
-def _safe_next(target):
-    """Only follow a next= that stays on this site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+def safe_next(target):
+    """The next= path to follow after sign-in if it surely stays on this site, else None.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so "/\t/evil.example" and
+    "/\\evil.example" are "//evil.example", another site. Only a plain path passes: it starts with one slash,
+    and neither it nor any percent-decoding of it holds a control character, a space, a backslash, a second
+    leading slash or a scheme.
+    """
+    if not isinstance(target, str) or not target or len(target) > 2000:
+        return None
+    forms = [target]
+    for _round in range(3):  # %25252F... decodes step by step
+        decoded = unquote(forms[-1])
+        if decoded == forms[-1]:
+            break
+        forms.append(decoded)
+    for form in forms:
+        if not form.startswith("/") or form.startswith("//") or "\\" in form:
+            return None
+        if any(ord(char) < 32 or ord(char) == 127 or char.isspace() for char in form):
+            return None
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -125,7 +147,7 @@ def login():
             audit.log(db, user_id=row["id"], action="login", ip=request.remote_addr)
             login_user(User(row), remember=bool(request.form.get("remember")))
             security.start_session(bool(request.form.get("remember")))
-            return redirect(_safe_next(request.args.get("next")) or url_for("index"))
+            return redirect(safe_next(request.args.get("next")) or url_for("index"))
     return render_template("auth/login.html", error=error, username=username), 401 if error else 200
 
 
