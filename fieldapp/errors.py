@@ -1,7 +1,9 @@
 """Error pages in the reader's language, and the expired-form page that keeps what was typed."""
-from flask import jsonify, render_template, request
+from flask import jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+
+from fieldapp import security
 
 
 def init_app(app):
@@ -31,6 +33,10 @@ def expired_form(error):
     if request.endpoint == "auth.login":
         return render_template("auth/login.html", error=message,
                                username=request.form.get("username", "")), 400
+    if not security.may_offer_resend():
+        return render_template("errors/expired_form.html", kept=None, action=None, message=_(
+            "This form was not sent: it did not come from a page of this app in your current session. "
+            "Nothing was changed. Open the page again and fill it in."), landing=url_for("index")), 400
     # Everything but passwords and the stale token goes back into a form to resend.
     kept = [(key, value) for key, value in request.form.items(multi=True)
             if key != "csrf_token" and "password" not in key]

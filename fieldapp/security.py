@@ -3,15 +3,18 @@
 Issue 8. Throttling lives in the database (login_attempts), so that every gunicorn worker counts the same
 failures; session timeouts are checked on the server from the sign-in time carried in the signed session id.
 """
+import hmac
 import math
 import os
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import current_app, flash, jsonify, redirect, request, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, logout_user, user_loaded_from_cookie
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fieldapp import rules
@@ -45,6 +48,7 @@ def init_app(app):
         # One proxy in front (nginx, a load balancer): trust its X-Forwarded-For/-Proto/-Host/-Port/-Prefix.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
     app.before_request(limit_body)
+    app.before_request(check_origin)
     app.before_request(enforce_session_limits)
     app.after_request(security_headers)
     user_loaded_from_cookie.connect(_remembered, app)
@@ -93,6 +97,72 @@ def security_headers(response):
     if request.endpoint != "static":
         headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+# --- Where a state-changing request came from -----------------------------------------------------------------
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def own_origin():
+    """This app's host[:port] as the browser addressed it (behind a proxy, as ProxyFix reports it)."""
+    return request.host.lower()
+
+
+def claimed_origin():
+    """The host[:port] a request says it came from: its Origin header's, else its Referer's; None when it names
+    none. The scheme is left out: behind a TLS proxy that is not declared the app sees http where the browser
+    saw https, and no other site can send this host as its origin anyway."""
+    for header in ("Origin", "Referer"):
+        value = request.headers.get(header)
+        if value is not None and (value.strip() or header == "Origin"):
+            parts = urlsplit(value.strip())
+            return parts.netloc.lower() if parts.scheme in ("http", "https") else "null"
+    return None
+
+
+def check_origin():
+    """Refuse a state-changing request that a browser says came from another site (or from an opaque "null").
+
+    Browsers send Origin with every cross-site POST, so a forged form is stopped here before anything reads it;
+    a client that sends neither Origin nor Referer (not a browser) is left to the CSRF token.
+    """
+    if request.method in SAFE_METHODS:
+        return None
+    claimed = claimed_origin()
+    if claimed is None or claimed == own_origin():
+        return None
+    message = _("This was not sent: it did not come from a page of this app. Nothing was changed.")
+    if request.path.startswith("/api/"):
+        return jsonify({"error": message}), 403
+    return render_template("errors/error.html", code=403, message=message), 403
+
+
+def from_this_site():
+    """Whether the browser says the request came from this app's own pages (Sec-Fetch-Site, Origin or Referer)."""
+    return request.headers.get("Sec-Fetch-Site") == "same-origin" or claimed_origin() == own_origin()
+
+
+def token_of_this_session(token):
+    """Whether a CSRF token, however old, was made for this browser's current session: a form left open too
+    long, not a form that another site or another session filled in."""
+    raw = session.get("csrf_token")
+    if not raw or not token:
+        return False
+    signer = URLSafeTimedSerializer(current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key,
+                                    salt="wtf-csrf-token")  # Flask-WTF's own signer, read without the age limit
+    try:
+        value = signer.loads(token)
+    except BadData:
+        return False
+    return isinstance(value, str) and hmac.compare_digest(raw, value)
+
+
+def may_offer_resend():
+    """Whether a form refused for its CSRF token may be offered again, filled in: only a stale form of this
+    site in this session. A cross-site POST gets no second, valid token for what another site wrote."""
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+    return from_this_site() and token_of_this_session(token)
 
 
 # --- Body limits ----------------------------------------------------------------------------------------------

@@ -317,3 +317,71 @@ def test_a_batch_item_for_another_grids_household_is_refused(auth, client, db, w
     result = client.post("/api/visits", json={"visits": [item]}, headers={"X-CSRFToken": token}).get_json()
     assert result["results"][0]["http_status"] == 404
     assert database.scalar(db, "SELECT count(*) FROM visits") == 0
+
+
+# --- Cross-site requests --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},
+                                     {"Referer": "https://evil.example/page"},
+                                     {"Origin": "http://localhost.evil.example"}])
+def test_a_state_changing_request_from_another_site_is_refused(auth, client, db, world, headers):
+    auth.login("boss")
+    member = world["members"]["own"]
+    token = auth.csrf_token("/accounts/")
+    response = client.post(f"/accounts/{member}/disable", data={"csrf_token": token}, headers=headers)
+    assert response.status_code == 403
+    assert "并非来自本应用的页面" in response.get_data(as_text=True)
+    assert database.scalar(db, "SELECT active FROM users WHERE id = ?", [member]) == 1
+
+
+def test_an_api_write_from_another_site_is_refused_as_json(auth, client, db, world):
+    auth.login("m1")
+    token = auth.csrf_token("/households/")
+    response = client.post("/api/visits", json={"visits": []}, headers={"X-CSRFToken": token,
+                                                                       "Origin": "https://evil.example"})
+    assert response.status_code == 403 and "error" in response.get_json()
+
+
+def test_a_request_from_this_site_passes_the_origin_check(auth, client, db, world):
+    auth.login("boss")
+    member = world["members"]["own"]
+    token = auth.csrf_token("/accounts/")
+    response = client.post(f"/accounts/{member}/disable", data={"csrf_token": token},
+                           headers={"Origin": "http://localhost", "Referer": "http://localhost/accounts/"})
+    assert response.status_code in (302, 303)
+    assert database.scalar(db, "SELECT active FROM users WHERE id = ?", [member]) == 0
+
+
+def test_a_forged_form_without_a_session_is_not_offered_for_resending(app, auth, client, db, world):
+    """A cross-site POST that carries no Origin (or whose browser hides it) and no session: said plainly, not re-armed."""
+    member = world["members"]["own"]
+    auth.login("boss")
+    client.delete_cookie("session")  # SameSite=Lax: the forged POST arrives without the session cookie
+    response = client.post(f"/accounts/{member}/disable", data={"note": "=attacker's text", "csrf_token": "forged"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "表单未发送" in body and "重新提交" not in body and "attacker" not in body
+    assert 'name="csrf_token"' not in body.split("<main", 1)[-1]
+
+
+def test_a_stale_form_of_this_session_is_offered_again(app, auth, client, world, monkeypatch):
+    auth.login("m1")
+    token = auth.csrf_token("/households/")
+    monkeypatch.setitem(app.config, "WTF_CSRF_TIME_LIMIT", -1)  # every token is now too old
+    response = client.post("/auth/logout", data={"note": "楼道灯坏了", "csrf_token": token},
+                           headers={"Sec-Fetch-Site": "same-origin"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and "楼道灯坏了" in body and "重新提交" in body
+
+
+def test_a_token_of_another_session_is_not_offered_again(app, auth, client, world, monkeypatch):
+    other = app.test_client()
+    from tests.conftest import AuthActions
+
+    AuthActions(other).login("m2")
+    foreign = AuthActions(other).csrf_token("/households/")
+    auth.login("m1")
+    response = client.post("/auth/logout", data={"note": "楼道灯坏了", "csrf_token": foreign},
+                           headers={"Sec-Fetch-Site": "same-origin"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and "楼道灯坏了" not in body and "重新提交" not in body
