@@ -5,8 +5,9 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
-from fieldapp import auth
+from fieldapp import auth, rules, security
 from fieldapp.data import audit, users
+from fieldapp.data import security as attempts
 from fieldapp.web import get_db, render, roles_required
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -141,6 +142,9 @@ def reset_password(user_id):
     password = one_time_password()
     db = get_db()
     users.set_password(db, user_id, auth.hash_password(password), must_change=True)
+    # The one-time password works at once, from any device; a lost phone is a stranger again.
+    attempts.lift_throttle(db, account["username"], rules.iso(rules.utcnow()))
+    attempts.forget_devices(db, account["username"])
     audit.log(db, user_id=current_user.id, action="reset_password", target_type="user", target_id=user_id,
               ip=request.remote_addr)
     return render("accounts/users.html", accounts=users.accounts(db), issued={"user": account, "password": password})
@@ -154,7 +158,16 @@ def password():
     if request.method == "POST":
         db = get_db()
         row = users.get(db, current_user.id)
+        device = security.device_id()
+        # The current password is guessed here as at sign-in (a session left open): the same throttle.
+        wait = security.login_wait(db, row["username"], request.remote_addr, device)
+        if wait:
+            audit.log(db, user_id=row["id"], action="password_throttled", ip=request.remote_addr)
+            return render("accounts/password.html", errors={"current": security.throttle_message(wait)},
+                          min_length=MIN_PASSWORD, required=current_user.must_change_password, status=429)
         if not auth.check_password(row, request.form.get("current", "")):
+            security.record_attempt(db, row["username"], request.remote_addr, success=False, device=device)
+            audit.log(db, user_id=row["id"], action="password_failed", ip=request.remote_addr)
             errors["current"] = _("This is not your current password.")
         new_password = request.form.get("new", "")
         problems = password_problems(new_password, row["username"])

@@ -127,7 +127,8 @@ def login():
     if request.method == "POST":
         password = request.form.get("password", "")
         db = get_db()
-        wait = security.login_wait(db, username, request.remote_addr)
+        device = security.device_id()
+        wait = security.login_wait(db, username, request.remote_addr, device)
         if wait:  # too many failures for this account or from this address: no password is checked
             audit.log(db, user_id=None, action="login_throttled", detail={"username": username[:64]},
                       ip=request.remote_addr)
@@ -135,7 +136,7 @@ def login():
             return response, 429, {"Retry-After": str(wait * 60)}
         row = users.by_username(db, username) if username else None
         if not username or not password or not check_password(row, password) or not row["active"]:
-            security.record_attempt(db, username, request.remote_addr, success=False)
+            security.record_attempt(db, username, request.remote_addr, success=False, device=device)
             # One neutral message: never say whether the name or the password was wrong.
             error = _("Wrong username or password, or the account is disabled.")
             audit.log(db, user_id=row["id"] if row else None, action="login_failed",
@@ -143,11 +144,13 @@ def login():
         else:
             rehash = hash_password(password) if hasher.check_needs_rehash(row["password_hash"]) else None
             users.record_login(db, row["id"], rehash)
-            security.record_attempt(db, username, request.remote_addr, success=True)
+            response = redirect(safe_next(request.args.get("next")) or url_for("index"))
+            device = security.keep_device(response)
+            security.record_attempt(db, username, request.remote_addr, success=True, device=device)
             audit.log(db, user_id=row["id"], action="login", ip=request.remote_addr)
             login_user(User(row), remember=bool(request.form.get("remember")))
             security.start_session(bool(request.form.get("remember")))
-            return redirect(safe_next(request.args.get("next")) or url_for("index"))
+            return response
     return render_template("auth/login.html", error=error, username=username), 401 if error else 200
 
 

@@ -35,6 +35,8 @@ ACTIONS = {
     "settings": _l("Settings changed"), "purge": _l("Residents anonymised"), "create_user": _l("Account created"),
     "disable_user": _l("Account disabled"), "enable_user": _l("Account enabled"),
     "reset_password": _l("Password reset"), "change_password": _l("Password changed"),
+    "password_failed": _l("Wrong current password given"),
+    "password_throttled": _l("Password change refused: too many failures"),
     "assignment": _l("Cells assigned"),
 }
 RECORDS = {"household": _l("Household"), "resident": _l("Resident"), "user": _l("Account"), "cell": _l("Cell"),

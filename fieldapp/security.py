@@ -3,9 +3,11 @@
 Issue 8. Throttling lives in the database (login_attempts), so that every gunicorn worker counts the same
 failures; session timeouts are checked on the server from the sign-in time carried in the signed session id.
 """
+import hashlib
 import hmac
 import math
 import os
+import secrets
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -26,7 +28,8 @@ SETTINGS = {
     "SESSION_IDLE_MINUTES": 60,      # without remember-me: signed out after an hour without activity
     "SESSION_ABSOLUTE_HOURS": 12,    # without remember-me: a sign-in lasts one working day at most
     "LOGIN_WINDOW_MINUTES": 15,      # failures older than this no longer count
-    "LOGIN_MAX_FAILURES": 5,         # per account (since its last success) within the window
+    "LOGIN_MAX_FAILURES": 5,         # per account and address, or per known device (since the last success)
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 20,  # per account from devices that never signed in to it
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,  # per address: a community office shares one
     "MAX_BODY_MB": 2,                # JSON and form bodies; file uploads have MAX_CONTENT_LENGTH
 }
@@ -264,20 +267,28 @@ def wait_seconds(failures, now, limit, window):
     return max(0, math.ceil(failures[-limit] + window - now))
 
 
-def login_wait(db, username, ip):
-    """Minutes the person must wait before signing in as username from ip (0: go ahead)."""
+def login_wait(db, username, ip, device=None):
+    """Minutes the person must wait before signing in as username from ip on device (0: go ahead).
+
+    The policy (README, Security and privacy): a device that has signed in to the account before counts only
+    its own failures, so no stranger can lock the owner out; any other device waits after 5 failures for the
+    account from its address, after 20 for the account from anywhere, or after 20 from its address for any
+    account — within 15 minutes, and since the account's last success.
+    """
     config = current_app.config
     window = config["LOGIN_WINDOW_MINUTES"] * 60
     now = rules.utcnow()
-    since = rules.iso(now - timedelta(seconds=window))
-    found = attempts.recent_failures(db, username=username, ip=ip, since=since)
+    found = attempts.recent_failures(db, username=username, ip=ip, device=device,
+                                     since=rules.iso(now - timedelta(seconds=window)))
+    if attempts.is_known_device(db, username, device):
+        limits = {"device": config["LOGIN_MAX_FAILURES"]}
+    else:
+        limits = {"account_address": config["LOGIN_MAX_FAILURES"],
+                  "account": config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+                  "address": config["LOGIN_MAX_FAILURES_PER_ADDRESS"]}
     stamp = now.timestamp()
-    seconds = max(
-        wait_seconds([rules.parse_iso(at).timestamp() for at in found["account"]], stamp,
-                     config["LOGIN_MAX_FAILURES"], window),
-        wait_seconds([rules.parse_iso(at).timestamp() for at in found["address"]], stamp,
-                     config["LOGIN_MAX_FAILURES_PER_ADDRESS"], window),
-    )
+    seconds = max(wait_seconds([rules.parse_iso(at).timestamp() for at in found[key]], stamp, limit, window)
+                  for key, limit in limits.items())
     return math.ceil(seconds / 60)
 
 
@@ -287,6 +298,30 @@ def throttle_message(minutes):
                     "Too many failed sign-ins. Try again in %(num)d minutes.", minutes)
 
 
-def record_attempt(db, username, ip, success):
-    """Count a sign-in attempt for the throttle."""
-    attempts.record_attempt(db, username=username, ip=ip, success=success, at=rules.iso(rules.utcnow()))
+def record_attempt(db, username, ip, success, device=None):
+    """Count a sign-in attempt (or a wrong current password) for the throttle."""
+    attempts.record_attempt(db, username=username, ip=ip, device=device, success=success,
+                            at=rules.iso(rules.utcnow()))
+
+
+# A random id per browser, set at each successful sign-in: the throttle tells the owner's phone from a stranger's.
+DEVICE_COOKIE = "fieldapp_device"
+DEVICE_DAYS = 400
+
+
+def device_id():
+    """This browser's device id as the throttle stores it (a hash of its cookie), or None."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    if not 20 <= len(raw) <= 100:
+        return None
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def keep_device(response):
+    """Give the browser a device cookie if it has none; returns its device id."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    if not 20 <= len(raw) <= 100:
+        raw = secrets.token_urlsafe(32)
+    response.set_cookie(DEVICE_COOKIE, raw, max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
+                        path="/")
+    return hashlib.sha256(raw.encode()).hexdigest()

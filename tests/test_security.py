@@ -139,20 +139,18 @@ def test_the_throttle_is_shared_by_every_client_and_lifts_after_the_window(app, 
     assert other_phone.post("/auth/login", data=data).status_code == 302
 
 
-def test_a_success_clears_the_account_count_but_not_the_address_count(app, auth, client, world):
+def test_a_success_clears_the_account_count_but_not_the_address_count(app, world):
+    office = "10.5.5.5"  # one address, many phones that never signed in to these accounts
     for _ in range(4):
-        auth.login("m1", "wrong password")
-    assert auth.login("m1").status_code == 302
-    auth.logout()
+        _sign_in_from(app, "m1", "wrong password", office)
+    assert _sign_in_from(app, "m1", factories.PASSWORD, office) == 302
     for _ in range(4):
-        auth.login("m1", "wrong password")
-    assert auth.login("m1").status_code == 302
-    auth.logout()
+        _sign_in_from(app, "m1", "wrong password", office)
+    assert _sign_in_from(app, "m1", factories.PASSWORD, office) == 302
     app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 10  # this address has failed 8 times by now
-    auth.login("m2", "wrong password")
-    auth.login("lead", "wrong password")
-    response = auth.login("boss")
-    assert response.status_code == 429 and "分钟后再试" in response.get_data(as_text=True)
+    _sign_in_from(app, "m2", "wrong password", office)
+    _sign_in_from(app, "lead", "wrong password", office)
+    assert _sign_in_from(app, "boss", factories.PASSWORD, office) == 429
 
 
 def test_sign_in_failure_and_sign_out_are_audited_with_the_address(auth, db, world):
@@ -385,3 +383,67 @@ def test_a_token_of_another_session_is_not_offered_again(app, auth, client, worl
                            headers={"Sec-Fetch-Site": "same-origin"})
     body = response.get_data(as_text=True)
     assert response.status_code == 400 and "楼道灯坏了" not in body and "重新提交" not in body
+
+
+# --- The throttle keeps the owner in ----------------------------------------------------------------------------
+
+def _sign_in_from(app, username, password, address, device_client=None):
+    """Try to sign in from address with a client (a new device unless given); return the answer's status."""
+    from tests.conftest import AuthActions
+
+    client = device_client or app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return AuthActions(client).login(username, password).status_code
+
+
+def test_strangers_failures_never_lock_out_the_owners_phone(app, auth, client, world):
+    assert auth.login("m1").status_code == 302  # the owner's phone has signed in before: a known device
+    auth.logout()
+    for n in range(30):  # a guesser on many addresses and devices
+        _sign_in_from(app, "m1", "wrong password", f"10.0.{n}.1")
+    assert _sign_in_from(app, "m1", factories.PASSWORD, "10.9.9.9") == 429  # a new device waits now
+    assert auth.login("m1").status_code == 302  # the owner does not
+
+
+def test_five_failures_hold_one_address_not_the_account(app, world):
+    for _ in range(5):
+        assert _sign_in_from(app, "m1", "wrong password", "10.1.1.1") == 401
+    assert _sign_in_from(app, "m1", factories.PASSWORD, "10.1.1.1") == 429
+    assert _sign_in_from(app, "m1", factories.PASSWORD, "10.2.2.2") == 302
+
+
+def test_a_known_device_waits_after_its_own_five_failures(app, auth, client, world):
+    assert auth.login("m1").status_code == 302
+    auth.logout()
+    for _ in range(5):
+        assert auth.login("m1", "wrong password").status_code == 401
+    assert auth.login("m1").status_code == 429
+
+
+def test_an_admins_reset_lets_the_account_in_again_and_forgets_its_devices(app, auth, client, db, world):
+    from tests.conftest import AuthActions
+
+    for n in range(25):
+        _sign_in_from(app, "m1", "wrong password", f"10.3.{n}.1")
+    assert _sign_in_from(app, "m1", factories.PASSWORD, "10.4.4.4") == 429
+    auth.login("boss")
+    client.post(f"/accounts/{world['members']['own']}/reset-password", data={"csrf_token": auth.csrf_token("/accounts/")})
+    assert database.scalar(db, "SELECT count(*) FROM known_devices WHERE username = 'm1'") == 0
+    temporary = app.test_client()
+    temporary.environ_base["REMOTE_ADDR"] = "10.4.4.4"
+    assert AuthActions(temporary).login("m1", "not the password").status_code == 401  # counting starts afresh
+
+
+def test_the_password_form_is_throttled_like_sign_in(auth, client, db, world):
+    auth.login("m1")
+    token = auth.csrf_token("/accounts/password")
+    for _ in range(5):
+        response = client.post("/accounts/password", data={"csrf_token": token, "current": "guess",
+                                                           "new": "a brand new password", "again": "a brand new password"})
+        assert response.status_code == 422
+    response = client.post("/accounts/password", data={"csrf_token": token, "current": factories.PASSWORD,
+                                                       "new": "a brand new password", "again": "a brand new password"})
+    assert response.status_code == 429 and "分钟后再试" in response.get_data(as_text=True)
+    assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'password_failed'") == 5
+    assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'password_throttled'") == 1
+    assert _sign_in_from(client.application, "m1", factories.PASSWORD, "10.6.6.6") == 302  # unchanged

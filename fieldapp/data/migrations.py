@@ -303,3 +303,19 @@ def m0007_security(db):
         CREATE INDEX audit_log_action ON audit_log(action, id);
         """
     )
+
+
+@migrations(name="0008_known_devices")
+def m0008_known_devices(db):
+    """Remember which devices have signed in to which account, so that failures elsewhere never lock the owner out."""
+    db.executescript(
+        """
+        ALTER TABLE login_attempts ADD COLUMN device TEXT;  -- sha256 of the device cookie, or NULL
+        CREATE TABLE known_devices (
+            username TEXT NOT NULL,          -- lower-cased, as login_attempts
+            device TEXT NOT NULL,            -- sha256 of the device cookie
+            last_success_at TEXT NOT NULL,
+            PRIMARY KEY (username, device)
+        );
+        """
+    )
