@@ -26,3 +26,12 @@ def household_or_404(db, user, household_id):
     if household is None or not may_see_cell(db, user, household["cell_id"]):
         abort(404)
     return household
+
+
+def households_in_scope(db, user, household_ids, cell_ids=None):
+    """Those of household_ids (named by a query string, a form or a JSON body) that user may see, and that lie
+    in cell_ids when given; the others are dropped unread."""
+    scope = cell_scope(db, user)
+    if cell_ids is not None:
+        scope = [c for c in cell_ids if scope is None or c in scope]
+    return households.ids_among(db, household_ids, scope)

@@ -211,11 +211,14 @@ def not_visited():
     since = request.args.get("since") or rules.iso(rules.utcnow())
     # The rows shown when the page opened: those visited since leave the list and get a tick.
     opened = request.args.get("shown", "")
-    shown = [int(i) for i in opened.split(",") if i.isdigit()][:SHOWN] if opened else [h["id"] for h in found]
+    shown = [h["id"] for h in found]
+    if opened:  # ids from the query string: only those of this page's cells in the user's scope are read
+        named = [int(i) for i in opened.split(",")[:SHOWN] if i.isdigit() and len(i) < 19]
+        shown = access.households_in_scope(db, current_user, named, cell_ids)
     landed = []
     if period["kind"] == "current" and shown:
         waiting = {h["id"] for h in found}
-        landed = [h for h in coverage.visited_since(db, shown, since) if h["id"] not in waiting]
+        landed = [h for h in coverage.visited_since(db, shown, since, cell_ids) if h["id"] not in waiting]
     args = {k: v for k, v in request.args.items() if k in ("cell", "member", "grid", "period", "start", "end")}
     return render("coverage/not_visited.html", "coverage/_not_visited.html", households=found,
                   total=found[0]["total"] if found else 0, landed=landed, since=since, cell=cell, member=member,

@@ -4,7 +4,13 @@ A new route without an entry in ROUTES fails test_every_route_has_an_entry. Scop
 in member m1's cell (grid A), "other_cell" in another cell of grid A, "other_grid" in grid B. Answers:
 "ok" (access granted: any status but those below), "login" (redirect to sign in), 401, 403, 404.
 """
+import io
+import json
+import re
+import uuid as uuidlib
+import zipfile
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import pytest
 
@@ -25,11 +31,21 @@ LEADER_SCOPED = {"anon": "login", "member": 403, "leader": {"own": "ok", "other_
 
 
 @dataclass
+class Named:
+    """A record id that a route reads from its query string, form, JSON body or (beside another id) its path."""
+    kind: str  # the world's records: households, cells, buildings, requests, residents, visits, members, grids
+    where: str = "query"  # query | form | json | path
+    build: object = None  # callable(value, world) -> params, JSON body or path; default {name: value}
+    base: object = None  # callable(world) -> the path to send it to, when not the route's url for "own"
+
+
+@dataclass
 class Route:
     method: str
     url: object  # callable(world, target) -> path
     expect: dict
     data: dict = field(default_factory=dict)
+    ids: dict = field(default_factory=dict)  # parameter -> Named: tried with out-of-scope records below
 
 
 def _household(world, target):
@@ -42,39 +58,61 @@ ROUTES = {
     "auth.login": Route("GET", lambda w, t: "/auth/login", PUBLIC),
     # Signing out also ends on the sign-in page, so every role reads "login" here (see test_auth).
     "auth.logout": Route("POST", lambda w, t: "/auth/logout", {r: "login" for r in ROLES}),
-    "households.mine": Route("GET", lambda w, t: "/households/", SIGNED_IN),
+    "households.mine": Route("GET", lambda w, t: "/households/", SIGNED_IN, ids={"building": Named("buildings")}),
     "households.show": Route("GET", lambda w, t: f"/households/{_household(w, t)}", SCOPED),
     "households.reveal_phone": Route(
-        "POST", lambda w, t: f"/households/{_household(w, t)}/residents/{w['residents'][t]}/phone", SCOPED),
+        "POST", lambda w, t: f"/households/{_household(w, t)}/residents/{w['residents'][t]}/phone", SCOPED,
+        ids={"resident": Named("residents", "path", lambda v, w: f"/households/{w['households']['own']}/residents/{v}/phone")}),
     "visits.new": Route("GET", lambda w, t: f"/households/{_household(w, t)}/visits/new", SCOPED),
-    "visits.create": Route("POST", lambda w, t: f"/households/{_household(w, t)}/visits", SCOPED),
+    "visits.create": Route("POST", lambda w, t: f"/households/{_household(w, t)}/visits", SCOPED,
+                           ids={"followup": Named("requests", "form", lambda v, w: {
+                               "uuid": str(uuidlib.uuid4()), "outcome": "met", f"followup_{v}": "resolve",
+                               f"followup_note_{v}": "已解决"})}),
     # Only the author may amend, within the window; others are refused (403) where they can see it.
     "visits.amend": Route(
         "GET", lambda w, t: f"/households/{_household(w, t)}/visits/{w['visits'][t]}/amend",
         {"anon": "login", "member": {"own": "ok", "other_cell": 404, "other_grid": 404},
          "leader": {"own": 403, "other_cell": 403, "other_grid": 404},
-         "admin": {"own": 403, "other_cell": 403, "other_grid": 403}}),
+         "admin": {"own": 403, "other_cell": 403, "other_grid": 403}},
+        ids={"visit": Named("visits", "path", lambda v, w: f"/households/{w['households']['own']}/visits/{v}/amend")}),
     "api.session": Route("GET", lambda w, t: "/api/session", PUBLIC),
     # The API answers 401 (not a redirect) to the signed-out; out-of-scope items are refused per item.
-    "api.sync_visits": Route("POST", lambda w, t: "/api/visits", {**SIGNED_IN, "anon": 401}),
+    "api.sync_visits": Route("POST", lambda w, t: "/api/visits", {**SIGNED_IN, "anon": 401}, ids={
+        "household_id": Named("households", "json", lambda v, w: {"visits": [
+            {"uuid": str(uuidlib.uuid4()), "household_id": v, "outcome": "met", "notes": ""}]}),
+        "request_id": Named("requests", "json", lambda v, w: {"visits": [
+            {"uuid": str(uuidlib.uuid4()), "household_id": w["households"]["own"], "outcome": "met", "notes": "",
+             "followups": [{"request_id": v, "action": "resolve", "note": "已解决"}]}]})}),
     "api.offline_manifest": Route("GET", lambda w, t: "/api/offline-manifest", {**SIGNED_IN, "anon": 401}),
     "api.openapi": Route("GET", lambda w, t: "/api/openapi.json", PUBLIC),  # issue 8: describes, holds no data
     "pwa.service_worker": Route("GET", lambda w, t: "/sw.js", PUBLIC),
     "pwa.manifest": Route("GET", lambda w, t: "/manifest.webmanifest", PUBLIC),
     "pwa.offline": Route("GET", lambda w, t: "/offline", PUBLIC),
     # Issue 6: a member sees the coverage of their own cells; the ledger by scope; leaders assign and refer.
-    "coverage.index": Route("GET", lambda w, t: "/coverage/", SIGNED_IN),
-    "coverage.not_visited": Route("GET", lambda w, t: f"/coverage/not-visited?cell={w['cells'][t]}", SCOPED),
-    "coverage.print_view": Route("GET", lambda w, t: "/coverage/print", SIGNED_IN),
-    "coverage.export": Route("GET", lambda w, t: "/coverage/export?format=xlsx", SIGNED_IN),
-    "ledger.index": Route("GET", lambda w, t: "/ledger/", SIGNED_IN),
+    "coverage.index": Route("GET", lambda w, t: "/coverage/", SIGNED_IN, ids={"grid": Named("grids")}),
+    "coverage.not_visited": Route(
+        "GET", lambda w, t: f"/coverage/not-visited?cell={w['cells'][t]}", SCOPED,
+        ids={"cell": Named("cells", base=lambda w: "/coverage/not-visited"),
+             "member": Named("members", base=lambda w: "/coverage/not-visited"),
+             "grid": Named("grids", base=lambda w: "/coverage/not-visited"),
+             # the households shown when the list opened, and those of them visited since
+             "shown": Named("households", build=lambda v, w: {"shown": f"{w['households']['own']},{v}",
+                                                              "since": "2000-01-01T00:00:00Z"})}),
+    "coverage.print_view": Route("GET", lambda w, t: "/coverage/print", SIGNED_IN, ids={"grid": Named("grids")}),
+    "coverage.export": Route("GET", lambda w, t: "/coverage/export?format=xlsx", SIGNED_IN,
+                             ids={"grid": Named("grids")}),
+    "ledger.index": Route("GET", lambda w, t: "/ledger/", SIGNED_IN,
+                          ids={"cell": Named("cells"), "responsible": Named("members")}),
     "ledger.show": Route("GET", lambda w, t: f"/ledger/{w['requests'][t]}", SCOPED),
     "ledger.progress": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/progress", SCOPED),
     "ledger.resolve": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/resolve", SCOPED),
     "ledger.return_visit": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/return-visit", SCOPED),
-    "ledger.assign": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/assign", {**SCOPED, "member": 403}),
+    "ledger.assign": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/assign", {**SCOPED, "member": 403},
+                           ids={"responsible_user_id": Named("members", "form", lambda v, w: {
+                               "responsible_user_id": v, "due_date": "2099-01-01", "version": "1"})}),
     "ledger.refer": Route("POST", lambda w, t: f"/ledger/{w['requests'][t]}/refer", {**SCOPED, "member": 403}),
-    "ledger.new": Route("GET", lambda w, t: f"/ledger/new?household={_household(w, t)}", {**SCOPED, "member": 403}),
+    "ledger.new": Route("GET", lambda w, t: f"/ledger/new?household={_household(w, t)}", {**SCOPED, "member": 403},
+                        ids={"household": Named("households", base=lambda w: "/ledger/new")}),
     "accountability.index": Route("GET", lambda w, t: "/overdue/", LEADERS),
     "accountability.export": Route("GET", lambda w, t: "/overdue/export?format=csv", LEADERS),
     "settings.index": Route("GET", lambda w, t: "/admin/settings/", ADMINS),
@@ -96,14 +134,18 @@ ROUTES = {
     "assignments.index": Route("GET", lambda w, t: "/assignments/", LEADERS),
     "assignments.cell": Route("GET", lambda w, t: f"/assignments/cells/{w['cells'][t]}", LEADER_SCOPED),
     "assignments.assign": Route("POST", lambda w, t: f"/assignments/cells/{w['cells'][t]}/assign", LEADER_SCOPED),
-    "assignments.transfer": Route("POST", lambda w, t: f"/assignments/cells/{w['cells'][t]}/transfer", LEADER_SCOPED),
+    "assignments.transfer": Route("POST", lambda w, t: f"/assignments/cells/{w['cells'][t]}/transfer", LEADER_SCOPED,
+                                  ids={"from": Named("members", "form", lambda v, w: {"from": v, "to": w["users"]["m1"]})}),
     "assignments.end": Route("POST", lambda w, t: f"/assignments/{w['assignments'][t]}/end", LEADER_SCOPED),
     "assignments.member": Route("GET", lambda w, t: f"/assignments/members/{w['users']['m1']}", LEADERS),
-    "assignments.give_cell": Route("POST", lambda w, t: f"/assignments/members/{w['users']['m1']}/assign", LEADERS),
+    "assignments.give_cell": Route("POST", lambda w, t: f"/assignments/members/{w['users']['m1']}/assign", LEADERS,
+                                   ids={"cell": Named("cells", "form")}),
     # Issue 5: the map (each user sees their own scope) and its popups (scoped like the household pages).
-    "map.index": Route("GET", lambda w, t: "/map/", SIGNED_IN),
+    "map.index": Route("GET", lambda w, t: "/map/", SIGNED_IN,
+                       ids={"cell": Named("cells"), "member": Named("members")}),
     "map.setup_js": Route("GET", lambda w, t: "/map/setup.js", SIGNED_IN),
-    "map.data": Route("GET", lambda w, t: "/map/data.geojson", SIGNED_IN),
+    "map.data": Route("GET", lambda w, t: "/map/data.geojson", SIGNED_IN,
+                      ids={"cell": Named("cells"), "member": Named("members")}),
     "map.shift": Route("GET", lambda w, t: "/map/shift?lon=120.1&lat=30.28", SIGNED_IN),
     "map.building": Route("GET", lambda w, t: f"/map/buildings/{w['buildings'][t]}", SCOPED),
     "map.household": Route("GET", lambda w, t: f"/map/households/{_household(w, t)}", SCOPED),
@@ -119,12 +161,16 @@ ROUTES = {
 }
 
 
+# Every record of a target carries its mark, so that a page that shows anything of it is caught.
+MARKS = {"own": "本格标记", "other_cell": "邻格标记", "other_grid": "外网标记"}
+
+
 @pytest.fixture
 def world(db):
     """Grid A (cells A1 of member m1, A2 of member m2) led by `lead`; grid B with cell B1; admin `boss`."""
     grid_a, grid_b = factories.make_grid(db), factories.make_grid(db)
-    cells = {"own": factories.make_cell(db, grid_a, lon=120.10), "other_cell": factories.make_cell(db, grid_a, lon=120.11),
-             "other_grid": factories.make_cell(db, grid_b, lon=120.12)}
+    cells = {t: factories.make_cell(db, grid, lon=lon, name=f"{MARKS[t]}微网格")
+             for t, grid, lon in (("own", grid_a, 120.10), ("other_cell", grid_a, 120.11), ("other_grid", grid_b, 120.12))}
     m1 = factories.make_user(db, "member", "m1")
     m2 = factories.make_user(db, "member", "m2")
     m3 = factories.make_user(db, "member", "m3")
@@ -133,8 +179,8 @@ def world(db):
     factories.assign(db, cells["own"], m1)
     factories.assign(db, cells["other_cell"], m2)
     factories.assign(db, cells["other_grid"], m3)
-    households = {t: factories.make_household(db, c) for t, c in cells.items()}
-    residents = {t: factories.make_resident(db, h) for t, h in households.items()}
+    households = {t: factories.make_household(db, c, address=f"{MARKS[t]}地址") for t, c in cells.items()}
+    residents = {t: factories.make_resident(db, h, name=f"{MARKS[t]}居民") for t, h in households.items()}
     authors = {"own": m1, "other_cell": m2, "other_grid": m3}
     now = factories._now()
     visits = {}
@@ -143,14 +189,17 @@ def world(db):
     with write(db):
         for t, h in households.items():
             visits[t] = db["visits"].insert({"uuid": f"v-{t}", "household_id": h, "user_id": authors[t], "visited_at": now,
-                                             "received_at": now, "location_flag": "no_location", "outcome": "met"}).last_pk
-    return {"grids": {"A": grid_a, "B": grid_b}, "cells": cells, "households": households, "residents": residents,
-            "visits": visits, "users": {"m1": m1, "m2": m2, "m3": m3},
+                                             "received_at": now, "location_flag": "no_location", "outcome": "met",
+                                             "notes": f"{MARKS[t]}走访"}).last_pk
+    return {"grids": {"own": grid_a, "other_cell": grid_a, "other_grid": grid_b}, "cells": cells,
+            "households": households, "residents": residents,
+            "visits": visits, "users": {"m1": m1, "m2": m2, "m3": m3}, "members": authors,
             "assignments": {t: db.execute("SELECT id FROM assignments WHERE cell_id = ?", [c]).fetchone()[0]
                             for t, c in cells.items()},
             "upload": factories.make_upload(db, "boss"),
-            "requests": {t: factories.make_request(db, h, authors[t]) for t, h in households.items()},
-            "buildings": {t: factories.make_building(db, c) for t, c in cells.items()}}
+            "requests": {t: factories.make_request(db, h, authors[t], description=f"{MARKS[t]}诉求")
+                         for t, h in households.items()},
+            "buildings": {t: factories.make_building(db, c, name=f"{MARKS[t]}楼") for t, c in cells.items()}}
 
 
 def test_every_route_has_an_entry(app):
@@ -188,3 +237,103 @@ def test_access(app, client, auth, world, endpoint, role, target):
     else:
         response = client.open(url, method=route.method, data={"csrf_token": token, **route.data})
     assert _answer(response) == _expected(route, role, target), f"{route.method} {url} as {role}"
+
+
+# --- Record ids named in the query string, a form or a JSON body ------------------------------------------------
+
+# Who must not see which targets' records.
+OUT_OF_SCOPE = {"member": ("other_cell", "other_grid"), "leader": ("other_grid",)}
+ID_CASES = [(endpoint, name, role, other) for endpoint, route in ROUTES.items() for name in route.ids
+            for role, others in OUT_OF_SCOPE.items() for other in others
+            if _expected(route, role, "own") not in (403, "login")]
+
+
+def _footprint(db, world, target):
+    """What a write could change about a target's records: its visits, request, history and assignments."""
+    from fieldapp.data import db as database
+
+    household, cell, request = world["households"][target], world["cells"][target], world["requests"][target]
+    return (database.rows(db, "SELECT id FROM visits WHERE household_id = ?", [household]),
+            database.rows(db, "SELECT status, version, responsible_user_id, due_date, referral FROM requests "
+                              "WHERE id = ?", [request]),
+            database.scalar(db, "SELECT count(*) FROM request_events WHERE request_id = ?", [request]),
+            database.rows(db, "SELECT id, user_id, valid_to FROM assignments WHERE cell_id = ?", [cell]),
+            database.rows(db, "SELECT name, phone FROM residents WHERE household_id = ?", [household]))
+
+
+def _readable(response):
+    """All the text an answer carries: JSON unescaped, a workbook's sheets unzipped."""
+    if response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+        with zipfile.ZipFile(io.BytesIO(response.data)) as workbook:
+            return "".join(workbook.read(name).decode("utf-8", "replace") for name in workbook.namelist())
+    if response.is_json:
+        return json.dumps(response.get_json(), ensure_ascii=False)
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("endpoint, name, role, other", ID_CASES)
+def test_record_ids_out_of_scope_leak_nothing(app, client, auth, db, world, endpoint, name, role, other):
+    """Every id a route reads, given a record the user may not see, shows nothing of it and changes nothing."""
+    route, named = ROUTES[endpoint], ROUTES[endpoint].ids[name]
+    auth.login({"member": "m1", "leader": "lead"}[role])
+    value = world[named.kind][other]
+    params = named.build(value, world) if named.build else {name: value}
+    url = named.base(world) if named.base else route.url(world, "own")
+    before = _footprint(db, world, other)
+    token = auth.csrf_token() if route.method != "GET" else None
+    if named.where == "path":
+        url, params = params, {}
+    if named.where == "query" and params:
+        url += ("&" if "?" in url else "?") + urlencode(params)
+    if route.method == "GET":
+        response = client.get(url)
+    elif named.where == "json":
+        response = client.open(url, method=route.method, json=params, headers={"X-CSRFToken": token})
+    else:
+        form = {**route.data, **(params if named.where == "form" else {})}
+        response = client.open(url, method=route.method, data={"csrf_token": token, **form})
+    assert response.status_code < 500, f"{route.method} {url} as {role}"
+    shown = _readable(response)
+    assert MARKS[other] not in shown, f"{route.method} {url} as {role} shows the {other} record named by {name}"
+    assert _footprint(db, world, other) == before, f"{route.method} {url} as {role} changed the {other} records"
+
+
+# Parameters that views read and that name no record (or only the user's own choices): each one is either here
+# or declared in a route's `ids`, so that a new id parameter cannot slip past the test above.
+NOT_RECORDS = {
+    "accuracy", "lat", "lon", "outcome", "notes", "no_location_reason", "reason", "visited_at", "uuid", "new_uuid",
+    "new_category", "new_description", "action", "again", "answer", "before", "category", "channel", "crs",
+    "current", "default_cycle_days", "display_name", "due_date", "end", "start", "period", "feedback", "format",
+    "ip", "lang", "members", "new", "next", "note", "on", "order", "overdue", "page", "password", "q", "referral",
+    "remember", "retention_days", "role", "saved", "since", "status", "table", "tag", "target_type", "username",
+    "version", "csrf_token",
+    "back_member",  # only where to go back to: the member's page checks its own access
+    "residents_met",  # checked against the household's own residents
+    "user", "target_id",  # the admin's audit search: admins see everything
+}
+
+
+def _parameters_read_by_views():
+    """Literal parameter names the app reads from request.args / form / values (and the parsers' args / form)."""
+    import ast
+    import pathlib
+
+    found = {}
+    sources = {"request.args", "request.form", "request.values", "args", "form"}
+    for path in pathlib.Path(__file__).resolve().parent.parent.joinpath("fieldapp").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                    "get", "getlist") and node.args and isinstance(node.args[0], ast.Constant):
+                if ast.unparse(node.func.value) in sources and isinstance(node.args[0].value, str):
+                    found.setdefault(node.args[0].value, path.name)
+            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                if ast.unparse(node.value) in sources and isinstance(node.slice.value, str):
+                    found.setdefault(node.slice.value, path.name)
+    return found
+
+
+def test_every_parameter_that_may_name_a_record_is_tried_out_of_scope():
+    declared = {name for route in ROUTES.values() for name in route.ids}
+    unknown = {name: where for name, where in _parameters_read_by_views().items()
+               if name not in declared and name not in NOT_RECORDS}
+    assert unknown == {}, "declare these in a route's ids (or, if they name no record, in NOT_RECORDS)"

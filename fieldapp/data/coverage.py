@@ -159,15 +159,16 @@ def long_overdue(db, clock, cell_ids, limit=None):
     return _ranked(db, sql, params, "days_due DESC, address, id", limit)
 
 
-def visited_since(db, household_ids, since):
-    """Which of household_ids got a visit received since the UTC timestamp since, with the latest one."""
+def visited_since(db, household_ids, since, cell_ids):
+    """Which of household_ids (those in cell_ids only) got a visit received since the UTC timestamp since, with
+    the latest one."""
     params = {"since": since}
     return rows(db, "SELECT v.household_id AS id, h.address, max(v.visited_at) AS visited_at, "
                     "(SELECT u.display_name FROM visits w JOIN users u ON u.id = w.user_id "
                     " WHERE w.household_id = v.household_id ORDER BY w.visited_at DESC LIMIT 1) AS visited_by "
                     "FROM visits v JOIN households h ON h.id = v.household_id "
                     f"WHERE {cells_clause(household_ids, params, 'v.household_id', 'household')} "
-                    "AND v.received_at >= :since GROUP BY v.household_id ORDER BY max(v.visited_at) DESC", params)
+                    f"AND {cells_clause(cell_ids, params, 'h.cell_id', 'scope')} AND v.received_at >= :since GROUP BY v.household_id ORDER BY max(v.visited_at) DESC", params)
 
 
 def cells(db, cell_ids):

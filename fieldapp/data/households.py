@@ -156,3 +156,14 @@ def ids_in_cells(db, cell_ids):
     params = {}
     return [r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_cells_clause(cell_ids, params)} "
                                       f"ORDER BY h.id", params)]
+
+
+def ids_among(db, household_ids, cell_ids):
+    """Those of household_ids that exist and lie in cell_ids (None: anywhere), in the order given."""
+    wanted = [i for i in household_ids if 0 < i < 2**63]
+    if not wanted:
+        return []
+    params = {}
+    found = {r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {in_clause('h.id', wanted, params, 'h')} "
+                                       f"AND {_cells_clause(cell_ids, params)}", params)}
+    return [i for i in wanted if i in found]
