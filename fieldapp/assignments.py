@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from fieldapp import access
@@ -92,15 +93,25 @@ def member(user_id):
 
 
 def _change(action, cell_id, **detail):
-    """Run an assignment change; a refused one is flashed, a made one written to the audit log."""
+    """Run an assignment change; a refused one is flashed, a made one written to the audit log.
+
+    action returns how many unfinished requests passed to the cell's next holder (or None)."""
     try:
-        action()
+        handed = action() or 0
     except AssignmentError as error:
         flash(REASONS[error.args[0]](), "error")
         return
     audit.log(get_db(), user_id=current_user.id, action="assignment", target_type="cell", target_id=cell_id,
-              detail=detail, ip=request.remote_addr)
+              detail={**detail, "requests_handed_over": handed}, ip=request.remote_addr)
     flash(_("Saved. The members' lists show the change now."), "info")
+    if handed:
+        flash(ngettext("%(num)d unfinished request passed with the cell.",
+                       "%(num)d unfinished requests passed with the cell.", handed), "info")
+
+
+def _requests_follow():
+    """Whether the cell's unfinished requests go with it: yes, unless the leader chose to leave them."""
+    return request.form.get("keep_requests") != "1"
 
 
 def _posted_member(name):
@@ -152,7 +163,9 @@ def transfer(cell_id):
     if person is None or not giver.isdigit():
         flash(_("Choose a member."), "error")
     else:
-        _change(lambda: assignments.transfer(get_db(), cell_id, int(giver), person["id"], current_user.id), cell_id,
+        follow = _requests_follow()
+        _change(lambda: assignments.transfer(get_db(), cell_id, int(giver), person["id"], current_user.id,
+                                             requests_follow=follow), cell_id,
                 change="transfer", member=person["id"], previous=int(giver))
     return _back(cell_id)
 
@@ -165,5 +178,7 @@ def end(assignment_id):
     if found is None:
         abort(404)
     _cell_or_404(found["cell_id"])
-    _change(lambda: assignments.end(get_db(), assignment_id), found["cell_id"], change="end", member=found["user_id"])
+    follow = _requests_follow()
+    _change(lambda: assignments.end(get_db(), assignment_id, by=current_user.id, requests_follow=follow)[1],
+            found["cell_id"], change="end", member=found["user_id"])
     return _back(found["cell_id"])

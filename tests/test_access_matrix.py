@@ -306,7 +306,7 @@ NOT_RECORDS = {
     "current", "default_cycle_days", "display_name", "due_date", "end", "start", "period", "feedback", "format",
     "ip", "lang", "members", "new", "next", "note", "on", "order", "overdue", "page", "password", "q", "referral",
     "remember", "retention_days", "role", "saved", "since", "status", "table", "tag", "target_type", "username",
-    "version", "csrf_token",
+    "version", "csrf_token", "keep_requests",
     "back_member",  # only where to go back to: the member's page checks its own access
     "residents_met",  # checked against the household's own residents
     "user", "target_id",  # the admin's audit search: admins see everything

@@ -121,3 +121,57 @@ def test_the_day_question_refuses_a_bad_date(app, client, auth, world):
     auth.login("lead")
     response = client.get(f"/assignments/cells/{world['a1']}?on=tomorrow&lang=en")
     assert response.status_code == 422 and "Give a date as YYYY-MM-DD." in response.get_data(as_text=True)
+
+
+# --- A cell's unfinished requests follow the cell, not the person -----------------------------------------------
+
+def _transfer(client, auth, world, **extra):
+    token = auth.csrf_token(f"/assignments/cells/{world['a1']}")
+    return client.post(f"/assignments/cells/{world['a1']}/transfer",
+                       data={"csrf_token": token, "from": world["m1"], "to": world["m2"], **extra})
+
+
+def test_a_transferred_cells_open_requests_pass_to_the_new_holder(auth, client, db, world):
+    factories.assign(db, world["a1"], world["m1"])
+    open_one = factories.make_request(db, world["household"], world["m1"], description="楼道灯坏了")
+    closed = factories.make_request(db, world["household"], world["m1"], status="closed")
+    auth.login("lead")
+    page = _transfer(client, auth, world).headers["Location"]
+    assert "1 条未办结的诉求已随微网格移交" in client.get(page).get_data(as_text=True)
+    assert database.scalar(db, "SELECT responsible_user_id FROM requests WHERE id = ?", [open_one]) == world["m2"]
+    assert database.scalar(db, "SELECT responsible_user_id FROM requests WHERE id = ?", [closed]) == world["m1"]
+    event = database.one(db, "SELECT kind, user_id, data FROM request_events WHERE request_id = ? ORDER BY id DESC",
+                         [open_one])
+    assert event["kind"] == "assigned" and event["user_id"] == world["lead"] and f'"handed_over_with_cell": {world["a1"]}' in event["data"]
+    auth.logout()
+    auth.login("m1")  # the former holder no longer sees or acts on it
+    assert client.get(f"/ledger/{open_one}").status_code == 404
+    token = auth.csrf_token("/ledger/")
+    assert client.post(f"/ledger/{open_one}/resolve", data={"csrf_token": token, "note": "x", "version": "2"}).status_code == 404
+    auth.logout()
+    auth.login("m2")
+    assert "楼道灯坏了" in client.get(f"/ledger/{open_one}").get_data(as_text=True)
+
+
+def test_the_leader_may_leave_the_requests_with_the_former_holder(auth, client, db, world):
+    factories.assign(db, world["a1"], world["m1"])
+    request_id = factories.make_request(db, world["household"], world["m1"])
+    auth.login("lead")
+    _transfer(client, auth, world, keep_requests="1")
+    assert database.scalar(db, "SELECT responsible_user_id FROM requests WHERE id = ?", [request_id]) == world["m1"]
+    auth.logout()
+    auth.login("m1")  # still responsible, so still sees it (accountability names them)
+    assert client.get(f"/ledger/{request_id}").status_code == 200
+
+
+def test_ending_an_assignment_passes_the_requests_to_the_remaining_holder_or_the_leader(auth, client, db, world):
+    first = factories.assign(db, world["a1"], world["m1"])
+    second = factories.assign(db, world["a1"], world["m2"])
+    mine = factories.make_request(db, world["household"], world["m1"])
+    auth.login("lead")
+    client.post(f"/assignments/{first}/end", data={"csrf_token": auth.csrf_token(f"/assignments/cells/{world['a1']}")})
+    assert database.scalar(db, "SELECT responsible_user_id FROM requests WHERE id = ?", [mine]) == world["m2"]
+    client.post(f"/assignments/{second}/end", data={"csrf_token": auth.csrf_token(f"/assignments/cells/{world['a1']}")})
+    assert database.scalar(db, "SELECT responsible_user_id FROM requests WHERE id = ?", [mine]) == world["lead"]
+    detail = database.scalar(db, "SELECT detail FROM audit_log WHERE action = 'assignment' ORDER BY id DESC")
+    assert '"requests_handed_over": 1' in detail

@@ -2,7 +2,8 @@
 from datetime import datetime, time, timedelta
 
 from fieldapp import rules
-from fieldapp.data.db import one, rows, write
+from fieldapp.data import ledger
+from fieldapp.data.db import one, rows, scalar, write
 
 _HISTORY = ("SELECT a.id, a.cell_id, a.user_id, a.valid_from, a.valid_to, c.code AS cell_code, c.name AS cell_name, "
             "u.username, u.display_name, u.active, b.display_name AS assigned_by_name "
@@ -35,18 +36,34 @@ def assign(db, cell_id, user_id, by, at=None):
                           [cell_id, user_id, at, by]).lastrowid
 
 
-def end(db, assignment_id, at=None):
-    """End an open assignment at at (default now)."""
+def end(db, assignment_id, at=None, *, by=None, requests_follow=False):
+    """End an open assignment at at (default now). With requests_follow, the member's unfinished requests in the
+    cell pass to another member still holding it, else to the grid's leader, else to `by`; returns whom to (or
+    None) and how many."""
     at = at or rules.iso(rules.utcnow())
     with write(db):
+        found = get(db, assignment_id)
         changed = db.execute("UPDATE assignments SET valid_to = max(?, valid_from) WHERE id = ? AND valid_to IS NULL",
                              [at, assignment_id]).rowcount
         if not changed:
             raise AssignmentError("not_open")
+        if not requests_follow:
+            return None, 0
+        successor = scalar(db, "SELECT user_id FROM assignments WHERE cell_id = :cell AND valid_to IS NULL "
+                               "AND user_id != :user ORDER BY valid_from, id LIMIT 1",
+                           {"cell": found["cell_id"], "user": found["user_id"]})
+        successor = successor or scalar(db, "SELECT u.id FROM users u JOIN cells c ON c.grid_id = u.grid_id "
+                                            "WHERE c.id = ? AND u.role = 'leader' AND u.active ORDER BY u.id LIMIT 1",
+                                        [found["cell_id"]]) or by
+        if successor is None:
+            return None, 0
+        return successor, ledger.hand_over(db, found["cell_id"], found["user_id"], successor, user_id=by or successor,
+                                           at=at)
 
 
-def transfer(db, cell_id, from_user_id, to_user_id, by, at=None):
-    """Hand cell_id from one member to another in one transaction: one ends when the other begins."""
+def transfer(db, cell_id, from_user_id, to_user_id, by, at=None, *, requests_follow=True):
+    """Hand cell_id from one member to another in one transaction: one ends when the other begins, and (unless
+    told otherwise) the giver's unfinished requests in the cell pass to the new holder. Returns how many did."""
     at = at or rules.iso(rules.utcnow())
     with write(db):
         held = current(db, cell_id, from_user_id)
@@ -57,6 +74,9 @@ def transfer(db, cell_id, from_user_id, to_user_id, by, at=None):
         end(db, held["id"], at)
         if current(db, cell_id, to_user_id) is None:
             assign(db, cell_id, to_user_id, by, at)
+        if not requests_follow:
+            return 0
+        return ledger.hand_over(db, cell_id, from_user_id, to_user_id, user_id=by, at=at)
 
 
 def history_of_cell(db, cell_id):

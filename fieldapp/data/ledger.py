@@ -154,6 +154,28 @@ def apply(db, request_id, action, *, user_id, at, version=None, note=None, data=
         return request["version"] + 1
 
 
+# A request that still waits for someone to act on it (or for its return visit).
+UNFINISHED = ("open", "in_progress", "resolved")
+
+
+def hand_over(db, cell_id, from_user_id, to_user_id, *, user_id, at):
+    """Pass the unfinished requests of cell_id's households that from_user_id answers for to to_user_id, each
+    with an "assigned" event (due dates stay); in the caller's transaction if there is one. Returns how many."""
+    with write(db):
+        passing = rows(db, "SELECT q.id, q.status, q.version, q.due_date FROM requests q "
+                           "JOIN households h ON h.id = q.household_id WHERE h.cell_id = ? "
+                           "AND q.responsible_user_id = ? AND q.status IN (?, ?, ?) ORDER BY q.id",
+                       [cell_id, from_user_id, *UNFINISHED])
+        for request in passing:
+            db.execute("UPDATE requests SET responsible_user_id = ?, updated_at = ?, version = version + 1 "
+                       "WHERE id = ?", [to_user_id, at, request["id"]])
+            _event(db, request["id"], user_id, at, "assigned", request["status"], request["status"], None,
+                   data={"responsible_user_id": to_user_id, "due_date": request["due_date"],
+                         "previous_responsible_user_id": from_user_id, "previous_due_date": request["due_date"],
+                         "handed_over_with_cell": cell_id})
+        return len(passing)
+
+
 def create(db, *, uuid, household_id, category, description, responsible_user_id, due_date, user_id, at,
            channel=None):
     """Enter a request directly (e.g. from a phone call) with its first event; a resent form adds nothing.
