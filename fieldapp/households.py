@@ -1,14 +1,14 @@
 """The member's households: the list in visiting order, and each household's page."""
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from fieldapp import access, rules
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.i18n import LABELS
-from fieldapp.web import clock, get_db, render, tag_from_token
+from fieldapp.web import clock, get_db, render, tag_from_token, tag_token, wants_fragment
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -82,15 +82,22 @@ def _room_number(room):
     return (0, int(room), "") if room and room.isdigit() else (1, 0, room or "")
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @login_required
 def mine():
-    """The households the signed-in user is responsible for, most urgent (or nearest) first."""
+    """The households the signed-in user is responsible for, most urgent (or nearest) first.
+
+    A search (an address or a resident's name) comes as a POST, so that names stay out of URLs, history and
+    logs, and each search goes to the audit log; the other filters work in links too.
+    """
     db = get_db()
     scope = access.cell_scope(db, current_user)
     tags = households.cycle_tags(db)
     buildings = households.buildings_in(db, scope)
-    filters, notices = parse_filters(request.args, {t["code"] for t in tags}, {b["id"] for b in buildings})
+    asked = request.form if request.method == "POST" else request.args
+    filters, notices = parse_filters(asked, {t["code"] for t in tags}, {b["id"] for b in buildings})
+    if request.method != "POST":
+        filters["q"] = ""
     now = clock(db)
     everything = households.with_status(db, now, cell_ids=scope)
     shown = [h for h in everything
@@ -105,9 +112,25 @@ def mine():
             household["distance_m"] = rules.distance_m(*filters["near"], household["lon"], household["lat"])
     occupied = [h for h in everything if h["occupancy"] == "occupied"]
     counter = {"due": sum(1 for h in occupied if h["needs_visit"]), "total": len(occupied)}
-    return render("households/mine.html", "households/_list.html", groups=group_by_building(shown, filters["order"]),
-                  filters=filters, notices=notices, counter=counter, tags=tags, buildings=buildings,
-                  shown_count=len(shown), today=date.fromisoformat(now["today"]), row_texts=row_texts())
+    if filters["q"]:
+        audit.log(db, user_id=current_user.id, action="search", detail={
+            "page": "households", "query": filters["q"], "found": len(shown)}, ip=request.remote_addr)
+    response = render("households/mine.html", "households/_list.html",
+                      groups=group_by_building(shown, filters["order"]), filters=filters, notices=notices,
+                      counter=counter, tags=tags, buildings=buildings, shown_count=len(shown),
+                      today=date.fromisoformat(now["today"]), row_texts=row_texts())
+    if request.method == "POST" and wants_fragment():
+        response.headers["HX-Push-Url"] = list_url(filters)  # the filters in the address bar, never the search
+    return response
+
+
+def list_url(filters):
+    """The list's address with the filters that name no one (status, building, tag token, order)."""
+    return url_for("households.mine", status=filters["status"], building=filters["building"],
+                   tag=tag_token(filters["tag"]) if filters["tag"] else None,
+                   order="nearest" if filters["order"] == "nearest" else None,
+                   lat=filters["near"][1] if filters["near"] else None,
+                   lon=filters["near"][0] if filters["near"] else None)
 
 
 def status_reason(household, today):

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from fieldapp import access, rules
-from fieldapp.data import cells, coverage
+from fieldapp.data import audit, cells, coverage
 from fieldapp.data import ledger
 from fieldapp.data import requests as request_data
 from fieldapp.i18n import LABELS
@@ -280,8 +280,12 @@ def new():
     scope = access.cell_scope(db, current_user)
     household_id = request.values.get("household", "")
     if not household_id.isdigit():
-        search = request.args.get("q", "").strip()[:50]
+        # A name is searched by POST: it stays out of URLs, and the search goes to the audit log.
+        search = request.form.get("q", "").strip()[:50] if request.method == "POST" else ""
         found = ledger.find_households(db, scope, search) if search else []
+        if search:
+            audit.log(db, user_id=current_user.id, action="search", detail={
+                "page": "new_request", "query": search, "found": len(found)}, ip=request.remote_addr)
         return render("ledger/new.html", household=None, search=search, found=found)
     household = access.household_or_404(db, current_user, int(household_id))
     cell = cells.get(db, household["cell_id"])

@@ -24,7 +24,7 @@ bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 PAGE = 50
 MAX_RETENTION_DAYS = 3650
 # Pages that show a household's residents: each view goes to the audit log.
-RESIDENT_PAGES = {"households.show": "household_id"}
+RESIDENT_PAGES = {"households.show": "household_id", "visits.new": "household_id"}
 # What the audit log's action and record codes mean, for the admin who reads them.
 ACTIONS = {
     "login": _l("Signed in"), "login_failed": _l("Sign-in failed"),
@@ -35,7 +35,7 @@ ACTIONS = {
     "settings": _l("Settings changed"), "purge": _l("Residents anonymised"), "create_user": _l("Account created"),
     "disable_user": _l("Account disabled"), "enable_user": _l("Account enabled"),
     "reset_password": _l("Password reset"), "change_password": _l("Password changed"),
-    "password_failed": _l("Wrong current password given"),
+    "password_failed": _l("Wrong current password given"), "search": _l("Search by address, name or phone"),
     "password_throttled": _l("Password change refused: too many failures"),
     "assignment": _l("Cells assigned"),
 }
@@ -176,12 +176,17 @@ def audit_log():
                   record_labels={code: str(label) for code, label in RECORDS.items()})
 
 
-@bp.route("/residents")
+@bp.route("/residents", methods=["GET", "POST"])
 @roles_required("admin")
 def residents():
-    """Find a resident by name or phone, to export what is held about them."""
-    search = request.args.get("q", "").strip()[:50]
-    found = held.residents_matching(get_db(), search) if search else []
+    """Find a resident by name or phone, to export what is held about them (a POST: no name in the URL; the
+    search is audited)."""
+    db = get_db()
+    search = request.form.get("q", "").strip()[:50] if request.method == "POST" else ""
+    found = held.residents_matching(db, search) if search else []
+    if search:
+        audit.log(db, user_id=current_user.id, action="search", detail={
+            "page": "privacy_residents", "query": search, "found": len(found)}, ip=request.remote_addr)
     return render("privacy/residents.html", search=search, found=found, mask=rules.mask_phone)
 
 

@@ -300,7 +300,10 @@ def test_who_may_act(auth, client, world, user, action, key, code):
 
 def test_leader_enters_a_request_from_a_phone_call(auth, client, db, world):
     auth.login("lead")
-    found = client.get("/ledger/new?q=孙大妈").get_data(as_text=True)
+    found = client.post("/ledger/new", data={"q": "孙大妈", "csrf_token": auth.csrf_token("/ledger/new")}
+                        ).get_data(as_text=True)
+    assert "孙大妈" not in client.get("/ledger/new?q=孙大妈").get_data(as_text=True).split("<main", 1)[-1]
+    assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'search'") == 1
     assert f"/ledger/new?household={world['h1']}" in found
     form = client.get(f"/ledger/new?household={world['h1']}").get_data(as_text=True)
     assert f'<option value="{world["m1"]}" selected>' in form  # the cell's member is proposed

@@ -92,7 +92,8 @@ def test_the_audit_search_filters_by_day(auth, client, db, world):
 
 def test_a_residents_export_holds_what_is_kept_about_them_and_is_logged(auth, client, db, world):
     auth.login("boss")
-    found = client.get("/privacy/residents?q=王秀").get_data(as_text=True)
+    found = client.post("/privacy/residents", data={"q": "王秀", "csrf_token": auth.csrf_token("/privacy/residents")}
+                        ).get_data(as_text=True)
     assert "王秀英" in found and "138****5678" in found and "13812345678" not in found
     response = client.get(f"/privacy/residents/{world['resident']}/export.json")
     assert response.headers["Content-Disposition"] == f'attachment; filename="resident-{world["resident"]}.json"'
@@ -190,3 +191,18 @@ def test_the_map_data_carries_no_vulnerable_group_tag(auth, client, db, world):
     sensitive = [r["code"] for r in database.rows(db, "SELECT code FROM tags WHERE sensitive = 1")]
     sensitive += [r["label"] for r in database.rows(db, "SELECT label FROM tags WHERE sensitive = 1")]
     assert not [tag for tag in sensitive if tag in body]
+
+
+def test_the_visit_form_lists_residents_and_is_logged(auth, client, db, world):
+    auth.login("m1")
+    client.get(f"/households/{world['household']}/visits/new")
+    logged = database.one(db, "SELECT action, target_id FROM audit_log WHERE action = 'view_household'")
+    assert logged == {"action": "view_household", "target_id": world["household"]}
+
+
+def test_an_admins_resident_search_keeps_the_name_out_of_the_url_and_is_logged(auth, client, db, world):
+    auth.login("boss")
+    assert "王秀英" not in client.get("/privacy/residents?q=王秀").get_data(as_text=True)
+    client.post("/privacy/residents", data={"q": "王秀", "csrf_token": auth.csrf_token("/privacy/residents")})
+    detail = database.scalar(db, "SELECT detail FROM audit_log WHERE action = 'search'")
+    assert '"page": "privacy_residents"' in detail and '"query": "王秀"' in detail

@@ -57,10 +57,26 @@ def test_member_sees_own_households_in_urgency_order(auth, client, world):
     assert "Due this cycle: 2 of 3" in page
 
 
-def test_search_by_resident_name_substring(auth, client, world):
+def test_search_by_resident_name_substring(auth, client, db, world):
     auth.login("m1")
-    body = listing(client.get("/households/?q=建国"))
+    token = auth.csrf_token("/households/")
+    body = listing(client.post("/households/", data={"q": "建国", "csrf_token": token}))
     assert "龙坞村 37号" in body and "501" not in body
+    searched = database.one(db, "SELECT user_id, detail FROM audit_log WHERE action = 'search'")
+    assert '"query": "建国"' in searched["detail"] and '"found": 1' in searched["detail"]
+
+
+def test_a_name_in_the_url_searches_nothing(auth, client, db, world):
+    """Names stay out of URLs (history, caches, logs): the list's links carry filters, never a search."""
+    auth.login("m1")
+    body = client.get("/households/?q=建国").get_data(as_text=True)
+    assert "501" in body and 'value="建国"' not in body
+    assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'search'") == 0
+    token = auth.csrf_token("/households/")
+    fragment = client.post("/households/", data={"q": "建国", "status": "due", "csrf_token": token},
+                           headers={"HX-Request": "true"})
+    assert fragment.headers["HX-Push-Url"] == "/households/?status=due"
+    assert "建国" not in fragment.headers["HX-Push-Url"] and "q=" not in fragment.get_data(as_text=True)
 
 
 def test_htmx_request_gets_the_list_fragment_only(auth, client, world):
