@@ -1,4 +1,5 @@
 """Exports: what is exported can be imported again as it is, and comes back the same."""
+import csv
 import io
 import json
 
@@ -134,14 +135,21 @@ def test_the_command_line_exports_what_it_imports(app, runner, db, tmp_path):
     assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'export'") == 1
 
 
-def test_csv_text_that_excel_would_run_as_a_formula_is_quoted_and_comes_back(app, db, empty):
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_text_a_spreadsheet_would_run_is_quoted_and_imports_again_as_typed(app, db, empty, fmt):
     cell = factories.make_cell(db, code="C1")
-    household = factories.make_household(db, cell, external_id="H1", address="=HYPERLINK(\"x\")")
-    factories.make_resident(db, household, name="-王", phone="+8613812341234")
-    content = kinds.export(db, "households", "csv", CLOCK)["content"]
-    assert "'=HYPERLINK" in content.decode("utf-8") and ",'-王,'+86" in content.decode("utf-8")
+    household = factories.make_household(db, cell, external_id="H1", address="=HYPERLINK(\"x\")", room="@1")
+    factories.make_resident(db, household, name="'-王", phone="+8613812341234")
+    content = kinds.export(db, "households", fmt, CLOCK)["content"]
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    else:
+        rows = list(load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True))
+    written = dict(zip(rows[0], rows[1]))
+    assert (written["address"], written["room"], written["resident_name"], written["resident_phone"]) == \
+        ("'=HYPERLINK(\"x\")", "'@1", "''-王", "'+8613812341234")
     import_into(empty, "cells", kinds.export(db, "cells", "geojson", CLOCK)["content"], "cells.geojson")
-    import_into(empty, "households", content, "households.csv")
-    assert database.one(empty, "SELECT h.address, r.name, r.phone FROM households h JOIN residents r "
-                               "ON r.household_id = h.id") == {"address": '=HYPERLINK("x")', "name": "-王",
-                                                                "phone": "+8613812341234"}
+    import_into(empty, "households", content, f"households.{fmt}")
+    assert database.one(empty, "SELECT h.address, h.room, r.name, r.phone FROM households h JOIN residents r "
+                               "ON r.household_id = h.id") == {"address": '=HYPERLINK("x")', "room": "@1",
+                                                                "name": "'-王", "phone": "+8613812341234"}

@@ -18,7 +18,7 @@ _NOT_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 def disposition(filename):
     """Content-Disposition of a download: a plain ASCII filename any browser takes, and the name (RFC 5987)."""
     stem, _dot, extension = filename.rpartition(".")
-    fallback = (_NOT_SAFE.sub("_", stem).strip("_") or "export") + "." + _NOT_SAFE.sub("", extension)
+    fallback = (_NOT_SAFE.sub("_", stem).strip("_-") or "export") + "." + _NOT_SAFE.sub("", extension)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
