@@ -47,9 +47,11 @@ def download_tables(name, tables, default, *, target_type, detail, personal=()):
     table = request.args["table"] if request.args.get("table") in tables else default
     chosen = dict(tables) if fmt == "xlsx" else {table: tables[table]}
     filename = f"{name}.xlsx" if fmt == "xlsx" else f"{name}-{table}.csv"
-    rows = {key: len(found[2]) for key, found in chosen.items()}
+    # Plain values: the audit page shows each as it is.
+    taken = {"tables": ", ".join(chosen), "rows": sum(len(rows) for _title, _columns, rows in chosen.values()),
+             "personal": any(key in personal for key in chosen)}
     return download(table_writer.write(fmt, list(chosen.values())), filename, target_type=target_type,
-                    detail={**detail, "rows": rows, "personal": any(key in personal for key in chosen)})
+                    detail={**detail, **taken})
 
 
 def scope(cell_ids):

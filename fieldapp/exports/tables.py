@@ -7,7 +7,7 @@ from a date or ISO text) and "percent" (a ratio, shown as 85.3 % in Excel); a ro
 The formula guard (`inert`): text whose first character is = + - @, tab or CR is what a spreadsheet runs
 as a formula (a request's description typed at the door as =HYPERLINK(...)). Such text is written with a
 leading apostrophe, in CSV and in .xlsx alike:
-- CSV: the apostrophe keeps the cell text in Excel, WPS and LibreOffice; it shows in the cell.
+- CSV: a cell beginning with an apostrophe is text to a spreadsheet; the apostrophe shows in the cell.
 - .xlsx: every text is a shared string, never a formula, so the file is inert as it is; the apostrophe
   too, so that the cell copied into a CSV, or typed again, stays text (Excel takes a typed ' as "text").
 Numbers are not text: -3 in a numeric column stays the number -3. Text that already begins with
