@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fieldapp import exporter, importer, rules  # noqa: E402
+from fieldapp import importer, rules  # noqa: E402
+from fieldapp.exports import kinds, tables  # noqa: E402
 from fieldapp.data import db as database  # noqa: E402
 
 CLOCK = {"today": "2026-11-28", "offset": "+480 minutes", "default_cycle": 30}
@@ -38,7 +39,7 @@ def from_source(path, wanted):
     try:
         if (database.scalar(db, "SELECT count(*) FROM households") or 0) < wanted:
             return None
-        return {kind: exporter.export(db, kind, fmt, CLOCK)["content"]
+        return {kind: kinds.export(db, kind, fmt, CLOCK)["content"]
                 for kind, fmt in (("cells", "geojson"), ("buildings", "csv"), ("households", "csv"))}
     finally:
         db.conn.close()
@@ -54,7 +55,7 @@ def synthesise(households, seed=7):
                   [120 + (x + 1) * size, 30 + (y + 1) * size], [120 + x * size, 30 + (y + 1) * size],
                   [120 + x * size, 30 + y * size]]]}} for x in range(side) for y in range(side)]
     buildings = ["external_id,name,kind,longitude,latitude"]
-    rows = [",".join(exporter.HOUSEHOLD_COLUMNS)]
+    rows = [",".join(kinds.HOUSEHOLD_COLUMNS)]
     number = 0
     while number < households:
         x, y = rng.randrange(side), rng.randrange(side)
@@ -105,7 +106,9 @@ def as_workbook(csv_bytes):
     for row in rows:
         for key in ("longitude", "latitude"):
             row[key] = float(row[key]) if row[key] else None
-    return exporter.workbook("households", list(rows[0]), rows)
+    columns = list(rows[0])
+    table = ("households", [(c, "text") for c in columns], [[row[c] for c in columns] for row in rows])
+    return tables.xlsx_bytes([table])
 
 
 def time_import(db, content, fmt="csv"):

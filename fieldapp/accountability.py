@@ -3,13 +3,14 @@ no visit in 14 days, households due for longer than a full cycle; as a page and 
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from flask_babel import force_locale
 from flask_login import current_user
 
-from fieldapp import access, rules, sheets
+from fieldapp import access, rules
 from fieldapp.coverage import row_texts
 from fieldapp.data import coverage, ledger
+from fieldapp.exports import downloads
 from fieldapp.i18n import LABELS
 from fieldapp.web import clock, get_db, render, roles_required
 
@@ -96,7 +97,6 @@ def export():
     now = clock(db)
     cell_ids = access.cell_scope(db, current_user)
     tables = export_tables(db, now, {**overdue_report(db, now, cell_ids), "cell_ids": cell_ids})
-    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
-    table = request.args.get("table") if request.args.get("table") in tables else "requests"
-    chosen = list(tables.values()) if fmt == "xlsx" else [tables[table]]
-    return sheets.download(fmt, f"overdue-{now['today']}" + ("" if fmt == "xlsx" else f"-{table}"), chosen)
+    return downloads.download_tables(f"overdue-{now['today']}", tables, "requests", target_type="overdue",
+                                     detail={"day": now["today"], "scope": downloads.scope(cell_ids)},
+                                     personal={"requests"})  # descriptions typed at the door

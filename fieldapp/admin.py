@@ -7,8 +7,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fieldapp import access, exporter, importer, readers, rules
+from fieldapp import access, importer, readers, rules
 from fieldapp.data import audit, geodata, users
+from fieldapp.exports import downloads, kinds
 from fieldapp.problems import KINDS, describe, where
 from fieldapp.web import clock, get_db, render, roles_required
 
@@ -125,14 +126,15 @@ def template(kind):
     """A template file for kind, with its columns and one example row."""
     if kind not in importer.KINDS:
         abort(404)
-    return _download(exporter.template(kind))
+    found = kinds.template(kind)
+    return downloads.attachment(found["content"], found["filename"])
 
 
 @bp.route("/export")
 @roles_required("leader", "admin")
 def export_form():
     """Links to every export the user may take (leaders: their grid)."""
-    return render("admin/export.html", formats=exporter.FORMATS, kinds={**KINDS, "visits": _("Visits")},
+    return render("admin/export.html", formats=kinds.FORMATS, kinds={**KINDS, "visits": _("Visits")},
                   errors={}, values=request.args)
 
 
@@ -154,25 +156,15 @@ def period_errors(args):
 @roles_required("leader", "admin")
 def export(kind, fmt):
     """Download an export of kind in fmt, restricted to the user's scope; written to the audit log."""
-    if fmt not in exporter.FORMATS.get(kind, ()):
+    if fmt not in kinds.FORMATS.get(kind, ()):
         abort(404)
     errors, since, until = period_errors(request.args)
     if errors:
-        return render("admin/export.html", formats=exporter.FORMATS, kinds={**KINDS, "visits": _("Visits")},
+        return render("admin/export.html", formats=kinds.FORMATS, kinds={**KINDS, "visits": _("Visits")},
                       errors=errors, values=request.args, status=422)
     db = get_db()
     scope = access.cell_scope(db, current_user)
-    result = exporter.export(db, kind, fmt, clock(db), cell_ids=scope, since=since, until=until)
-    audit.log(db, user_id=current_user.id, action="export", target_type=kind,
-              detail={"format": fmt, "rows": result["count"], "personal": result["personal"],
-                      "scope": "all" if scope is None else len(scope), "from": since, "until": until},
-              ip=request.remote_addr)
-    return _download(result)
-
-
-def _download(result):
-    """A file download answer for an export or template."""
-    response = current_app.response_class(result["content"], mimetype=result["mimetype"])
-    response.headers["Content-Disposition"] = f'attachment; filename="{result["filename"]}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    result = kinds.export(db, kind, fmt, clock(db), cell_ids=scope, since=since, until=until)
+    return downloads.download(result["content"], result["filename"], target_type=kind,
+                              detail={"rows": result["count"], "personal": result["personal"],
+                                      "scope": downloads.scope(scope), "from": since, "until": until})

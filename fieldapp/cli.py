@@ -156,14 +156,14 @@ def import_command(kind, file, crs, dry_run):
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True)
 def export_command(kind, fmt, output):
     """Export cells, buildings or households (GeoJSON, CSV, .xlsx) or visits (CSV, .xlsx), importable again."""
-    from fieldapp import exporter
     from fieldapp.data import audit
+    from fieldapp.exports import kinds
     from fieldapp.web import clock
 
-    if fmt not in exporter.FORMATS[kind]:
-        raise click.ClickException(f"{kind} can be exported as {', '.join(exporter.FORMATS[kind])} only.")
+    if fmt not in kinds.FORMATS[kind]:
+        raise click.ClickException(f"{kind} can be exported as {', '.join(kinds.FORMATS[kind])} only.")
     db = database.connect(current_app.config["DATABASE"])
-    result = exporter.export(db, kind, fmt, clock(db))
+    result = kinds.export(db, kind, fmt, clock(db))
     with open(output, "wb") as out:
         out.write(result["content"])
     audit.log(db, user_id=None, action="export", target_type=kind,

@@ -7,9 +7,10 @@ from flask import Blueprint, abort, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from fieldapp import access, rules, sheets
+from fieldapp import access, rules
 from fieldapp.data import cells as cell_data
 from fieldapp.data import coverage, ledger
+from fieldapp.exports import downloads
 from fieldapp.web import clock, get_db, render
 
 bp = Blueprint("coverage", __name__, url_prefix="/coverage")
@@ -287,9 +288,7 @@ def export():
     db = get_db()
     now = clock(db)
     period, _notices = _period(request.args, date.fromisoformat(now["today"]))
-    tables = export_tables(db, now, period, view_cells(db))
-    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
-    table = request.args.get("table") if request.args.get("table") in tables else "cells"
-    chosen = list(tables.values()) if fmt == "xlsx" else [tables[table]]
+    cell_ids = view_cells(db)
     name = f"coverage-{period['key'] if period['kind'] != 'current' else now['today']}"
-    return sheets.download(fmt, name if fmt == "xlsx" else f"{name}-{table}", chosen)
+    return downloads.download_tables(name, export_tables(db, now, period, cell_ids), "cells", target_type="coverage",
+                                     detail={"period": period["key"], "scope": downloads.scope(cell_ids)})

@@ -2,8 +2,6 @@
 
 Also logs every view of a household's page (residents' names, tags, masked phones) in the audit log.
 """
-import csv
-import io
 import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +16,7 @@ from flask_login import current_user
 from fieldapp import rules
 from fieldapp.data import audit, users
 from fieldapp.data import privacy as held
+from fieldapp.exports import downloads, tables
 from fieldapp.web import get_db, render, roles_required
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
@@ -200,38 +199,26 @@ def export_resident(resident_id, fmt):
     record = held.resident_record(db, resident_id)
     if record is None:
         abort(404)
-    audit.log(db, user_id=current_user.id, action="export_resident", target_type="resident",
-              target_id=resident_id, detail={"format": fmt}, ip=request.remote_addr)
     if fmt == "json":
-        body, mimetype = json.dumps(record, ensure_ascii=False, indent=2), "application/json"
+        content = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
     else:
-        body, mimetype = "\ufeff" + record_as_csv(record), "text/csv"  # BOM: Excel reads it as UTF-8
-    response = current_app.response_class(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="resident-{resident_id}.{fmt}"'
-    return response
+        content = tables.csv_bytes(record_as_table(record))
+    return downloads.download(content, f"resident-{resident_id}.{fmt}", action="export_resident",
+                              target_type="resident", target_id=resident_id, detail={})
 
 
-def record_as_csv(record):
-    """A resident's record as CSV rows: section, item number, field, value."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["section", "item", "field", "value"])
+def record_as_table(record):
+    """A resident's record as one table for the table writer: section, item number, field, value."""
+    rows = []
     for section, content in record.items():
         items = content if isinstance(content, list) else [content or {}]
         for number, item in enumerate(items, start=1):
             for field, value in item.items():
                 if isinstance(value, list):
                     value = ", ".join(map(str, value))
-                writer.writerow([section, number, field, spreadsheet_safe(value)])
-    return out.getvalue()
-
-
-def spreadsheet_safe(value):
-    """A cell value a spreadsheet will not run as a formula (typed notes may begin with = or +)."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+                rows.append((section, number, field, value))
+    columns = [("section", "text"), ("item", "int"), ("field", "text"), ("value", "text")]
+    return "resident", columns, rows
 
 
 @click.command("purge")

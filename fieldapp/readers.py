@@ -9,10 +9,10 @@ import json
 import operator
 import re
 
+from fieldapp.exports.tables import unguard
 from fieldapp.problems import Refused, problem
 
 LIMIT_MB = 45  # refused before reading; a 100,000-household GeoJSON export (about 42 MB) still fits
-UNQUOTE = re.compile(r"^'(?=[=+\-@\t\r])")
 HEADER_SEARCH_ROWS = 10  # a spreadsheet may carry a title above its header
 
 # What a file's content looks like, by its first bytes.
@@ -92,8 +92,8 @@ def read_csv(content, aliases):
         delimiter = ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     table = list(reader)
-    if re.search(r"(^|[,;\t])'[=+\-@\t\r]", text, re.M):  # quoted by an export against formulas
-        table = [[UNQUOTE.sub("", value) for value in row] for row in table]
+    if "'" in text:  # an export's formula guard may have quoted cells
+        table = [[unguard(value) for value in row] for row in table]
     records, header = _records_from_table(table, aliases, first_row=1)
     return records, header, [problem("encoding", encoding=encoding)]
 
@@ -109,7 +109,7 @@ def read_xlsx(content, aliases, extra_sheets=()):
     except (InvalidFileException, KeyError, ValueError, OSError) as error:
         raise Refused(problem("xlsx_unreadable", detail=str(error)[:200])) from None
     sheet = workbook.worksheets[0]
-    table = [[cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    table = [[unguard(cell_text(value)) for value in row] for row in sheet.iter_rows(values_only=True)]
     header_index = find_header(table, aliases)
     merged = [str(rng) for rng in sheet.merged_cells.ranges
               if rng.min_row <= header_index + 1 <= rng.max_row]
@@ -120,7 +120,7 @@ def read_xlsx(content, aliases, extra_sheets=()):
     for name, sheet_aliases in extra_sheets:
         found = [ws for ws in workbook.worksheets[1:] if ws.title.strip().lower() in name]
         if found:
-            rows = [[cell_text(value) for value in row] for row in found[0].iter_rows(values_only=True)]
+            rows = [[unguard(cell_text(value)) for value in row] for row in found[0].iter_rows(values_only=True)]
             extras[name[0]] = _records_from_table(rows, sheet_aliases, first_row=1, sheet=found[0].title)
     return records, header, extras, []
 

@@ -110,7 +110,8 @@ def test_another_admins_upload_cannot_be_seen(client, auth, db, world):
 def test_templates_download(client, auth, world):
     auth.login("boss")
     response = client.get("/admin/import/template/households")
-    assert response.headers["Content-Disposition"] == 'attachment; filename="households-template.csv"'
+    assert response.headers["Content-Disposition"] == ('attachment; filename="households-template.csv"; '
+                                                       "filename*=UTF-8''households-template.csv")
     assert response.get_data(as_text=True).lstrip("\ufeff").startswith("external_id,building,unit,room,address")
     assert client.get("/admin/import/template/visits").status_code == 404
 

@@ -96,7 +96,8 @@ def test_a_residents_export_holds_what_is_kept_about_them_and_is_logged(auth, cl
                         ).get_data(as_text=True)
     assert "王秀英" in found and "138****5678" in found and "13812345678" not in found
     response = client.get(f"/privacy/residents/{world['resident']}/export.json")
-    assert response.headers["Content-Disposition"] == f'attachment; filename="resident-{world["resident"]}.json"'
+    assert response.headers["Content-Disposition"] == (f'attachment; filename="resident-{world["resident"]}.json"; '
+                                                       f"filename*=UTF-8''resident-{world['resident']}.json")
     assert response.headers["Cache-Control"] == "no-store"
     record = response.get_json()
     assert record["resident"]["name"] == "王秀英" and record["resident"]["phone"] == "13812345678"

@@ -1,12 +1,14 @@
 """Exports: what is exported can be imported again as it is, and comes back the same."""
+import csv
 import io
 import json
 
 import pytest
 from openpyxl import load_workbook
 
-from fieldapp import demo, exporter, importer
+from fieldapp import demo, importer
 from fieldapp.data import db as database
+from fieldapp.exports import kinds
 from tests import factories
 
 DERIVED = {"status", "households", "overdue_request", "open_request", "due", "visited", "vacant"}
@@ -33,7 +35,7 @@ def empty(tmp_path):
 
 def features(db, kind):
     """The exported GeoJSON features of kind, without what the status rules derive."""
-    collection = json.loads(exporter.export(db, kind, "geojson", CLOCK)["content"])
+    collection = json.loads(kinds.export(db, kind, "geojson", CLOCK)["content"])
     return [(f["geometry"], {k: v for k, v in f["properties"].items() if k not in DERIVED})
             for f in collection["features"]]
 
@@ -48,7 +50,7 @@ def import_into(db, kind, content, filename):
 
 def test_geojson_round_trip_gives_the_same_features(app, demo_db, empty):
     for kind in ("cells", "buildings", "households"):
-        exported = exporter.export(demo_db, kind, "geojson", CLOCK)["content"]
+        exported = kinds.export(demo_db, kind, "geojson", CLOCK)["content"]
         import_into(empty, kind, exported, f"{kind}.geojson")
     for kind in ("cells", "buildings", "households"):
         assert features(empty, kind) == features(demo_db, kind), kind
@@ -58,9 +60,9 @@ def test_geojson_round_trip_gives_the_same_features(app, demo_db, empty):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_household_tables_round_trip_and_a_second_import_changes_nothing(app, demo_db, empty, fmt):
-    import_into(empty, "cells", exporter.export(demo_db, "cells", "geojson", CLOCK)["content"], "cells.geojson")
-    import_into(empty, "buildings", exporter.export(demo_db, "buildings", fmt, CLOCK)["content"], f"buildings.{fmt}")
-    table = exporter.export(demo_db, "households", fmt, CLOCK)["content"]
+    import_into(empty, "cells", kinds.export(demo_db, "cells", "geojson", CLOCK)["content"], "cells.geojson")
+    import_into(empty, "buildings", kinds.export(demo_db, "buildings", fmt, CLOCK)["content"], f"buildings.{fmt}")
+    table = kinds.export(demo_db, "households", fmt, CLOCK)["content"]
     first = import_into(empty, "households", table, f"households.{fmt}")
     assert first["add"] == 2000
     assert features(empty, "households") == features(demo_db, "households")
@@ -74,11 +76,11 @@ def test_households_csv_has_the_import_columns_status_and_one_row_per_resident(a
     household = factories.make_household(db, cell, building, external_id="H9", unit="1", room="101")
     factories.make_resident(db, household, name="王秀英", tags=["elderly_alone"])
     factories.make_resident(db, household, name="李建国", phone="13900001111")
-    result = exporter.export(db, "households", "csv", CLOCK)
+    result = kinds.export(db, "households", "csv", CLOCK)
     text = result["content"].decode("utf-8")
     assert text.startswith("\ufeff") and result["personal"]
     lines = text.lstrip("\ufeff").splitlines()
-    assert lines[0] == ",".join(exporter.HOUSEHOLD_COLUMNS)
+    assert lines[0] == ",".join(kinds.HOUSEHOLD_COLUMNS)
     assert lines[1].startswith("H9,B9,1,101,") and lines[1].endswith(",C9,due,王秀英,13812341234,独居老人")
     assert lines[2].endswith(",C9,due,李建国,13900001111,")
 
@@ -94,28 +96,28 @@ def test_visits_export_lists_visits_with_their_member_and_amendment(app, db):
                        "notes": "身体还好"})
     visit_id = database.scalar(db, "SELECT id FROM visits")
     visits.amend(db, visit_id, member, "2026-11-01T03:00:00Z", "写错了", outcome="nobody_home")
-    workbook = load_workbook(io.BytesIO(exporter.export(db, "visits", "xlsx", CLOCK)["content"]))
+    workbook = load_workbook(io.BytesIO(kinds.export(db, "visits", "xlsx", CLOCK)["content"]))
     rows = list(workbook.active.iter_rows(values_only=True))
-    assert rows[0] == exporter.VISIT_COLUMNS
+    assert rows[0] == kinds.VISIT_COLUMNS
     found = dict(zip(rows[0], rows[1]))
     assert (found["household"], found["member"], found["outcome"], found["amended_outcome"], found["notes"]) == \
         ("H7", "walker", "met", "nobody_home", "身体还好")
-    assert exporter.export(db, "visits", "csv", CLOCK, since="2026-11-02T00:00:00Z")["count"] == 0
+    assert kinds.export(db, "visits", "csv", CLOCK, since="2026-11-02T00:00:00Z")["count"] == 0
 
 
 def test_a_leaders_export_holds_only_the_cells_in_scope(app, db):
     inside, outside = factories.make_cell(db, code="IN"), factories.make_cell(db, lon=120.2, code="OUT")
     factories.make_household(db, inside, external_id="H-IN")
     factories.make_household(db, outside, external_id="H-OUT", lon=120.2008)
-    collection = json.loads(exporter.export(db, "households", "geojson", CLOCK, cell_ids=[inside])["content"])
+    collection = json.loads(kinds.export(db, "households", "geojson", CLOCK, cell_ids=[inside])["content"])
     assert [f["properties"]["external_id"] for f in collection["features"]] == ["H-IN"]
-    cells = json.loads(exporter.export(db, "cells", "geojson", CLOCK, cell_ids=[inside])["content"])
+    cells = json.loads(kinds.export(db, "cells", "geojson", CLOCK, cell_ids=[inside])["content"])
     assert [(f["properties"]["code"], f["properties"]["households"]) for f in cells["features"]] == [("IN", 1)]
 
 
 def test_the_templates_import_cleanly(app, empty):
     for kind in ("cells", "buildings", "households"):
-        template = exporter.template(kind)
+        template = kinds.template(kind)
         report = import_into(empty, kind, template["content"], template["filename"])
         assert report["add"] == 1, kind
     assert database.scalar(empty, "SELECT count(*) FROM residents") == 1
@@ -133,14 +135,21 @@ def test_the_command_line_exports_what_it_imports(app, runner, db, tmp_path):
     assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'export'") == 1
 
 
-def test_csv_text_that_excel_would_run_as_a_formula_is_quoted_and_comes_back(app, db, empty):
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_text_a_spreadsheet_would_run_is_quoted_and_imports_again_as_typed(app, db, empty, fmt):
     cell = factories.make_cell(db, code="C1")
-    household = factories.make_household(db, cell, external_id="H1", address="=HYPERLINK(\"x\")")
-    factories.make_resident(db, household, name="-王", phone="+8613812341234")
-    content = exporter.export(db, "households", "csv", CLOCK)["content"]
-    assert "'=HYPERLINK" in content.decode("utf-8") and ",'-王,'+86" in content.decode("utf-8")
-    import_into(empty, "cells", exporter.export(db, "cells", "geojson", CLOCK)["content"], "cells.geojson")
-    import_into(empty, "households", content, "households.csv")
-    assert database.one(empty, "SELECT h.address, r.name, r.phone FROM households h JOIN residents r "
-                               "ON r.household_id = h.id") == {"address": '=HYPERLINK("x")', "name": "-王",
-                                                                "phone": "+8613812341234"}
+    household = factories.make_household(db, cell, external_id="H1", address="=HYPERLINK(\"x\")", room="@1")
+    factories.make_resident(db, household, name="'-王", phone="+8613812341234")
+    content = kinds.export(db, "households", fmt, CLOCK)["content"]
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    else:
+        rows = list(load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True))
+    written = dict(zip(rows[0], rows[1]))
+    assert (written["address"], written["room"], written["resident_name"], written["resident_phone"]) == \
+        ("'=HYPERLINK(\"x\")", "'@1", "''-王", "'+8613812341234")
+    import_into(empty, "cells", kinds.export(db, "cells", "geojson", CLOCK)["content"], "cells.geojson")
+    import_into(empty, "households", content, f"households.{fmt}")
+    assert database.one(empty, "SELECT h.address, h.room, r.name, r.phone FROM households h JOIN residents r "
+                               "ON r.household_id = h.id") == {"address": '=HYPERLINK("x")', "room": "@1",
+                                                                "name": "'-王", "phone": "+8613812341234"}

@@ -3,24 +3,17 @@
 The columns and properties are the ones the import reads, so an export can be imported again as it is;
 what the import does not read (status, counts) it ignores.
 """
-import csv
-import io
 import json
-import re
-import zipfile
+import operator
 from collections import Counter
-from xml.sax.saxutils import escape
 
 from fieldapp.data import exports
 from fieldapp.data import households as household_data
+from fieldapp.exports import tables
 
 FORMATS = {"cells": ("geojson",), "buildings": ("geojson", "csv", "xlsx"),
            "households": ("geojson", "csv", "xlsx"), "visits": ("csv", "xlsx")}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a note typed as "=HYPERLINK(...)" must stay text
 PERSONAL = {"households", "visits"}  # residents' names and phones, visit notes: written to the audit log
-MIMETYPES = {"geojson": "application/geo+json",
-             "csv": "text/csv; charset=utf-8",
-             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 BUILDING_COLUMNS = ("external_id", "name", "kind", "longitude", "latitude", "cell_code", "households")
 HOUSEHOLD_COLUMNS = ("external_id", "building", "unit", "room", "address", "longitude", "latitude", "occupancy",
                      "cell_code", "status", "resident_name", "resident_phone", "resident_tags")
@@ -43,7 +36,7 @@ TEMPLATES = {
 
 
 def export(db, kind, fmt, clock, cell_ids=None, since=None, until=None):
-    """The export of kind in fmt for cell_ids (None: all): {content, mimetype, filename, count, personal}."""
+    """The export of kind in fmt for cell_ids (None: all): {content, filename, count, personal}."""
     if kind == "visits":
         rows = [_visit_row(v) for v in exports.visits(db, cell_ids, since, until)]
         return _package(kind, fmt, VISIT_COLUMNS, rows, None)
@@ -90,124 +83,34 @@ def export(db, kind, fmt, clock, cell_ids=None, since=None, until=None):
 
 
 def template(kind):
-    """A small file showing the columns an import of kind reads: {content, mimetype, filename}."""
+    """A small file showing the columns an import of kind reads: {content, filename}."""
     fmt, sample = TEMPLATES[kind]
     if fmt == "geojson":
         content = _geojson(sample)
     else:
-        content = _csv(list(sample[0]), sample)
-    return {"content": content, "mimetype": MIMETYPES[fmt], "filename": f"{kind}-template.{fmt}"}
+        content = tables.csv_bytes(_table(kind, list(sample[0]), sample))
+    return {"content": content, "filename": f"{kind}-template.{fmt}"}
 
 
 def _package(kind, fmt, columns, rows, features):
     """Serialise rows (CSV, Excel) or features (GeoJSON) into the export's answer."""
     if fmt == "geojson":
         content, count = _geojson(features), len(features)
-    elif fmt == "csv":
-        content, count = _csv(columns, rows), len(rows)
     else:
-        content, count = workbook(kind, columns, rows), len(rows)
-    return {"content": content, "mimetype": MIMETYPES[fmt], "filename": f"{kind}.{fmt}", "count": count,
-            "personal": kind in PERSONAL}
+        content, count = tables.write(fmt, [_table(kind, columns, rows)]), len(rows)
+    return {"content": content, "filename": f"{kind}.{fmt}", "count": count, "personal": kind in PERSONAL}
+
+
+def _table(kind, columns, rows):
+    """Rows (dicts holding every column) as a table for the table writer, every column written as given."""
+    pick = operator.itemgetter(*columns)
+    return kind, [(column, "text") for column in columns], [pick(row) for row in rows]
 
 
 def _geojson(features):
     """A FeatureCollection, one feature per line (diffable, and readable by streaming tools)."""
     lines = ",\n".join(json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features)
     return ('{"type":"FeatureCollection","features":[\n' + lines + "\n]}\n").encode("utf-8")
-
-
-def _csv(columns, rows):
-    """CSV in UTF-8 with a BOM, so that Excel in China opens it without garbling the Chinese."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows({key: _inert(value) for key, value in row.items()} for row in rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def workbook(kind, columns, rows):
-    """An Excel workbook with one sheet: the header, then the rows.
-
-    Written directly (shared strings, no styles): openpyxl's writer takes minutes for 100,000 rows, and
-    shared strings, as Excel writes them, are also what openpyxl reads fastest.
-    """
-    letters = [_column_letter(i) for i in range(len(columns))]
-    strings = {}
-    body = io.StringIO()
-    for number, values in enumerate([dict(zip(columns, columns))] + rows, start=1):
-        body.write(f'<row r="{number}">')
-        for letter, column in zip(letters, columns):
-            value = values.get(column)
-            if value is None or value == "":
-                continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                body.write(f'<c r="{letter}{number}"><v>{value!r}</v></c>')
-            else:
-                index = strings.setdefault(str(value), len(strings))
-                body.write(f'<c r="{letter}{number}" t="s"><v>{index}</v></c>')
-        body.write("</row>")
-    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    sheet = f'{head}<worksheet xmlns="{_MAIN}"><sheetData>{body.getvalue()}</sheetData></worksheet>'
-    shared = "".join(f'<si><t xml:space="preserve">{_xml_text(text)}</t></si>' for text in strings)
-    shared = f'{head}<sst xmlns="{_MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">{shared}</sst>'
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in _XLSX_PARTS.items():
-            archive.writestr(name, text.replace("SHEET", escape(kind, {'"': "&quot;"})))
-        archive.writestr("xl/worksheets/sheet1.xml", sheet)
-        archive.writestr("xl/sharedStrings.xml", shared)
-    return out.getvalue()
-
-
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG = "http://schemas.openxmlformats.org/package/2006"
-_XLSX_PARTS = {
-    "[Content_Types].xml":
-        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="{_PKG}/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/xl/workbook.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        '<Override PartName="/xl/worksheets/sheet1.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        '<Override PartName="/xl/sharedStrings.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-    "_rels/.rels":
-        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG}/relationships">'
-        f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-    "xl/workbook.xml":
-        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
-        '<sheets><sheet name="SHEET" sheetId="1" r:id="rId1"/></sheets></workbook>',
-    "xl/_rels/workbook.xml.rels":
-        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG}/relationships">'
-        f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
-        f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
-}
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def _xml_text(value):
-    """A value as XML text, without the control characters XML cannot hold."""
-    return escape(_NOT_XML.sub("", str(value)))
-
-
-def _column_letter(index):
-    """Excel's column name for a 0-based index: A, B, ..., Z, AA."""
-    name = ""
-    index += 1
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        name = chr(65 + remainder) + name
-    return name
-
-
-def _inert(value):
-    """Text that Excel would run as a formula (=, +, -, @ first), quoted with ' (the import removes it)."""
-    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
-        return "'" + value
-    return value
 
 
 def _status_counts(households, key):
