@@ -10,6 +10,7 @@ import operator
 import posixpath
 import re
 import zipfile
+import zlib
 from xml.etree import ElementTree
 
 from fieldapp.problems import Refused, problem
@@ -130,7 +131,7 @@ def check_xlsx_size(content):
                                       limit=f"{XLSX_ROWS:,}"))
             if cells > XLSX_CELLS:
                 raise Refused(problem("xlsx_cells", limit=f"{XLSX_CELLS:,}"))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, OSError, EOFError) as error:
         raise Refused(problem("xlsx_unreadable", detail=str(error)[:200])) from None
 
 
@@ -180,7 +181,7 @@ def read_xlsx(content, aliases, extra_sheets=()):
     try:
         # Not read-only: only a full workbook knows its merged cells.
         workbook = load_workbook(io.BytesIO(content), data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+    except (InvalidFileException, KeyError, ValueError, OSError, zipfile.BadZipFile, zlib.error) as error:
         raise Refused(problem("xlsx_unreadable", detail=str(error)[:200])) from None
     for sheet in workbook.worksheets:
         check_extent(sheet)
