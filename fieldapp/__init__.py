@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from fieldapp import inputs
 from fieldapp.data import db as database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ def create_app(test_config=None):
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.url_map.converters["int"] = inputs.RecordId  # before any route: an id past SQLite's INTEGER is a 404
     app.config.from_mapping(DEFAULTS)
     app.config.update(_from_environment())
     if test_config:

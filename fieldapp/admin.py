@@ -1,13 +1,13 @@
 """Administration: the landing page, imports (upload, preview, commit) and exports."""
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fieldapp import access, importer, readers, rules
+from fieldapp import access, importer, inputs, readers, rules
 from fieldapp.data import audit, geodata, users
 from fieldapp.exports import downloads, kinds
 from fieldapp.problems import KINDS, describe, where
@@ -140,15 +140,19 @@ def export_form():
 
 def period_errors(args):
     """Check the visits export's optional period (from, until: YYYY-MM-DD); return (errors, since, until)."""
-    errors, bounds = {}, {}
+    errors, days = {}, {}
     tz = ZoneInfo(current_app.config["TIMEZONE"])
-    for key, shift in (("from", 0), ("until", 1)):
-        if args.get(key):
-            try:
-                day = date.fromisoformat(args[key]) + timedelta(days=shift)
-                bounds[key] = rules.iso(datetime.combine(day, time.min, tzinfo=tz))
-            except ValueError:
-                errors[key] = _("Give a date as YYYY-MM-DD.")
+    for key, label in (("from", _("From")), ("until", _("Until"))):
+        try:
+            days[key] = inputs.day(args.get(key), label, rules.today(tz))
+        except inputs.BadValue as error:
+            errors[key] = error.message
+    try:
+        inputs.span(days.get("from"), days.get("until"), _("Until"))
+    except inputs.BadValue as error:
+        errors["until"] = error.message
+    bounds = {key: rules.local_midnight_utc(days[key] + timedelta(days=shift), tz)
+              for key, shift in (("from", 0), ("until", 1)) if days.get(key)}
     return errors, bounds.get("from"), bounds.get("until")
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from fieldapp import access, rules
+from fieldapp import access, inputs, rules
 from fieldapp.data import cells as cell_data
 from fieldapp.data import coverage, ledger
 from fieldapp.exports import downloads
@@ -75,12 +75,33 @@ def row_texts():
             "not_visited": _("Not visited")}
 
 
+def _period_problem(code, args):
+    """What is wrong with the first and last day of a period (BadPeriod's code), naming the field to correct."""
+    first, last = _("First day"), _("Last day")
+    if code == "dates":
+        return _("%(field)s: give both the first and the last day.", field=last if args.get("start") else first)
+    if code == "order":
+        return _("%(field)s: not before the first day.", field=last)
+    if code == "future":
+        return _("%(field)s: after today; nothing is known yet.", field=first)
+    if code == "early":
+        return _("%(field)s: give a date from %(first)s on.", field=first, first=rules.EARLIEST_DAY.isoformat())
+    return _("%(field)s: a period holds at most %(n)d days.", field=last, n=rules.MAX_PERIOD_DAYS)
+
+
 def _period(args, today):
-    """The period asked for in args, or the current cycle with a notice when it cannot be read."""
+    """The period asked for in args, or the current cycle with a notice saying what cannot be read."""
     try:
-        return rules.parse_period(args.get("period"), today, args.get("start") or None, args.get("end") or None), []
-    except rules.BadPeriod:
-        return rules.parse_period("current", today), [_("That period cannot be reviewed; showing the current cycle.")]
+        start = inputs.day(args.get("start"), _("First day"), today)
+        end = inputs.day(args.get("end"), _("Last day"), today)
+        return rules.parse_period(args.get("period"), today, start, end), []
+    except inputs.BadValue as error:
+        problem = error.message
+    except rules.BadPeriod as error:
+        if error.args[0] == "month":
+            return rules.parse_period("current", today), [_("That period cannot be reviewed; showing the current cycle.")]
+        problem = _period_problem(error.args[0], args)
+    return rules.parse_period("current", today), [_("%(problem)s Showing the current cycle.", problem=problem)]
 
 
 def _moment(now, period):
@@ -135,10 +156,10 @@ def _member_or_404(db, user_id, at):
 def view_cells(db):
     """The cells a page covers: the user's scope, or one grid of it (?grid=); 404 for a grid out of scope."""
     scope = access.cell_scope(db, current_user)
-    grid = request.args.get("grid", "")
-    if not grid.isdigit():
+    grid = inputs.record_id(request.args.get("grid"))
+    if grid is None:
         return scope
-    cell_ids = [c for c in cell_data.grid_cell_ids(db, int(grid)) if scope is None or c in scope]
+    cell_ids = [c for c in cell_data.grid_cell_ids(db, grid) if scope is None or c in scope]
     if not cell_ids:
         abort(404)
     return cell_ids
@@ -199,13 +220,14 @@ def not_visited():
     now = clock(db)
     period, notices = _period(request.args, date.fromisoformat(now["today"]))
     cell = member = None
-    if request.args.get("cell", "").isdigit():
-        cell = cell_data.get(db, int(request.args["cell"]))
+    cell_id, member_id = inputs.record_id(request.args.get("cell")), inputs.record_id(request.args.get("member"))
+    if cell_id is not None:
+        cell = cell_data.get(db, cell_id)
         if cell is None or not access.may_see_cell(db, current_user, cell["id"]):
             abort(404)
         cell_ids = [cell["id"]]
-    elif request.args.get("member", "").isdigit():
-        member, cell_ids = _member_or_404(db, int(request.args["member"]), _moment(now, period))
+    elif member_id is not None:
+        member, cell_ids = _member_or_404(db, member_id, _moment(now, period))
     else:
         cell_ids = view_cells(db)
     found = not_visited_rows(db, now, period, cell_ids, SHOWN)
@@ -232,9 +254,9 @@ def _print_scope(db):
     scope = access.cell_scope(db, current_user)
     if scope is not None:
         return scope, None
-    grid = request.args.get("grid", "")
-    if grid.isdigit():
-        return cell_data.grid_cell_ids(db, int(grid)), None
+    grid = inputs.record_id(request.args.get("grid"))
+    if grid is not None:
+        return cell_data.grid_cell_ids(db, grid), None
     return None, coverage.cells(db, None)
 
 

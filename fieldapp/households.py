@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from fieldapp import access, rules
+from fieldapp import access, inputs, rules
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.i18n import LABELS
 from fieldapp.web import clock, get_db, render, tag_from_token, tag_token, wants_fragment
@@ -28,8 +28,8 @@ def parse_filters(args, known_tags, known_buildings):
         if filters["tag"] is None:
             notices.append(_("Unknown tag filter ignored."))
     if args.get("building"):
-        if args["building"].isdigit() and int(args["building"]) in known_buildings:
-            filters["building"] = int(args["building"])
+        if inputs.record_id(args["building"]) in known_buildings:
+            filters["building"] = inputs.record_id(args["building"])
         else:
             notices.append(_("Unknown building filter ignored."))
     if filters["order"] == "nearest":

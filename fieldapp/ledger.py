@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from fieldapp import access, rules
+from fieldapp import access, inputs, rules
 from fieldapp.data import audit, cells, coverage
 from fieldapp.data import ledger
 from fieldapp.data import requests as request_data
@@ -38,16 +38,24 @@ def request_or_404(db, user, request_id):
     return found
 
 
-def _day(raw):
-    """A date from form text, or None."""
+def _due_date(raw, today, errors):
+    """The due date typed in a form, from today to a year ahead; None with an error at due_date otherwise."""
     try:
-        return date.fromisoformat((raw or "").strip())
-    except ValueError:
+        due = inputs.day(raw, _("Due date"), today)
+    except inputs.BadValue as error:
+        errors["due_date"] = _("Enter the due date as a date.") if error.reason == "format" else error.message
         return None
+    if due is None:
+        errors["due_date"] = _("Enter the due date as a date.")
+    elif due < today:
+        errors["due_date"] = _("The due date lies in the past; choose today or a later day.")
+        return None
+    return due
 
 
 def parse_filters(args, *, categories, cell_ids, people, now):
     """Read the list's filters from args; values that are not known are dropped and named in notices."""
+    today = date.fromisoformat(now["today"])
     filters, notices = {}, []
     if args.get("status"):
         if args["status"] in rules.REQUEST_STATUSES:
@@ -62,18 +70,25 @@ def parse_filters(args, *, categories, cell_ids, people, now):
     for key, known, message in (("cell", cell_ids, _("Unknown cell filter ignored.")),
                                 ("responsible", people, _("Unknown responsible person filter ignored."))):
         if args.get(key):
-            if args[key].isdigit() and int(args[key]) in known:
-                filters[key] = int(args[key])
+            if inputs.record_id(args[key]) in known:
+                filters[key] = inputs.record_id(args[key])
             else:
                 notices.append(message)
     filters["overdue"] = args.get("overdue") == "1"
+    days = {}
+    for key, label in (("raised_from", _("Raised from")), ("raised_to", _("Raised until"))):
+        try:
+            days[key] = inputs.day(args.get(key), label, today)
+        except inputs.BadValue as error:
+            notices.append(_("%(problem)s The date was ignored.", problem=error.message))
+    try:
+        inputs.span(days.get("raised_from"), days.get("raised_to"), _("Raised until"))
+    except inputs.BadValue as error:
+        notices.append(_("%(problem)s The date was ignored.", problem=error.message))
+        days.pop("raised_to")
     for key, shift in (("raised_from", 0), ("raised_to", 1)):
-        if args.get(key):
-            day = _day(args[key])
-            if day is None:
-                notices.append(_("A date in the filter is not valid and was ignored."))
-            else:
-                filters[key] = coverage.utc_start_of(day + timedelta(days=shift), now)
+        if days.get(key):
+            filters[key] = coverage.utc_start_of(days[key] + timedelta(days=shift), now)
     return filters, notices
 
 
@@ -88,11 +103,14 @@ def index():
     people = ledger.responsible_people(db, scope)
     filters, notices = parse_filters(request.args, categories={c["code"] for c in request_data.categories(db)},
                                      cell_ids={c["id"] for c in cell_list}, people={p["id"] for p in people}, now=now)
-    page = max(1, int(request.args["page"])) if request.args.get("page", "").isdigit() else 1
+    counts = ledger.counts(db, scope, filters, now["today"])
+    shown = counts[filters["status"]] if filters.get("status") else counts["all"]
+    page, notice = inputs.page_number(request.args.get("page"), max(1, -(-shown // PAGE)))
+    notices += [notice] if notice else []
     found = ledger.listing(db, scope, filters, now["today"], limit=PAGE + 1, offset=(page - 1) * PAGE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render("ledger/index.html", "ledger/_list.html", requests=found[:PAGE], more=len(found) > PAGE, page_number=page,
-                  counts=ledger.counts(db, scope, filters, now["today"]), filters=filters, notices=notices, args=args,
+                  counts=counts, filters=filters, notices=notices, args=args,
                   cells=cell_list, people=people, categories=request_data.categories(db), today=now["today"],
                   awaiting=ledger.awaiting_return_visit(db, scope)[:10] if current_user.role == "member" else [])
 
@@ -138,17 +156,13 @@ def parse_action(action, form, *, candidates, today):
     elif action == "resolve":
         note = _text(form, "resolution", errors, _("Resolving needs a resolution: write how the request was answered."))
     elif action == "assign":
-        who = form.get("responsible_user_id", "")
-        if not who.isdigit() or int(who) not in candidates:
+        who = inputs.record_id(form.get("responsible_user_id"))
+        if who not in candidates:
             errors["responsible_user_id"] = _("Choose a responsible person of this grid.")
         else:
-            data["responsible_user_id"] = int(who)
-        due = _day(form.get("due_date"))
-        if due is None:
-            errors["due_date"] = _("Enter the due date as a date.")
-        elif due < today:
-            errors["due_date"] = _("The due date lies in the past; choose today or a later day.")
-        else:
+            data["responsible_user_id"] = who
+        due = _due_date(form.get("due_date"), today, errors)
+        if due:
             data["due_date"] = due.isoformat()
         note = (form.get("note") or "").strip()[:MAX_TEXT] or None
     elif action == "refer":
@@ -178,15 +192,15 @@ def _act(request_id, action):
     today = date.fromisoformat(clock(db)["today"])
     candidates = {c["id"] for c in ledger.candidates(db, found["grid_id"], rules.iso(rules.utcnow()))}
     note, data, errors = parse_action(action, request.form, candidates=candidates, today=today)
-    version = request.form.get("version", "")
-    if not version.isdigit():
+    version = inputs.whole_number(request.form.get("version"))
+    if version is None:
         errors["version"] = _("The form is incomplete; reload the page.")
     if errors:
         return _page(db, found, {**errors, "action": action}, request.form, status=422)
     step = action if action != "return_visit" else ("confirm" if request.form["answer"] == "satisfied" else "reopen")
     try:
         ledger.apply(db, request_id, step, user_id=current_user.id, at=rules.iso(rules.utcnow()),
-                     version=int(version), note=note, data=data)
+                     version=version, note=note, data=data)
     except ledger.StaleRequest:
         message = _("Someone else changed this request meanwhile, so nothing was saved. The page now shows its "
                     "current state: check it and try again.")
@@ -249,16 +263,13 @@ def parse_new(form, *, categories, candidates, today):
     if category not in known:
         errors["category"] = _("Choose a category for the request.")
     description = _text(form, "description", errors, _("Describe what the resident needs."))
-    who = form.get("responsible_user_id", "")
-    if not who.isdigit() or int(who) not in candidates:
+    who = inputs.record_id(form.get("responsible_user_id"))
+    if who not in candidates:
         errors["responsible_user_id"] = _("Choose a responsible person of this grid.")
-    due = _day(form.get("due_date"))
     if not form.get("due_date") and category in known:
         due = rules.request_due_date(today, known[category]["due_days"])
-    if due is None:
-        errors["due_date"] = _("Enter the due date as a date.")
-    elif due < today:
-        errors["due_date"] = _("The due date lies in the past; choose today or a later day.")
+    else:
+        due = _due_date(form.get("due_date"), today, errors)
     if form.get("channel") not in ("phone", "walk_in", "other"):
         errors["channel"] = _("Say how the request came in.")
     try:
@@ -266,7 +277,7 @@ def parse_new(form, *, categories, candidates, today):
     except ValueError:
         request_uuid = str(uuidlib.uuid4())
     return {"uuid": request_uuid, "category": category, "description": description, "channel": form.get("channel"),
-            "responsible_user_id": int(who) if who.isdigit() else None,
+            "responsible_user_id": who,
             "due_date": due.isoformat() if due else None}, errors
 
 
@@ -278,8 +289,8 @@ def new():
     now = clock(db)
     today = date.fromisoformat(now["today"])
     scope = access.cell_scope(db, current_user)
-    household_id = request.values.get("household", "")
-    if not household_id.isdigit():
+    household_id = inputs.record_id(request.values.get("household"))
+    if household_id is None:
         # A name is searched by POST: it stays out of URLs, and the search goes to the audit log.
         search = request.form.get("q", "").strip()[:50] if request.method == "POST" else ""
         found = ledger.find_households(db, scope, search) if search else []
@@ -287,7 +298,7 @@ def new():
             audit.log(db, user_id=current_user.id, action="search", detail={
                 "page": "new_request", "query": search, "found": len(found)}, ip=request.remote_addr)
         return render("ledger/new.html", household=None, search=search, found=found)
-    household = access.household_or_404(db, current_user, int(household_id))
+    household = access.household_or_404(db, current_user, household_id)
     cell = cells.get(db, household["cell_id"])
     people = ledger.candidates(db, cell["grid_id"], rules.iso(rules.utcnow()))
     categories = request_data.categories(db)

@@ -3,7 +3,7 @@
 Also logs every view of a household's page (residents' names, tags, masked phones) in the audit log.
 """
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from fieldapp import rules
+from fieldapp import inputs, rules
 from fieldapp.data import audit, users
 from fieldapp.data import privacy as held
 from fieldapp.exports import downloads, tables
@@ -85,7 +85,7 @@ def index():
 
 def retention_errors(raw):
     """What is wrong with a retention period typed in the form."""
-    if not raw.strip().isdecimal() or not 30 <= int(raw) <= MAX_RETENTION_DAYS:
+    if inputs.whole_number(raw, low=30, high=MAX_RETENTION_DAYS) is None:
         return {"retention_days": _("A number of days from %(low)d to %(high)d.", low=30, high=MAX_RETENTION_DAYS)}
     return {}
 
@@ -117,11 +117,6 @@ def purge_now():
     return redirect(url_for("privacy.index"), code=303)
 
 
-def _day_start(text, tz):
-    """The UTC timestamp at which local day `text` (YYYY-MM-DD) begins; ValueError if it is no date."""
-    return rules.iso(datetime.combine(date.fromisoformat(text), time(0), tz))
-
-
 def parse_audit_filters(args, db):
     """The audit search's filters from args, and notices for the values that were ignored."""
     filters, notices = {}, []
@@ -137,21 +132,28 @@ def parse_audit_filters(args, db):
     if args.get("target_type"):
         filters["target_type"] = args["target_type"][:40]
     if args.get("target_id", "").strip():
-        if args["target_id"].strip().isdecimal() and int(args["target_id"]) < 2**63:
-            filters["target_id"] = int(args["target_id"])
+        if inputs.whole_number(args["target_id"]) is not None:
+            filters["target_id"] = inputs.whole_number(args["target_id"])
         else:
             notices.append(_("The record number must be a number."))
+    today, days = rules.today(tz), {}
+    for key, label in (("from", _("From")), ("to", _("To"))):
+        try:
+            days[key] = inputs.day(args.get(key), label, today)
+        except inputs.BadValue as error:
+            notices.append(error.message)
+    try:
+        inputs.span(days.get("from"), days.get("to"), _("To"))
+    except inputs.BadValue as error:
+        notices.append(error.message)
+        days.pop("to")
     for key, name, shift in (("from", "since", 0), ("to", "until", 1)):
-        if args.get(key):
-            try:
-                day = date.fromisoformat(args[key]) + timedelta(days=shift)
-                filters[name] = _day_start(day.isoformat(), tz)
-            except ValueError:
-                notices.append(_("Dates are written as 2026-11-28."))
+        if days.get(key):
+            filters[name] = rules.local_midnight_utc(days[key] + timedelta(days=shift), tz)
     if args.get("ip", "").strip():
         filters["ip"] = args["ip"].strip()[:45]
-    if args.get("before", "").isdecimal() and int(args["before"]) < 2**63:
-        filters["before"] = int(args["before"])
+    if inputs.record_id(args.get("before")) is not None:
+        filters["before"] = inputs.record_id(args.get("before"))
     return filters, notices
 
 

@@ -44,6 +44,14 @@ MESSAGES = {
     "foreign_crs": _l("The file declares the coordinate system %(crs)s: only WGS-84 or GCJ-02 longitude/latitude "
                       "can be read."),
     "xlsx_unreadable": _l("The Excel file cannot be read (%(detail)s)."),
+    "xlsx_unpacked": _l("The Excel file unpacks to %(size)s MB: at most %(limit)d MB can be read. "
+                        "Split it into smaller files."),
+    "xlsx_rows": _l("Sheet %(sheet)s has more than %(limit)s rows: at most that many can be imported at once. "
+                    "Split it into smaller files."),
+    "xlsx_cells": _l("The Excel file holds more than %(limit)s cells: at most that many can be read. "
+                     "Split it into smaller files."),
+    "xlsx_extent": _l("Sheet %(sheet)s reaches cell %(corner)s: at most %(limit)s cells (rows × columns) can be "
+                      "read. Delete the rows and columns beyond the table."),
     "merged_header": _l("Header cells %(cells)s in row %(row)d are merged: give every column its own name "
                         "in one row."),
     "no_header": _l("No header row with the expected column names in the first %(rows)d rows."),

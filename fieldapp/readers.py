@@ -7,12 +7,21 @@ import csv
 import io
 import json
 import operator
+import posixpath
 import re
+import zipfile
+import zlib
+from xml.etree import ElementTree
 
 from fieldapp.exports.tables import unguard
 from fieldapp.problems import Refused, problem
 
 LIMIT_MB = 45  # refused before reading; a 100,000-household GeoJSON export (about 42 MB) still fits
+# An .xlsx is a zip: 45 MB of it can unpack to gigabytes. The 100,000 households of a sub-district with one
+# row per resident (220,000 rows, 2.8 million cells) unpack to 123 MB; these bounds leave room for Excel's styles.
+XLSX_UNPACKED_MB = 250  # the members' sizes together, as the zip declares them (zipfile reads no more)
+XLSX_ROWS = 300_000  # rows in one sheet
+XLSX_CELLS = 5_000_000  # cells in the workbook, and the extent (rows x columns) of one sheet
 HEADER_SEARCH_ROWS = 10  # a spreadsheet may carry a title above its header
 
 # What a file's content looks like, by its first bytes.
@@ -98,16 +107,84 @@ def read_csv(content, aliases):
     return records, header, [problem("encoding", encoding=encoding)]
 
 
+# A row or cell element of a worksheet, with or without a namespace prefix (<row r="2">, <x:c r="A2"/>).
+ROW_OR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,30}:)?(row|c)(?=[\s/>])")
+
+
+def check_xlsx_size(content):
+    """Refuse a workbook that would unpack past XLSX_UNPACKED_MB or hold too many rows or cells, before
+    openpyxl reads it: the zip's declared sizes first, then its XML parts streamed and counted."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = archive.infolist()
+        unpacked = sum(member.file_size for member in members)
+        if unpacked > XLSX_UNPACKED_MB * 1024 * 1024:
+            raise Refused(problem("xlsx_unpacked", size=f"{unpacked / 1048576:,.0f}", limit=XLSX_UNPACKED_MB))
+        cells = 0
+        for member in members:
+            if not member.filename.endswith(".xml"):
+                continue
+            rows, found = _count_rows_and_cells(archive, member, XLSX_CELLS - cells)
+            cells += found
+            if rows > XLSX_ROWS:
+                raise Refused(problem("xlsx_rows", sheet=_sheet_titles(archive).get(member.filename, member.filename),
+                                      limit=f"{XLSX_ROWS:,}"))
+            if cells > XLSX_CELLS:
+                raise Refused(problem("xlsx_cells", limit=f"{XLSX_CELLS:,}"))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, OSError, EOFError) as error:
+        raise Refused(problem("xlsx_unreadable", detail=str(error)[:200])) from None
+
+
+def _count_rows_and_cells(archive, member, most_cells):
+    """How many row and cell elements an XML part holds, streamed; the count stops soon past most_cells."""
+    rows = cells = 0
+    rest = b""
+    with archive.open(member) as part:
+        while True:
+            chunk = part.read(1 << 20)
+            text = rest + chunk
+            # An element begun in the last bytes may be cut off: it waits for the next chunk.
+            cut = text.rfind(b"<", max(0, len(text) - 64)) if chunk else -1
+            cut = len(text) if cut < 0 else cut
+            found = ROW_OR_CELL.findall(text, 0, cut)
+            rest = text[cut:]
+            counted = found.count(b"c")
+            cells += counted
+            rows += len(found) - counted
+            if not chunk or cells > most_cells or rows > XLSX_ROWS:
+                return rows, cells
+
+
+def _sheet_titles(archive):
+    """The name each worksheet part has in the workbook (xl/worksheets/sheet2.xml: 居民), where it can be read."""
+    try:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        links = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return {}
+
+    def part(target):
+        """The zip member a relationship's target names (relative to xl/, or absolute)."""
+        return target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+
+    targets = {link.get("Id"): part(link.get("Target", "")) for link in links}
+    return {targets.get(value): sheet.get("name") for sheet in book.iter() if sheet.tag.endswith("}sheet")
+            for key, value in sheet.attrib.items() if key.endswith("}id")}
+
+
 def read_xlsx(content, aliases, extra_sheets=()):
     """Records of an .xlsx workbook's first sheet, and the rows of named extra sheets (e.g. residents)."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    check_xlsx_size(content)
     try:
         # Not read-only: only a full workbook knows its merged cells.
         workbook = load_workbook(io.BytesIO(content), data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError) as error:
+    except (InvalidFileException, KeyError, ValueError, OSError, zipfile.BadZipFile, zlib.error) as error:
         raise Refused(problem("xlsx_unreadable", detail=str(error)[:200])) from None
+    for sheet in workbook.worksheets:
+        check_extent(sheet)
     sheet = workbook.worksheets[0]
     table = [[unguard(cell_text(value)) for value in row] for row in sheet.iter_rows(values_only=True)]
     header_index = find_header(table, aliases)
@@ -123,6 +200,18 @@ def read_xlsx(content, aliases, extra_sheets=()):
             rows = [[unguard(cell_text(value)) for value in row] for row in found[0].iter_rows(values_only=True)]
             extras[name[0]] = _records_from_table(rows, sheet_aliases, first_row=1, sheet=found[0].title)
     return records, header, extras, []
+
+
+def check_extent(sheet):
+    """Refuse a sheet whose rectangle of rows and columns is too large to walk: a single cell far out
+    (XFD1048576) makes a sheet of millions of empty cells."""
+    from openpyxl.utils import get_column_letter
+
+    if sheet.max_row > XLSX_ROWS:
+        raise Refused(problem("xlsx_rows", sheet=sheet.title, limit=f"{XLSX_ROWS:,}"))
+    if sheet.max_row * sheet.max_column > XLSX_CELLS:
+        raise Refused(problem("xlsx_extent", sheet=sheet.title, corner=f"{get_column_letter(sheet.max_column)}"
+                              f"{sheet.max_row}", limit=f"{XLSX_CELLS:,}"))
 
 
 def find_header(table, aliases):

@@ -206,8 +206,12 @@ def required_visits(days_in_period, days):
     return max(1, days_in_period // days)
 
 
+EARLIEST_DAY = date(2000, 1, 1)  # no community's records are older: an earlier date is a typing error
+MAX_PERIOD_DAYS = 366  # a review covers at most a year: a period over all history would read every visit
+
+
 class BadPeriod(ValueError):
-    """A period that cannot be reviewed: malformed, reversed, or not yet begun."""
+    """A period that cannot be reviewed: one end missing, reversed, too long, too early or not yet begun."""
 
 
 def parse_period(spec, on_day, start=None, end=None):
@@ -215,15 +219,20 @@ def parse_period(spec, on_day, start=None, end=None):
 
     Returns {"kind": "current"|"month"|"range", "start": date|None, "end": date|None, "key": str}.
     A month or range that reaches past on_day ends on on_day (nothing after today is known).
+    BadPeriod's code says what is wrong: dates, order, future, early, long (ranges) or month.
     """
     if start or end:
-        try:
-            first, last = date.fromisoformat(start or ""), date.fromisoformat(end or "")
-        except ValueError:
-            raise BadPeriod("dates") from None
-        if first > last or first > on_day:
+        if not (start and end):
+            raise BadPeriod("dates")
+        if start > end:
             raise BadPeriod("order")
-        return {"kind": "range", "start": first, "end": min(last, on_day), "key": f"{first}..{last}"}
+        if start > on_day:
+            raise BadPeriod("future")
+        if start < EARLIEST_DAY:
+            raise BadPeriod("early")
+        if period_days(start, min(end, on_day)) > MAX_PERIOD_DAYS:
+            raise BadPeriod("long")
+        return {"kind": "range", "start": start, "end": min(end, on_day), "key": f"{start}..{end}"}
     if not spec or spec == "current":
         return {"kind": "current", "start": None, "end": None, "key": "current"}
     if spec == "last-month":
@@ -231,10 +240,10 @@ def parse_period(spec, on_day, start=None, end=None):
     try:
         year, month = (int(part) for part in spec.split("-"))
         first, last = month_period(year, month)
-    except ValueError:
+    except (ValueError, OverflowError):  # date() of a year past C's long overflows
         raise BadPeriod("month") from None
-    if first > on_day:
-        raise BadPeriod("future")
+    if first > on_day or first < EARLIEST_DAY:
+        raise BadPeriod("month")
     return {"kind": "month", "start": first, "end": min(last, on_day), "key": f"{year:04d}-{month:02d}"}
 
 

@@ -3,6 +3,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from fieldapp import inputs
 from fieldapp.data import settings
 from fieldapp.web import get_db, render, roles_required
 
@@ -16,9 +17,10 @@ def _days(raw, *, blank_ok=False):
     raw = (raw or "").strip()
     if not raw and blank_ok:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+    days = inputs.whole_number(raw, low=1, high=MAX_DAYS)
+    if days is None:
         raise ValueError
-    return int(raw)
+    return days
 
 
 def parse_settings(form, known):

@@ -130,5 +130,5 @@ def test_a_leader_exports_the_grid_and_the_export_is_audited(client, auth, db, w
 def test_the_visits_export_refuses_a_bad_period(client, auth, world):
     auth.login("boss")
     response = client.get("/admin/export/visits.csv?from=yesterday&lang=en")
-    assert response.status_code == 422 and "Give a date as YYYY-MM-DD." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "From: give a date as YYYY-MM-DD" in response.get_data(as_text=True)
     assert client.get("/admin/export/visits.csv?from=2026-01-01&until=2026-01-31").status_code == 200

@@ -47,12 +47,20 @@ def test_parse_period():
     assert this["end"] == date(2025, 3, 10)  # nothing after today is known
     leap = rules.parse_period("2024-02", today)
     assert rules.period_days(leap["start"], leap["end"]) == 29
-    span = rules.parse_period(None, today, "2025-01-10", "2025-01-20")
+    span = rules.parse_period(None, today, date(2025, 1, 10), date(2025, 1, 20))
     assert (span["kind"], rules.period_days(span["start"], span["end"])) == ("range", 11)
-    for bad in [("2025-04", None, None), ("2025-13", None, None), ("march", None, None),
-                (None, "2025-01-20", "2025-01-10"), (None, "2025-01-xx", "2025-01-20")]:
-        with pytest.raises(rules.BadPeriod):
-            rules.parse_period(bad[0], today, bad[1], bad[2])
+    year = rules.parse_period(None, today, date(2024, 1, 1), date(2024, 12, 31))
+    assert rules.period_days(year["start"], year["end"]) == 366  # a leap year is the longest period
+    for spec, start, end, code in [
+            ("2025-04", None, None, "month"), ("2025-13", None, None, "month"), ("march", None, None, "month"),
+            ("0001-01", None, None, "month"), ("1999-12", None, None, "month"),
+            ("99999999999999999999-01", None, None, "month"),
+            (None, date(2025, 1, 20), date(2025, 1, 10), "order"), (None, date(2025, 1, 20), None, "dates"),
+            (None, date(2025, 4, 1), date(2025, 4, 30), "future"), (None, date(1999, 1, 1), date(1999, 2, 1), "early"),
+            (None, date(2023, 12, 31), date(2024, 12, 31), "long")]:
+        with pytest.raises(rules.BadPeriod) as refused:
+            rules.parse_period(spec, today, start, end)
+        assert refused.value.args[0] == code, (spec, start, end)
 
 
 def test_recent_months_cross_the_year():

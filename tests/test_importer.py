@@ -300,3 +300,129 @@ def test_the_command_line_imports_and_dry_runs(runner, db, world, tmp_path, monk
     assert result.exit_code == 0 and "1 to add" in result.output and counts(db)["households"] == 0
     result = runner.invoke(args=["import", "households", str(path), "--crs", "wgs84"])
     assert result.exit_code == 0 and counts(db)["households"] == 1
+
+
+# ---- Excel workbooks that would unpack or spread past what can be read ----
+
+SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8"?><worksheet '
+              'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+              '<row r="1"><c r="A1" t="inlineStr"><is><t>external_id</t></is></c>'
+              '<c r="B1" t="inlineStr"><is><t>building</t></is></c>'
+              '<c r="C1" t="inlineStr"><is><t>address</t></is></c></row>').encode()
+SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+def workbook_with_sheet(write_sheet):
+    """A workbook saved by openpyxl whose first sheet's XML is what write_sheet(stream) writes instead."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    saved = io.BytesIO()
+    Workbook().save(saved)
+    source = zipfile.ZipFile(saved)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in source.infolist():
+            if member.filename == "xl/worksheets/sheet1.xml":
+                with archive.open(member.filename, "w", force_zip64=True) as stream:
+                    write_sheet(stream)
+            else:
+                archive.writestr(member, source.read(member))
+    return out.getvalue()
+
+
+def rows_of_households(count):
+    """A sheet writer: the header, then count households in building B1 (three cells each)."""
+    def write(stream):
+        stream.write(SHEET_HEAD)
+        for start in range(2, count + 2, 10_000):
+            stream.write("".join(f'<row r="{n}"><c r="A{n}"><v>{n}</v></c><c r="B{n}" t="inlineStr"><is><t>B1</t></is>'
+                                 f'</c><c r="C{n}" t="inlineStr"><is><t>{n}号</t></is></c></row>'
+                                 for n in range(start, min(start + 10_000, count + 2))).encode())
+        stream.write(SHEET_TAIL)
+    return write
+
+
+def test_an_xlsx_that_unpacks_past_the_limit_is_refused_before_openpyxl_reads_it(db, world, english, monkeypatch):
+    import openpyxl
+
+    def padded(stream):  # 251 MB of XML, nearly all of it blanks: a zip bomb of a quarter megabyte
+        stream.write(SHEET_HEAD)
+        for _megabyte in range(251):
+            stream.write(b" " * (1 << 20))
+        stream.write(SHEET_TAIL)
+
+    bomb = workbook_with_sheet(padded)
+    assert len(bomb) < 1024 * 1024
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *args, **kwargs: pytest.fail("openpyxl read the bomb"))
+    before = counts(db)
+    report = run(db, "households", bomb, "bomb.xlsx")
+    assert [worded(e) for e in report["errors"]] == [
+        "File |  | The Excel file unpacks to 251 MB: at most 250 MB can be read. Split it into smaller files."]
+    assert report["plan"] is None and counts(db) == before
+
+
+def test_a_sheet_of_more_than_300000_rows_is_refused_on_the_preview_and_the_command_line(
+        app, client, auth, runner, db, world, tmp_path, monkeypatch):
+    content = workbook_with_sheet(rows_of_households(300_001))
+    assert len(content) < 5 * 1024 * 1024
+    factories.make_user(db, "admin", "boss")
+    auth.login("boss")
+    response = client.post("/admin/import/households", data={
+        "csrf_token": auth.csrf_token("/admin/import"), "crs": "wgs84",
+        "file": (io.BytesIO(content), "名册.xlsx")})
+    preview = response.headers["Location"]
+    page = client.get(preview + "?lang=zh").get_data(as_text=True)
+    assert "工作表 Sheet 超过 300,000 行：一次最多可导入这么多行。请拆分为较小的文件。" in page
+    committed = client.post(preview + "/commit", data={"csrf_token": auth.csrf_token("/admin/import")})
+    assert committed.status_code == 422 and counts(db)["households"] == 0
+
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    path = tmp_path / "households.xlsx"
+    path.write_bytes(content)
+    result = runner.invoke(args=["import", "households", str(path)])
+    assert result.exit_code != 0 and "Nothing was imported." in result.stderr
+    assert ("Sheet Sheet has more than 300,000 rows: at most that many can be imported at once. "
+            "Split it into smaller files.") in result.stderr
+    assert counts(db)["households"] == 0
+
+
+def test_a_workbook_with_too_many_cells_is_refused(db, world, english, monkeypatch):
+    from fieldapp import readers
+
+    monkeypatch.setattr(readers, "XLSX_CELLS", 1000)  # the same count as at 5 million, on a small file
+    report = run(db, "households", workbook_with_sheet(rows_of_households(333)), "h.xlsx")  # 1,002 cells
+    assert [worded(e) for e in report["errors"]] == [
+        "File |  | The Excel file holds more than 1,000 cells: at most that many can be read. Split it into smaller files."]
+    assert counts(db)["households"] == 0
+    report = run(db, "households", workbook_with_sheet(rows_of_households(332)), "h.xlsx")  # 999 cells
+    assert report["errors"] == [] and report["add"] == 332 == counts(db)["households"]
+
+
+def test_a_stray_cell_far_out_is_refused_not_walked(db, world, english):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["external_id", "address"])
+    sheet.append(["H1", "翠苑1号"])
+    sheet["ZZZ200000"] = "?"  # 200,000 rows by 18,278 columns: billions of empty cells to walk
+    out = io.BytesIO()
+    workbook.save(out)
+    before = counts(db)
+    report = run(db, "households", out.getvalue(), "h.xlsx")
+    assert [worded(e) for e in report["errors"]] == [
+        "File |  | Sheet Sheet reaches cell ZZZ200000: at most 5,000,000 cells (rows × columns) can be read. "
+        "Delete the rows and columns beyond the table."]
+    assert counts(db) == before
+
+
+def test_a_broken_zip_is_refused_as_unreadable(db, world, english):
+    content = workbook_with_sheet(rows_of_households(2000))
+    damaged = bytearray(content)
+    start = content.find(b"sheet1.xml") + 200
+    damaged[start:start + 50] = bytes(byte ^ 0x55 for byte in damaged[start:start + 50])  # the sheet's deflated data
+    for broken in (content[:len(content) // 2], bytes(damaged)):
+        report = run(db, "households", broken, "h.xlsx")
+        assert [e["code"] for e in report["errors"]] == ["xlsx_unreadable"] and counts(db)["households"] == 0

@@ -78,7 +78,7 @@ def test_the_audit_search_pages_and_names_ignored_filters(app, auth, client, db,
     assert "before=" in older and "action=view_household" in older
     assert client.get(older).get_data(as_text=True).count("<tr>") == 6
     notices = client.get("/privacy/audit?user=nobody&from=yesterday&target_id=x").get_data(as_text=True)
-    assert "没有名为 nobody 的账号" in notices and "日期格式为" in notices and "记录编号必须是数字" in notices
+    assert "没有名为 nobody 的账号" in notices and "起：请按 YYYY-MM-DD 格式填写日期" in notices and "记录编号必须是数字" in notices
 
 
 def test_the_audit_search_filters_by_day(auth, client, db, world):
