@@ -1,5 +1,4 @@
 """Assignments: which members hold which cells, per cell and per member; assign, transfer, end; history."""
-from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
@@ -7,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from fieldapp import access
+from fieldapp import access, inputs, rules
 from fieldapp.data import assignments, audit, cells, users
 from fieldapp.data.assignments import AssignmentError
 from fieldapp.web import get_db, render, roles_required
@@ -37,9 +36,9 @@ def _member_or_404(user_id):
 
 def _back(cell_id):
     """Where to go after a change: the member's page if the form came from there, else the cell's."""
-    member = request.form.get("back_member", "")
-    if member.isdigit():
-        return redirect(url_for("assignments.member", user_id=int(member)), code=303)
+    member = inputs.record_id(request.form.get("back_member"))
+    if member is not None:
+        return redirect(url_for("assignments.member", user_id=member), code=303)
     return redirect(url_for("assignments.cell", cell_id=cell_id), code=303)
 
 
@@ -52,14 +51,12 @@ def index():
                   members=assignments.members(db))
 
 
-def day_errors(args):
+def day_errors(args, today):
     """Check the optional ?on= day of the 'who was responsible' question; return (error, day)."""
-    if not args.get("on"):
-        return None, None
     try:
-        return None, date.fromisoformat(args["on"])
-    except ValueError:
-        return _("Give a date as YYYY-MM-DD."), None
+        return None, inputs.day(args.get("on"), _("Day"), today)
+    except inputs.BadValue as error:
+        return str(error), None
 
 
 @bp.route("/cells/<int:cell_id>")
@@ -68,7 +65,7 @@ def cell(cell_id):
     """A cell's members now, forms to assign, transfer and end, its history and who held it on a day."""
     found = _cell_or_404(cell_id)
     db = get_db()
-    error, day = day_errors(request.args)
+    error, day = day_errors(request.args, rules.today(ZoneInfo(current_app.config["TIMEZONE"])))
     responsible = None
     if day:
         responsible = assignments.responsible_on(db, cell_id, day, ZoneInfo(current_app.config["TIMEZONE"]))
@@ -116,8 +113,8 @@ def _requests_follow():
 
 def _posted_member(name):
     """The active member named by form field name, or None."""
-    value = request.form.get(name, "")
-    member = users.get(get_db(), int(value)) if value.isdigit() else None
+    value = inputs.record_id(request.form.get(name))
+    member = users.get(get_db(), value) if value is not None else None
     return member if member and member["role"] == "member" and member["active"] else None
 
 
@@ -140,11 +137,11 @@ def assign(cell_id):
 def give_cell(user_id):
     """Give the member one more cell (chosen in the form) from now on."""
     person = _member_or_404(user_id)
-    value = request.form.get("cell", "")
-    if not value.isdigit():
+    value = inputs.record_id(request.form.get("cell"))
+    if value is None:
         flash(_("Choose a cell."), "error")
         return redirect(url_for("assignments.member", user_id=user_id), code=303)
-    cell_id = _cell_or_404(int(value))["id"]
+    cell_id = _cell_or_404(value)["id"]
     if not person["active"]:
         flash(_("Choose a member."), "error")
     else:
@@ -158,15 +155,15 @@ def give_cell(user_id):
 def transfer(cell_id):
     """Hand the cell from one member to another in one step."""
     _cell_or_404(cell_id)
-    giver = request.form.get("from", "")
+    giver = inputs.record_id(request.form.get("from"))
     person = _posted_member("to")
-    if person is None or not giver.isdigit():
+    if person is None or giver is None:
         flash(_("Choose a member."), "error")
     else:
         follow = _requests_follow()
-        _change(lambda: assignments.transfer(get_db(), cell_id, int(giver), person["id"], current_user.id,
+        _change(lambda: assignments.transfer(get_db(), cell_id, giver, person["id"], current_user.id,
                                              requests_follow=follow), cell_id,
-                change="transfer", member=person["id"], previous=int(giver))
+                change="transfer", member=person["id"], previous=giver)
     return _back(cell_id)
 
 

@@ -236,7 +236,7 @@ def not_visited():
     opened = request.args.get("shown", "")
     shown = [h["id"] for h in found]
     if opened:  # ids from the query string: only those of this page's cells in the user's scope are read
-        named = [int(i) for i in opened.split(",")[:SHOWN] if i.isdigit() and len(i) < 19]
+        named = [i for i in map(inputs.record_id, opened.split(",")[:SHOWN]) if i is not None]
         shown = access.households_in_scope(db, current_user, named, cell_ids)
     landed = []
     if period["kind"] == "current" and shown:

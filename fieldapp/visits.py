@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from fieldapp import access, rules
+from fieldapp import access, inputs, rules
 from fieldapp.data import households, requests, visits
 from fieldapp.web import get_db, render
 
@@ -76,7 +76,7 @@ def parse_visit(form, *, household, residents, open_requests, categories, now, u
     if lat is None and reason not in NO_LOCATION_REASONS:
         reason = "unavailable"
     resident_ids = {r["id"] for r in residents}
-    met = sorted({int(v) for v in form.getlist("residents_met") if v.isdigit() and int(v) in resident_ids})
+    met = sorted({v for v in map(inputs.record_id, form.getlist("residents_met")) if v in resident_ids})
 
     new_requests = []
     known = {c["code"]: c for c in categories}
