@@ -124,8 +124,11 @@
   function sendWaiting() {
     if (navigator.onLine === false) return Promise.resolve();
     return queue.send().then(function (report) {
-      if (report && report.signedOut) document.getElementById("queue-count").textContent = texts.signedOut;
-      return keepPagesOf(report && report.session).then(refresh).then(function () { return report; });
+      return keepPagesOf(report && report.session).then(refresh).then(function (mine) {
+        // After the counter is redrawn, or it would hide the reason nothing was sent.
+        if (report && report.signedOut && mine.length) document.getElementById("queue-count").textContent = texts.signedOut;
+        return report;
+      });
     });
   }
 
