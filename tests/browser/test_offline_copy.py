@@ -53,6 +53,7 @@ def audit_since(server, first_id, action):
 
 
 def next_audit_id(server):
+    """The id the next audit entry will get."""
     db = server.db()
     found = database.scalar(db, "SELECT coalesce(max(id), 0) + 1 FROM audit_log")
     db.conn.close()
