@@ -61,7 +61,8 @@ def measure(path):
         page.wait_for_function("() => document.getElementById('offline-status').dataset.preparedAt", timeout=300_000)
         first = sum(n for p, n in counter.sent if not OFFLINE_COPY.match(p))
         copy = sum(n for p, n in counter.sent if OFFLINE_COPY.match(p))
-        pages = page.evaluate("caches.open('fieldapp-pages').then(c => c.keys()).then(k => k.length)")
+        pages = page.evaluate("caches.open('fieldapp-pages').then(c => c.keys())"  # the session entry is no page
+                              ".then(k => k.filter(r => new URL(r.url).pathname !== '/offline-copy/session').length)")
         counter.sent.clear()
         page.reload()
         page.wait_for_load_state("networkidle")

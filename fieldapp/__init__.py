@@ -92,12 +92,13 @@ def create_app(test_config=None):
     errors.init_app(app)
     cli.init_app(app)
 
-    from fieldapp import admin, api, coverage, households, pwa, visits
+    from fieldapp import admin, api, coverage, households, offline, pwa, visits
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(households.bp)
     app.register_blueprint(visits.bp)
     app.register_blueprint(api.bp)
+    offline.init_app(app)
     app.register_blueprint(pwa.bp)
     app.register_blueprint(coverage.bp)
     from fieldapp import accountability, ledger, settings  # issue 6: ledger, overdue, settings

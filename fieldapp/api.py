@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 
-from fieldapp import access, rules
+from fieldapp import access, offline, rules
 from fieldapp.data import households, requests, visits
 from fieldapp.data import security as security_data
 from fieldapp.visits import parse_visit, payload_digest
@@ -26,11 +26,12 @@ def api_error(status, message, **extra):
 
 @bp.route("/session")
 def session():
-    """Who is signed in, and a fresh CSRF token for the next write (a queued visit never uses an old one)."""
-    user = None
+    """Who is signed in, the session's opaque name (kept pages belong to it) and a fresh CSRF token."""
+    user = key = None
     if current_user.is_authenticated:
         user = {"id": current_user.id, "username": current_user.username, "role": current_user.role}
-    response = jsonify({"user": user, "csrf_token": generate_csrf()})
+        key = offline.session_key(current_user)
+    response = jsonify({"user": user, "session": key, "csrf_token": generate_csrf()})
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -148,13 +149,8 @@ def openapi():
 @bp.route("/offline-manifest")
 @login_required
 def offline_manifest():
-    """The pages a member needs without signal: their list, each household's page and visit form."""
-    db = get_db()
-    urls = [url_for("households.mine")]
-    if current_user.role == "member":
-        for household_id in households.ids_in_cells(db, access.cell_scope(db, current_user)):
-            urls.append(url_for("households.show", household_id=household_id))
-            urls.append(url_for("visits.new", household_id=household_id))
-    response = jsonify({"urls": urls, "generated_at": rules.iso(rules.utcnow())})
+    """Start an offline copy (logged once, here): its pages, its households, its token and session."""
+    copy = offline.make_copy(get_db(), current_user, request.remote_addr)
+    response = jsonify({**copy, "generated_at": rules.iso(rules.utcnow())})
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -29,6 +29,8 @@ SCHEMAS = {
             "user": _nullable({"type": "object", "required": ["id", "username", "role"], "properties": {
                 "id": {"type": "integer"}, "username": {"type": "string"},
                 "role": {"type": "string", "enum": ["member", "leader", "admin"]}}}),
+            "session": _nullable({"type": "string", "description": "An opaque name of this session; pages kept "
+                                  "for another session (or when it is null) are deleted from the phone."}),
             "csrf_token": {"type": "string", "description": "Send it as X-CSRFToken with the next write."},
         },
     },
@@ -88,8 +90,14 @@ SCHEMAS = {
         "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/ItemResult"}}},
     },
     "OfflineManifest": {
-        "type": "object", "required": ["urls", "generated_at"],
+        "type": "object", "required": ["urls", "households", "token", "session", "generated_at"],
         "properties": {"urls": {"type": "array", "items": {"type": "string"}},
+                       "households": {"type": "array", "items": {"type": "integer"},
+                                      "description": "The households of this copy, as its audit entry names them."},
+                       "token": {"type": "string", "description": "Send it as X-Offline-Copy with each page of the "
+                                 "copy, within 15 minutes: those household pages are covered by the copy's one "
+                                 "audit entry."},
+                       "session": {"type": "string", "description": "The session the copy is kept for."},
                        "generated_at": {"type": "string", "format": "date-time"}},
     },
 }
@@ -115,7 +123,8 @@ PATHS = {
         },
     }},
     "/api/offline-manifest": {"get": {
-        "operationId": "offlineManifest", "summary": "The pages a member keeps on the phone for work without signal.",
+        "operationId": "offlineManifest",
+        "summary": "Start an offline copy (logged once): the pages a member keeps for work without signal.",
         "responses": {"200": _json({"$ref": "#/components/schemas/OfflineManifest"}, "The pages."),
                       "401": _json(ERROR, "Not signed in.")},
     }},

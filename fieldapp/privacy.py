@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from fieldapp import inputs, rules
+from fieldapp import inputs, offline, rules
 from fieldapp.data import audit, users
 from fieldapp.data import privacy as held
 from fieldapp.exports import downloads, tables
@@ -44,20 +44,17 @@ RECORDS = {"household": _l("Household"), "resident": _l("Resident"), "user": _l(
 
 @bp.after_app_request
 def log_views(response):
-    """Write each view of a page with residents' details to the audit log (and each offline copy, once)."""
+    """Write each view of a page with residents' details to the audit log, unless an offline copy covers it."""
     if request.method != "GET" or response.status_code != 200 or not current_user.is_authenticated:
         return response
     if request.endpoint in RESIDENT_PAGES:
-        # The phone's "prepare for offline" fetches hundreds of pages from a script: that copy is logged
-        # once, from its manifest; a page a person opens (navigation or htmx) is logged each time.
-        if request.headers.get("Sec-Fetch-Dest") == "empty" and not request.headers.get("HX-Request"):
+        household_id = request.view_args[RESIDENT_PAGES[request.endpoint]]
+        # The offline copy fetches hundreds of pages: its one entry, logged with its manifest, names them all.
+        # Only its token decides that, never what the client says about how it asked.
+        if offline.copy_covers(get_db(), current_user, request.headers.get(offline.COPY_HEADER), household_id):
             return response
         audit.log(get_db(), user_id=current_user.id, action="view_household", target_type="household",
-                  target_id=request.view_args[RESIDENT_PAGES[request.endpoint]], ip=request.remote_addr)
-    elif request.endpoint == "api.offline_manifest":
-        pages = len((response.get_json(silent=True) or {}).get("urls", []))
-        audit.log(get_db(), user_id=current_user.id, action="offline_copy", detail={"pages": pages},
-                  ip=request.remote_addr)
+                  target_id=household_id, ip=request.remote_addr)
     return response
 
 

@@ -10,6 +10,7 @@ from fieldapp import rules
 from fieldapp.data import db as database
 from fieldapp.data import visits
 from tests import factories
+from tests.conftest import AuthActions
 
 
 @pytest.fixture
@@ -36,19 +37,113 @@ def days_ago(days):
 
 # --- Views of residents are logged -----------------------------------------------------------------------------
 
-def test_opening_a_household_page_is_logged_but_the_offline_copy_once(auth, client, db, world):
+def views(db):
+    """How many household-page views the audit log holds."""
+    return database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'view_household'")
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Move the server's clock in seconds: clock.advance(seconds)."""
+    from fieldapp import security
+
+    class Clock:
+        now = security.now_seconds()
+
+        def advance(self, seconds):
+            self.now += seconds
+
+    fake = Clock()
+    monkeypatch.setattr(security, "now_seconds", lambda: fake.now)
+    return fake
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"Sec-Fetch-Dest": "empty"}, {"Sec-Fetch-Dest": "empty", "Sec-Fetch-Mode": "cors"},
+    {"HX-Request": "true"}, {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"},
+])
+def test_opening_a_household_page_is_logged_however_the_client_asks(auth, client, db, world, headers):
     auth.login("m1")
-    client.get(f"/households/{world['household']}")
-    logged = database.one(db, "SELECT action, target_type, target_id, user_id FROM audit_log "
-                              "WHERE action = 'view_household'")
-    assert logged == {"action": "view_household", "target_type": "household", "target_id": world["household"],
-                      "user_id": world["member"]}
-    # "Prepare for offline" fetches every page from a script: one entry for the whole copy instead.
-    client.get("/api/offline-manifest")
-    client.get(f"/households/{world['household']}", headers={"Sec-Fetch-Dest": "empty"})
-    assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'view_household'") == 1
-    copy = database.one(db, "SELECT detail FROM audit_log WHERE action = 'offline_copy'")
-    assert json.loads(copy["detail"])["pages"] == 3
+    client.get(f"/households/{world['household']}", headers=headers)
+    client.get(f"/households/{world['household']}", headers=headers)
+    logged = database.rows(db, "SELECT action, target_type, target_id, user_id FROM audit_log "
+                               "WHERE action = 'view_household'")
+    assert logged == [{"action": "view_household", "target_type": "household", "target_id": world["household"],
+                       "user_id": world["member"]}] * 2
+
+
+def test_the_offline_copy_is_logged_once_and_its_pages_not_again(auth, client, db, world):
+    auth.login("m1")
+    token = client.get("/api/offline-manifest").get_json()["token"]
+    for _ in range(2):
+        page = client.get(f"/households/{world['household']}", headers={"X-Offline-Copy": token})
+        assert page.status_code == 200 and "王秀英" in page.get_data(as_text=True)
+    assert views(db) == 0
+    copies = database.rows(db, "SELECT user_id, detail FROM audit_log WHERE action = 'offline_copy'")
+    assert [(c["user_id"], json.loads(c["detail"])) for c in copies] == [
+        (world["member"], {"pages": 3, "households": [world["household"]]})]
+    client.get(f"/households/{world['household']}")  # the member opens it: logged as always
+    assert views(db) == 1
+
+
+def test_a_forged_copy_token_is_no_copy(app, auth, client, db, world):
+    from itsdangerous import URLSafeSerializer
+
+    auth.login("m1")
+    manifest = client.get("/api/offline-manifest").get_json()
+    claims = URLSafeSerializer(app.secret_key, salt="offline-copy").loads(manifest["token"])
+    forged = [URLSafeSerializer("another secret", salt="offline-copy").dumps(claims),
+              URLSafeSerializer(app.secret_key, salt="another purpose").dumps(claims),
+              manifest["token"][:-2] + ("AA" if not manifest["token"].endswith("AA") else "BB"),
+              manifest["session"], "x" * 4000]
+    for token in forged:
+        assert client.get(f"/households/{world['household']}", headers={"X-Offline-Copy": token}).status_code == 200
+    assert views(db) == len(forged)
+
+
+def test_an_expired_copy_token_is_no_copy(auth, client, clock, db, world):
+    auth.login("m1")
+    token = client.get("/api/offline-manifest").get_json()["token"]
+    clock.advance(14 * 60)
+    client.get(f"/households/{world['household']}", headers={"X-Offline-Copy": token})
+    assert views(db) == 0
+    clock.advance(2 * 60)  # 16 minutes after the manifest
+    client.get(f"/households/{world['household']}", headers={"X-Offline-Copy": token})
+    assert views(db) == 1
+
+
+def test_another_users_copy_token_is_no_copy(app, auth, client, db, world):
+    colleague = factories.make_user(db, "member", "m2")
+    factories.assign(db, world["cell"], colleague)  # their copy names the same household
+    other = app.test_client()
+    AuthActions(other).login("m2")
+    token = other.get("/api/offline-manifest").get_json()["token"]
+    assert other.get(f"/households/{world['household']}", headers={"X-Offline-Copy": token}).status_code == 200
+    assert views(db) == 0  # in m2's own hands the token works
+    auth.login("m1")
+    client.get(f"/households/{world['household']}", headers={"X-Offline-Copy": token})
+    assert database.rows(db, "SELECT user_id FROM audit_log WHERE action = 'view_household'") == [
+        {"user_id": world["member"]}]
+
+
+def test_a_copy_token_covers_only_the_households_of_its_copy(auth, client, db, world):
+    auth.login("m1")
+    token = client.get("/api/offline-manifest").get_json()["token"]
+    later_cell = factories.make_cell(db, lon=120.2)
+    factories.assign(db, later_cell, world["member"])  # assigned after the copy began
+    later = factories.make_household(db, later_cell)
+    assert client.get(f"/households/{later}", headers={"X-Offline-Copy": token}).status_code == 200
+    assert database.rows(db, "SELECT target_id FROM audit_log WHERE action = 'view_household'") == [
+        {"target_id": later}]
+
+
+def test_a_copy_token_of_an_ended_session_is_no_copy(auth, client, db, world):
+    auth.login("m1")
+    token = client.get("/api/offline-manifest").get_json()["token"]
+    auth.logout()
+    auth.login("m1")  # the same member, a new session
+    client.get(f"/households/{world['household']}", headers={"X-Offline-Copy": token})
+    assert views(db) == 1
 
 
 # --- The audit search --------------------------------------------------------------------------------------------

@@ -50,11 +50,13 @@
     return fetch(url, options).finally(function () { clearTimeout(timer); });
   }
 
-  // Send the signed-in user's waiting visits. Resolves {sent, results, waiting, signedOut, offline}.
+  // Send the signed-in user's waiting visits. Resolves {sent, results, signedOut, offline, session}, session
+  // being the server's answer from /api/session (absent when it could not be asked).
   function sendNow() {
     var report = { sent: 0, results: {}, signedOut: false, offline: false };
     return fetchWithTimeout("/api/session").then(function (response) { return response.json(); })
       .then(function (session) {
+        report.session = session;
         if (!session.user) { report.signedOut = true; return report; }
         return all().then(function (items) {
           var mine = items.filter(function (item) { return item.user_id === session.user.id && item.state === "waiting"; });

@@ -1,11 +1,12 @@
 // Offline on the page: the service worker, the "waiting to send" counter and overlays,
-// "Prepare for offline", sending when the signal returns, and clearing kept pages at sign-out.
+// "Prepare for offline", sending when the signal returns, and clearing kept pages at sign-out and whenever
+// the server says that the session they were kept for has ended.
 (function () {
   "use strict";
   var texts = (document.getElementById("offline-texts") || { dataset: {} }).dataset;
   var userId = parseInt(document.body.dataset.userId, 10) || null;
   var queue = window.offlineQueue;
-  var PAGES_CACHE = "fieldapp-pages";
+  var kept = window.keptPages;
   var PREPARED_KEY = "fieldapp-offline-prepared";
   var inWeChat = /MicroMessenger/i.test(navigator.userAgent);
 
@@ -25,7 +26,16 @@
   // Sign-out, and the sign-in page: nothing of the previous user stays in the page cache.
   function clearKeptPages() {
     localStorage.removeItem(PREPARED_KEY);
-    return window.caches ? caches.delete(PAGES_CACHE) : Promise.resolve();
+    return window.caches ? caches.delete(kept.CACHE) : Promise.resolve();
+  }
+
+  // The server's word on the session (from /api/session): pages kept for another session, or for a session
+  // that has ended (signed out on another device, timed out, disabled), are deleted. Queued visits stay.
+  function keepPagesOf(session) {
+    if (!session || !window.caches) return Promise.resolve();
+    return kept.keepOnlyFor(session.user ? session.session : null).then(function (deleted) {
+      if (deleted) localStorage.removeItem(PREPARED_KEY);
+    });
   }
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -114,8 +124,11 @@
   function sendWaiting() {
     if (navigator.onLine === false) return Promise.resolve();
     return queue.send().then(function (report) {
-      if (report && report.signedOut) document.getElementById("queue-count").textContent = texts.signedOut;
-      return refresh().then(function () { return report; });
+      return keepPagesOf(report && report.session).then(refresh).then(function (mine) {
+        // After the counter is redrawn, or it would hide the reason nothing was sent.
+        if (report && report.signedOut && mine.length) document.getElementById("queue-count").textContent = texts.signedOut;
+        return report;
+      });
     });
   }
 

@@ -1,9 +1,9 @@
-// The service worker: the app shell kept on the phone, pages network-first with a short timeout,
-// and the visit queue sent in the background where the browser offers Background Sync.
+// The service worker: the app shell kept on the phone, pages network-first with a short timeout (falling back
+// to the kept pages of offline-copy.js), and the visit queue sent in the background where the browser offers
+// Background Sync.
 "use strict";
 var VERSION = "__VERSION__";
 var SHELL_CACHE = "fieldapp-shell-" + VERSION;
-var PAGES_CACHE = "fieldapp-pages";
 var SHELL = ["__SHELL__"];
 var OFFLINE_URL = "/offline";
 var NETWORK_TIMEOUT_MS = 4000;
@@ -20,30 +20,21 @@ self.addEventListener("activate", function (event) {
     return Promise.all(names.filter(function (name) {
       return name.indexOf("fieldapp-shell-") === 0 && name !== SHELL_CACHE;
     }).map(function (name) { return caches.delete(name); }));
-  }).then(function () { return self.clients.claim(); }));
+  }).then(self.keptPages.dropUnbound).then(function () { return self.clients.claim(); }));
 });
 
-function cacheable(request, response) {
-  var path = new URL(request.url).pathname;
-  return response && response.ok && !response.redirected && response.type === "basic" &&
-    path.indexOf("/api/") !== 0 && path.indexOf("/auth/") !== 0 && path !== "/sw.js";
-}
-
 // Network first; after a short wait, or when the network fails, the kept copy; else the offline page.
+// A page the server marks as part of the offline copy refreshes its kept copy; nothing else is kept.
 function networkFirst(event) {
   var request = event.request;
   var network = fetch(request).then(function (response) {
-    if (cacheable(request, response)) {
-      var copy = response.clone();
-      event.waitUntil(caches.open(PAGES_CACHE).then(function (cache) { return cache.put(request, copy); }));
+    // Only a marked answer is cloned: a copy of a large export nobody reads would be held in memory.
+    if (request.mode === "navigate" && response.headers.get("X-Offline-Keep") === "1") {
+      event.waitUntil(self.keptPages.keep(request, response.clone()));
     }
     return response;
   });
-  var kept = function () {
-    return caches.open(PAGES_CACHE).then(function (cache) {
-      return cache.match(request).then(function (hit) { return hit || cache.match(request, { ignoreSearch: true }); });
-    });
-  };
+  var kept = function () { return self.keptPages.match(request); };
   var timeout = new Promise(function (resolve) {
     setTimeout(function () { kept().then(function (hit) { if (hit) resolve(hit); }); }, NETWORK_TIMEOUT_MS);
   });
