@@ -302,3 +302,15 @@ def test_an_admins_resident_search_keeps_the_name_out_of_the_url_and_is_logged(a
     client.post("/privacy/residents", data={"q": "王秀", "csrf_token": auth.csrf_token("/privacy/residents")})
     detail = database.scalar(db, "SELECT detail FROM audit_log WHERE action = 'search'")
     assert '"page": "privacy_residents"' in detail and '"query": "王秀"' in detail
+
+
+def test_a_residents_export_names_the_offline_copies_that_took_their_household(auth, client, db, world):
+    auth.login("m1")
+    client.get("/api/offline-manifest")
+    auth.logout()
+    auth.login("boss")
+    record = client.get(f"/privacy/residents/{world['resident']}/export.json").get_json()
+    assert [a["action"] for a in record["accesses"]].count("offline_copy") == 1
+    elsewhere = factories.make_resident(db, factories.make_household(db, factories.make_cell(db, lon=120.2)))
+    other = client.get(f"/privacy/residents/{elsewhere}/export.json").get_json()
+    assert "offline_copy" not in [a["action"] for a in other["accesses"]]

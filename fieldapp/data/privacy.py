@@ -73,7 +73,10 @@ def resident_record(db, resident_id):
     accesses = rows(db, "SELECT a.at, a.action, u.display_name AS by_whom FROM audit_log a "
                         "LEFT JOIN users u ON u.id = a.user_id "
                         "WHERE (a.target_type = 'resident' AND a.target_id = :resident) "
-                        "OR (a.target_type = 'household' AND a.target_id = :household) ORDER BY a.id",
+                        "OR (a.target_type = 'household' AND a.target_id = :household) "
+                        # an offline copy names the households it took, in one entry
+                        "OR (a.action = 'offline_copy' AND EXISTS (SELECT 1 FROM json_each(a.detail, '$.households') "
+                        "WHERE json_each.value = :household)) ORDER BY a.id",
                     {"resident": resident_id, "household": household_id})
     return {"resident": resident, "household": household, "visits": visits, "requests": requests,
             "accesses": accesses}
