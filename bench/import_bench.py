@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fieldapp import importer, rules  # noqa: E402
+from fieldapp import imports, rules  # noqa: E402
 from fieldapp.exports import kinds, tables  # noqa: E402
 from fieldapp.data import db as database  # noqa: E402
 
@@ -94,9 +94,9 @@ def fresh_database(folder, name, files):
     """A migrated database with the cells and buildings of files imported."""
     db = database.connect(os.path.join(folder, name), migrate=True)
     for kind in ("cells", "buildings"):
-        report = importer.preview(db, kind, files[kind], f"{kind}.{'geojson' if kind == 'cells' else 'csv'}")
+        report = imports.preview(db, kind, files[kind], f"{kind}.{'geojson' if kind == 'cells' else 'csv'}")
         assert not report["errors"], report["errors"][:3]
-        importer.commit(db, report)
+        imports.commit(db, report)
     return db
 
 
@@ -114,9 +114,9 @@ def as_workbook(csv_bytes):
 def time_import(db, content, fmt="csv"):
     """(Wall, CPU) seconds to preview and commit a households file, and the preview."""
     started, cpu = time.perf_counter(), time.process_time()
-    report = importer.preview(db, "households", content, f"households.{fmt}")
+    report = imports.preview(db, "households", content, f"households.{fmt}")
     assert not report["errors"], report["errors"][:3]
-    importer.commit(db, report)
+    imports.commit(db, report)
     return (time.perf_counter() - started, time.process_time() - cpu), report
 
 

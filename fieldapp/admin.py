@@ -7,14 +7,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fieldapp import access, importer, inputs, readers, rules
+from fieldapp import access, imports, inputs, rules
 from fieldapp.data import audit, geodata, users
 from fieldapp.exports import downloads, kinds
-from fieldapp.problems import KINDS, describe, where
+from fieldapp.imports.problems import KINDS, describe, where
 from fieldapp.web import clock, get_db, render, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-IMPORT_LIMIT = readers.LIMIT_MB * 1024 * 1024
+IMPORT_LIMIT = imports.LIMIT_MB * 1024 * 1024
 SHOWN = 500  # problems listed on the preview page; the rest are counted
 
 
@@ -28,12 +28,12 @@ def allow_large_uploads(endpoint, values):
 @bp.errorhandler(413)
 def upload_too_large(error):
     """Refuse a file over the import limit (read from Content-Length, before any parsing), saying the limit."""
-    message = _("The file is too large: at most %(mb)d MB.", mb=readers.LIMIT_MB)
+    message = _("The file is too large: at most %(mb)d MB.", mb=imports.LIMIT_MB)
     if request.endpoint != "admin.upload":
         message = _("The upload is too large: at most %(mb)d MB.",
                     mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024))
-    return render("admin/import.html", kinds=KINDS, formats=importer.FORMATS, error=message,
-                  limit=readers.LIMIT_MB, status=413)
+    return render("admin/import.html", kinds=KINDS, formats=imports.FORMATS, error=message,
+                  limit=imports.LIMIT_MB, status=413)
 
 
 @bp.route("/")
@@ -47,16 +47,16 @@ def index():
 @roles_required("admin")
 def import_form():
     """One upload form per kind (cells, buildings, households), with a template to download."""
-    return render("admin/import.html", kinds=KINDS, formats=importer.FORMATS, error=None, limit=readers.LIMIT_MB)
+    return render("admin/import.html", kinds=KINDS, formats=imports.FORMATS, error=None, limit=imports.LIMIT_MB)
 
 
 def upload_errors(kind, upload, crs):
     """What is wrong with an upload form before its file is read."""
-    if kind not in importer.KINDS:
+    if kind not in imports.KINDS:
         abort(404)
     if upload is None or not upload.filename:
         return _("Choose a file to import.")
-    if crs not in importer.CRS:
+    if crs not in imports.CRS:
         return _("Unknown coordinate system.")
     return None
 
@@ -68,8 +68,8 @@ def upload(kind):
     file, crs = request.files.get("file"), request.form.get("crs", "wgs84")
     error = upload_errors(kind, file, crs)
     if error:
-        return render("admin/import.html", kinds=KINDS, formats=importer.FORMATS, error=error,
-                      limit=readers.LIMIT_MB, status=422)
+        return render("admin/import.html", kinds=KINDS, formats=imports.FORMATS, error=error,
+                      limit=imports.LIMIT_MB, status=422)
     token = secrets.token_urlsafe(16)
     geodata.save_upload(get_db(), token=token, user_id=current_user.id, kind=kind, crs=crs,
                         filename=file.filename[:200], content=file.read())
@@ -82,7 +82,7 @@ def _preview(token):
     stored = geodata.upload(db, token, current_user.id)
     if stored is None:
         abort(404)
-    return stored, importer.preview(db, stored["kind"], stored["content"], stored["filename"], stored["crs"])
+    return stored, imports.preview(db, stored["kind"], stored["content"], stored["filename"], stored["crs"])
 
 
 def _render_preview(token, stored, report, status=200):
@@ -108,7 +108,7 @@ def commit(token):
     """Import the previewed file in one transaction, or show again why it cannot be."""
     stored, report = _preview(token)
     db = get_db()
-    if not importer.commit(db, report):
+    if not imports.commit(db, report):
         return _render_preview(token, stored, report, status=422)
     geodata.forget_upload(db, token)
     audit.log(db, user_id=current_user.id, action="import", target_type=stored["kind"],
@@ -124,7 +124,7 @@ def commit(token):
 @roles_required("admin")
 def template(kind):
     """A template file for kind, with its columns and one example row."""
-    if kind not in importer.KINDS:
+    if kind not in imports.KINDS:
         abort(404)
     found = kinds.template(kind)
     return downloads.attachment(found["content"], found["filename"])

@@ -119,17 +119,17 @@ def _in_language(app):
 @click.option("--dry-run", is_flag=True, help="Check the file and print the preview; write nothing.")
 def import_command(kind, file, crs, dry_run):
     """Import cells, buildings or households from GeoJSON, CSV or .xlsx (all or nothing)."""
-    from fieldapp import importer, readers
-    from fieldapp.problems import describe, where
+    from fieldapp import imports
+    from fieldapp.imports.problems import describe, where
 
     db = database.connect(current_app.config["DATABASE"])
     with _in_language(current_app):
-        if os.path.getsize(file) > readers.LIMIT_MB * 1024 * 1024:
+        if os.path.getsize(file) > imports.LIMIT_MB * 1024 * 1024:
             size = os.path.getsize(file) / 1048576
             raise click.ClickException(describe({"code": "too_large", "params": {"size": f"{size:.1f}",
-                                                                                 "limit": readers.LIMIT_MB}}))
+                                                                                 "limit": imports.LIMIT_MB}}))
         with open(file, "rb") as source:
-            report = importer.preview(db, kind, source.read(), os.path.basename(file), crs)
+            report = imports.preview(db, kind, source.read(), os.path.basename(file), crs)
         for found in report["skipped"]:
             click.echo(f"{where(found)}: {describe(found)}", err=True)
         for found in report["errors"]:
@@ -140,7 +140,7 @@ def import_command(kind, file, crs, dry_run):
         if report["errors"]:
             raise click.ClickException(summary + " Nothing was imported.")
         if not dry_run:
-            importer.commit(db, report)
+            imports.commit(db, report)
             from fieldapp.data import audit
 
             audit.log(db, user_id=None, action="import", target_type=kind,

@@ -6,7 +6,7 @@ import json
 import pytest
 from openpyxl import load_workbook
 
-from fieldapp import demo, importer
+from fieldapp import demo, imports
 from fieldapp.data import db as database
 from fieldapp.exports import kinds
 from tests import factories
@@ -42,9 +42,9 @@ def features(db, kind):
 
 def import_into(db, kind, content, filename):
     """Import a file, failing the test on any error or skipped feature."""
-    report = importer.preview(db, kind, content, filename)
+    report = imports.preview(db, kind, content, filename)
     assert report["errors"] == [] and report["skipped"] == []
-    assert importer.commit(db, report)
+    assert imports.commit(db, report)
     return report
 
 
@@ -66,7 +66,7 @@ def test_household_tables_round_trip_and_a_second_import_changes_nothing(app, de
     first = import_into(empty, "households", table, f"households.{fmt}")
     assert first["add"] == 2000
     assert features(empty, "households") == features(demo_db, "households")
-    again = importer.preview(empty, "households", table, f"households.{fmt}")
+    again = imports.preview(empty, "households", table, f"households.{fmt}")
     assert (again["add"], again["update"], again["unchanged"]) == (0, 0, 2000)
 
 

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 
 from fieldapp.exports import tables
-from fieldapp.readers import read_csv, read_xlsx
+from fieldapp.imports.readers import read_csv, read_xlsx
 
 HOSTILE = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 

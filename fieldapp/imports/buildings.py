@@ -2,9 +2,17 @@
 import shapely
 
 from fieldapp.data import geodata
-from fieldapp.importer import BUILDING_KINDS, NOT_BUILDINGS, SAME_POINT, CellLocator, field_name
-from fieldapp.importer import geojson_text, parse_point, parse_polygon, same_geojson, truthy
-from fieldapp.problems import at, problem
+from fieldapp.imports.parsing import SAME_POINT, field_name, geojson_text, parse_point, parse_polygon, same_geojson
+from fieldapp.imports.parsing import truthy
+from fieldapp.imports.placing import CellLocator
+from fieldapp.imports.problems import at, problem
+
+# OSM (Tilezen) kinds that are points of a building, not buildings.
+NOT_BUILDINGS = {"entrance", "address"}
+BUILDING_KINDS = {"apartment": "apartment", "apartments": "apartment", "residential": "apartment",
+                  "building": "apartment", "住宅": "apartment", "楼房": "apartment", "house": "house",
+                  "detached": "house", "semidetached_house": "house", "terrace": "house", "平房": "house",
+                  "民房": "house", "自建房": "house", "other": "other"}
 
 
 def plan(db, source, records, convert, report):

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Point, shape
 
-from fieldapp import importer
+from fieldapp import imports
 from fieldapp.data import db as database
-from fieldapp.problems import describe, where
+from fieldapp.imports.problems import describe, where
 from tests import factories
 
 DATA = Path(__file__).parent / "data"
@@ -48,9 +48,9 @@ def counts(db):
 
 def run(db, kind, content, filename, crs="wgs84", commit=True):
     """Preview a file and commit it if asked; return the preview."""
-    report = importer.preview(db, kind, content.encode() if isinstance(content, str) else content, filename, crs)
+    report = imports.preview(db, kind, content.encode() if isinstance(content, str) else content, filename, crs)
     if commit:
-        importer.commit(db, report)
+        imports.commit(db, report)
     return report
 
 
@@ -225,8 +225,56 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(db, world, english, nam
     before = counts(db)
     report = run(db, kind, content, name)
     assert [worded(e) for e in report["errors"]] == expected
-    assert report["plan"] is None and not importer.commit(db, report)
+    assert report["plan"] is None and not imports.commit(db, report)
     assert counts(db) == before
+
+
+def test_a_geometry_that_breaks_geojson_rules_is_named_with_its_feature_and_nothing_is_written(db, world, english):
+    open_ring = {"type": "Polygon", "coordinates": [factories.square(120.3, 30.3)["coordinates"][0][:-1]]}
+    three_positions = {"type": "Polygon", "coordinates": [[[120.31, 30.3], [120.312, 30.3], [120.31, 30.3]]]}
+    content = cells_file(("N1", "一区", factories.square(120.302, 30.3)), ("N2", "二区", open_ring),
+                         ("", "三区", three_positions))
+    before = counts(db)
+    report = run(db, "cells", content, "cells.geojson")
+    assert [worded(e) for e in report["errors"]] == [
+        "Feature 2 | geometry | The Polygon of “N2” is not valid GeoJSON: each ring must end where it started "
+        "(its last position the same as its first).",
+        "Feature 3 | geometry | The Polygon is not valid GeoJSON: each ring needs at least 4 positions "
+        "(the first repeated at the end)."]
+    assert report["plan"] is None and not imports.commit(db, report) and counts(db) == before
+
+
+def test_a_point_with_one_coordinate_is_refused_in_both_languages(app, db, world):
+    features = [{"type": "Feature", "id": "H9", "properties": {"address": "龙坞村9号"},
+                 "geometry": {"type": "Point", "coordinates": [120.1011]}},
+                {"type": "Feature", "id": "H8", "properties": {"address": "龙坞村8号"},
+                 "geometry": {"type": "Point", "coordinates": [120.1011, 30.2811]}}]
+    content = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    report = run(db, "households", content, "households.geojson")
+    with app.test_request_context("/?lang=en"):
+        assert [worded(e) for e in report["errors"]] == [
+            "Feature 1 | geometry | The Point of “H9” is not valid GeoJSON: a position must have exactly 2 or 3 "
+            "numbers (longitude, latitude and an optional height)."]
+    with app.test_request_context("/?lang=zh"):
+        assert [worded(e) for e in report["errors"]] == [
+            "第 1 个要素 | geometry | “H9”的 Point 不是有效的 GeoJSON：一个坐标位置必须恰好有 2 个或 3 个数"
+            "（经度、纬度，以及可选的高程）。"]
+    assert counts(db)["households"] == 0
+
+
+def test_coordinates_nested_too_deep_are_refused_not_a_server_error(db, world, english):
+    def polygon_nested(depth):
+        """A cells file of a square, then a polygon whose coordinates are lists nested depth deep."""
+        square = json.dumps({"type": "Feature", "properties": {"code": "D0"}, "geometry": factories.square(120.3, 30.3)})
+        return ('{"type": "FeatureCollection", "features": [' + square + ', {"type": "Feature", "properties": '
+                '{"code": "D1"}, "geometry": {"type": "Polygon", "coordinates": ' + "[" * depth + "]" * depth + "}}]}")
+
+    assert [worded(e) for e in run(db, "cells", polygon_nested(100_000), "deep.geojson")["errors"]] == [
+        "File |  | The file nests its lists and objects too deeply to be read."]
+    assert [worded(e) for e in run(db, "cells", polygon_nested(800), "deep.geojson")["errors"]] == [
+        "Feature 2 | geometry | The Polygon of “D1” is not valid GeoJSON: each ring needs at least 4 positions "
+        "(the first repeated at the end)."]
+    assert counts(db)["cells"] == 2
 
 
 def test_errors_are_worded_in_chinese(app, db, world):
@@ -389,7 +437,7 @@ def test_a_sheet_of_more_than_300000_rows_is_refused_on_the_preview_and_the_comm
 
 
 def test_a_workbook_with_too_many_cells_is_refused(db, world, english, monkeypatch):
-    from fieldapp import readers
+    from fieldapp.imports import readers
 
     monkeypatch.setattr(readers, "XLSX_CELLS", 1000)  # the same count as at 5 million, on a small file
     report = run(db, "households", workbook_with_sheet(rows_of_households(333)), "h.xlsx")  # 1,002 cells

@@ -11,6 +11,7 @@ class Refused(Exception):
     """The whole file cannot be read; carries the problem that says why."""
 
     def __init__(self, found):
+        """Refuse the file for the problem found."""
         super().__init__(found["code"])
         self.problem = found
 
@@ -41,6 +42,7 @@ MESSAGES = {
     "not_utf8_json": _l("GeoJSON must be UTF-8 text."),
     "bad_json": _l("The file is not valid JSON: line %(line)d, column %(column)d (%(detail)s)."),
     "not_geojson": _l("The file is JSON but not a GeoJSON FeatureCollection."),
+    "too_deep": _l("The file nests its lists and objects too deeply to be read."),
     "foreign_crs": _l("The file declares the coordinate system %(crs)s: only WGS-84 or GCJ-02 longitude/latitude "
                       "can be read."),
     "xlsx_unreadable": _l("The Excel file cannot be read (%(detail)s)."),
@@ -74,6 +76,8 @@ MESSAGES = {
     "bad_coordinates": _l("The coordinates cannot be read."),
     "self_intersection": _l("The polygon crosses itself near %(lon)s, %(lat)s."),
     "invalid_polygon": _l("The polygon is invalid: %(detail)s."),
+    "invalid_geojson": _l("The %(type)s is not valid GeoJSON: %(rule)s."),
+    "invalid_geojson_id": _l("The %(type)s of “%(id)s” is not valid GeoJSON: %(rule)s."),
     "empty_polygon": _l("The polygon has no area."),
     "overlap": _l("Overlaps cell %(other)s by about %(area)s m²."),
     "duplicate": _l("“%(value)s” appears more than once (first in %(first)s)."),
@@ -115,6 +119,8 @@ def describe(found):
             params[key] = where(value)
     if "expected" in params:
         params["expected"] = str(GEOMETRIES.get(params["expected"], params["expected"]))
+    if "rule" in params:
+        params["rule"] = str(GEOJSON_RULES.get(params["rule"], params["rule"]))
     return str(MESSAGES[found["code"]]) % params
 
 
@@ -131,3 +137,19 @@ def where(found):
 KINDS = {"cells": _l("Cells"), "buildings": _l("Buildings"), "households": _l("Households and residents")}
 GEOMETRIES = {"polygon": _l("Polygon or MultiPolygon"), "point": _l("Point, Polygon or MultiPolygon"),
               "household_point": _l("Point")}
+# The geojson library's validity errors (geojson.geometry), worded for the reader; another is shown as it is.
+GEOJSON_RULES = {
+    "each position must be a list": _l("each position must be a list of numbers"),
+    "a position must have exactly 2 or 3 values": _l("a position must have exactly 2 or 3 numbers "
+                                                     "(longitude, latitude and an optional height)"),
+    "a position cannot have inner positions": _l("a position holds numbers, not further lists"),
+    "each line must be a list of positions": _l("each line must be a list of positions"),
+    'the "coordinates" member must be an array of two or more positions': _l("a line needs two or more positions"),
+    "Each polygon must be a list of linear rings": _l("a polygon must be a list of rings"),
+    "Each element of a polygon's coordinates must be a list": _l("each ring of a polygon must be a list of "
+                                                                  "positions"),
+    "Each linear ring must contain at least 4 positions": _l("each ring needs at least 4 positions (the first "
+                                                              "repeated at the end)"),
+    "Each linear ring must end where it started": _l("each ring must end where it started (its last position "
+                                                      "the same as its first)"),
+}

@@ -5,8 +5,10 @@ import shapely
 from shapely.geometry import shape
 
 from fieldapp.data import geodata
-from fieldapp.importer import OVERLAP_M2, area_m2, geojson_text, parse_polygon, same_geojson, truthy
-from fieldapp.problems import at, problem
+from fieldapp.imports.parsing import area_m2, geojson_text, parse_polygon, same_geojson, truthy
+from fieldapp.imports.problems import at, problem
+
+OVERLAP_M2 = 1.0  # cells that share an edge meet; more than a square metre in common is an overlap
 
 
 def plan(db, source, records, convert, report):

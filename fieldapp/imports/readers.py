@@ -1,6 +1,6 @@
 """Read an import file (GeoJSON, CSV in UTF-8 or GBK/GB18030, Excel .xlsx) into numbered records.
 
-Pure: bytes in, records and problems out. What the records mean is fieldapp.importer's business.
+Pure: bytes in, records and problems out. What the records mean is the planners' business.
 """
 import codecs
 import csv
@@ -13,8 +13,11 @@ import zipfile
 import zlib
 from xml.etree import ElementTree
 
+import geojson
+from geojson.geometry import check_point
+
 from fieldapp.exports.tables import unguard
-from fieldapp.problems import Refused, problem
+from fieldapp.imports.problems import Refused, at, problem
 
 LIMIT_MB = 45  # refused before reading; a 100,000-household GeoJSON export (about 42 MB) still fits
 # An .xlsx is a zip: 45 MB of it can unpack to gigabytes. The 100,000 households of a sub-district with one
@@ -27,6 +30,10 @@ HEADER_SEARCH_ROWS = 10  # a spreadsheet may carry a title above its header
 # What a file's content looks like, by its first bytes.
 ZIP, OLE, JSON, TEXT, BINARY = "xlsx", "xls", "json", "csv", "binary"
 EXTENSIONS = {".geojson": JSON, ".json": JSON, ".csv": TEXT, ".txt": TEXT, ".xlsx": ZIP, ".xls": OLE}
+# The geometries whose coordinates the geojson library checks (a collection's members it cannot build).
+GEOMETRIES = {"Point": geojson.Point, "MultiPoint": geojson.MultiPoint, "LineString": geojson.LineString,
+              "MultiLineString": geojson.MultiLineString, "Polygon": geojson.Polygon,
+              "MultiPolygon": geojson.MultiPolygon}
 
 
 def sniff(content):
@@ -261,6 +268,8 @@ def read_geojson(content, aliases):
         raise Refused(problem("not_utf8_json")) from None
     except json.JSONDecodeError as error:
         raise Refused(problem("bad_json", line=error.lineno, column=error.colno, detail=error.msg)) from None
+    except RecursionError:
+        raise Refused(problem("too_deep")) from None
     if isinstance(data, dict) and data.get("type") == "Feature":
         data = {"type": "FeatureCollection", "features": [data]}
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" \
@@ -272,8 +281,8 @@ def read_geojson(content, aliases):
     records, seen = [], {}
     for number, feature in enumerate(data["features"], start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            records.append({"where": "feature", "n": number, "values": {}, "geometry": None, "raw": {},
-                            "problem": problem("not_a_feature")})
+            record = {"where": "feature", "n": number, "values": {}, "geometry": None, "raw": {}}
+            records.append({**record, "problem": at(record, "not_a_feature")})
             continue
         properties = feature.get("properties") or {}
         if not isinstance(properties, dict):
@@ -287,6 +296,32 @@ def read_geojson(content, aliases):
         if "id" in feature and not values.get("external_id"):
             values["external_id"] = cell_text(feature["id"])
             seen.setdefault("external_id", "id")
-        records.append({"where": "feature", "n": number, "values": values,
-                        "geometry": feature.get("geometry"), "raw": properties})
+        record = {"where": "feature", "n": number, "values": values, "geometry": feature.get("geometry"),
+                  "raw": properties}
+        broken = broken_rule(record["geometry"])
+        if broken:
+            named = {"id": values["external_id"]} if values.get("external_id") else {}
+            record["problem"] = at(record, "invalid_geojson_id" if named else "invalid_geojson", "geometry",
+                                   type=record["geometry"]["type"], rule=broken, **named)
+        records.append(record)
     return records, seen, []
+
+
+def broken_rule(geometry):
+    """The first rule of GeoJSON that a geometry breaks, as the geojson library words it, or None.
+
+    A geometry the library cannot build (an unknown type, a coordinate that is text) is left to the
+    planners, which name the value that is wrong.
+    """
+    if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRIES:
+        return None
+    coordinates = geometry.get("coordinates")
+    if geometry["type"] == "Point" and check_point(coordinates) is None:
+        return None  # Point.errors()'s own check, without building the object: 1.5 s less for 100,000 households
+    try:
+        errors = GEOMETRIES[geometry["type"]](coordinates).errors()
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if isinstance(errors, list):
+        return errors[0] if errors else None
+    return errors

@@ -2,9 +2,12 @@
 import re
 
 from fieldapp.data import geodata
-from fieldapp.importer import OCCUPANCY, SAME_POINT, CellLocator, field_name, parse_point
-from fieldapp.problems import at, problem
+from fieldapp.imports.parsing import SAME_POINT, field_name, parse_point
+from fieldapp.imports.placing import CellLocator
+from fieldapp.imports.problems import at, problem
 
+OCCUPANCY = {"occupied": "occupied", "在住": "occupied", "vacant": "vacant", "空置": "vacant",
+             "moved_out": "moved_out", "迁出": "moved_out", "已迁出": "moved_out"}
 RESIDENT_COLUMNS = ("resident_name", "resident_phone", "resident_tags")
 TAG_SEPARATORS = re.compile(r"[,，、;；|/\s]+")
 
