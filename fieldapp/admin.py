@@ -11,7 +11,10 @@ from fieldapp import access, importer, inputs, readers, rules
 from fieldapp.data import audit, geodata, users
 from fieldapp.exports import downloads, kinds
 from fieldapp.problems import KINDS, describe, where
-from fieldapp.web import clock, get_db, render, roles_required
+from fieldapp.access import roles_required
+from fieldapp.clock import clock
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 IMPORT_LIMIT = readers.LIMIT_MB * 1024 * 1024
