@@ -16,7 +16,7 @@ def big_database(households=100_000):
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "fieldapp.cli", "demo", "--households", str(households)],
+        subprocess.run([sys.executable, "-m", "fieldapp", "demo", "--households", str(households)],
                        env={**os.environ, "FIELDAPP_DATABASE": str(path)}, check=True, cwd=ROOT)
         print(f"built {path} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return str(path)

@@ -6,40 +6,22 @@ from pathlib import Path
 
 from flask import Flask
 
-from fieldapp import inputs
+from fieldapp import (accountability, accounts, admin, api, assignments, auth, cli, coverage, db, errors,
+                      extensions, households, i18n, inputs, ledger, offline, privacy, pwa, security, settings,
+                      templating, visits)
+from fieldapp import map as map_area
+from fieldapp.config import DEFAULTS, ROOT, from_environment
 from fieldapp.data import db as database
 
-ROOT = Path(__file__).resolve().parent.parent
-
-# Every setting, its default and its type; FIELDAPP_<NAME> in the environment overrides it.
-DEFAULTS = {
-    "DATABASE": str(ROOT / "instance" / "fieldapp.db"),
-    "SECRET_KEY": "",
-    "TILES": "none",  # tianditu | gaode | osm | none
-    "TIANDITU_KEY": "",
-    "TIMEZONE": "Asia/Shanghai",
-    "LOCATION_MAX_DISTANCE_M": 150,
-    "LOCATION_MAX_ACCURACY_M": 100,
-    "AMEND_HOURS": 24,
-    "CSRF_HOURS": 12,  # a member may keep a form open through a long morning of visits
-    "BEHIND_PROXY": False,
-}
+# Every area's blueprint, in the order their routes and their app-wide hooks are registered.
+BLUEPRINTS = [auth.bp, households.bp, visits.bp, api.bp, pwa.bp, coverage.bp, ledger.bp, accountability.bp,
+              settings.bp, admin.bp, accounts.bp, assignments.bp, map_area.bp, privacy.bp]
 
 
-def _from_environment():
-    """Read FIELDAPP_* variables, cast to the type of each default."""
-    found = {}
-    for name, default in DEFAULTS.items():
-        raw = os.environ.get(f"FIELDAPP_{name}")
-        if raw is None:
-            continue
-        if isinstance(default, bool):
-            found[name] = raw.strip().lower() in ("1", "true", "yes", "on")
-        elif isinstance(default, int):
-            found[name] = int(raw)
-        else:
-            found[name] = raw
-    return found
+class App(Flask):
+    """Flask, with the app's template environment: its documented hook, not an attribute changed at start."""
+
+    jinja_environment = templating.Environment
 
 
 def _secret_key(instance_path):
@@ -55,7 +37,7 @@ def _secret_key(instance_path):
 
 def create_app(test_config=None):
     """Create the app: defaults, then the environment, then test_config."""
-    app = Flask(
+    app = App(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
@@ -63,7 +45,7 @@ def create_app(test_config=None):
     )
     app.url_map.converters["int"] = inputs.RecordId  # before any route: an id past SQLite's INTEGER is a 404
     app.config.from_mapping(DEFAULTS)
-    app.config.update(_from_environment())
+    app.config.update(from_environment())
     if test_config:
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
@@ -84,36 +66,11 @@ def create_app(test_config=None):
     # Migrate once at start: an older database upgrades before the first request.
     database.connect(app.config["DATABASE"], migrate=True).conn.close()
 
-    from fieldapp import auth, cli, errors, i18n, web
-
-    web.init_app(app)
-    i18n.init_app(app)
-    auth.init_app(app)
-    errors.init_app(app)
-    cli.init_app(app)
-
-    from fieldapp import admin, api, coverage, households, offline, pwa, visits
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(households.bp)
-    app.register_blueprint(visits.bp)
-    app.register_blueprint(api.bp)
-    offline.init_app(app)
-    app.register_blueprint(pwa.bp)
-    app.register_blueprint(coverage.bp)
-    from fieldapp import accountability, ledger, settings  # issue 6: ledger, overdue, settings
-    for blueprint in (ledger.bp, accountability.bp, settings.bp):
+    # In this order: the hooks run in it (after-request hooks in reverse), and the body limit of security
+    # comes before CSRF protection reads a form.
+    for module in (security, extensions, db, templating, i18n, auth, errors, cli, offline):
+        module.init_app(app)
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    app.register_blueprint(admin.bp)
-    from fieldapp import accounts, assignments
-
-    accounts.init_app(app)  # with the redirect of users who must change their password
-    app.register_blueprint(assignments.bp)
-    from fieldapp import map as map_area  # issue 5: the grid leader's map
-
-    app.register_blueprint(map_area.bp)
-    from fieldapp import privacy  # issue 8: audit search, resident export, retention; logs household views
-
-    app.register_blueprint(privacy.bp)
     app.add_url_rule("/", "index", auth.landing)
     return app

@@ -1,5 +1,9 @@
-"""Who may see what: one place decides a user's scope (all, a grid, or today's assigned cells)."""
-from flask import abort
+"""Who may see what: one place decides a user's scope (all, a grid, or today's assigned cells) and which
+roles may open a view."""
+import functools
+
+from flask import abort, current_app
+from flask_login import current_user
 
 from fieldapp import rules
 from fieldapp.data import cells, households
@@ -35,3 +39,20 @@ def households_in_scope(db, user, household_ids, cell_ids=None):
     if cell_ids is not None:
         scope = [c for c in cell_ids if scope is None or c in scope]
     return households.ids_among(db, household_ids, scope)
+
+
+def roles_required(*roles):
+    """Allow the view only to signed-in users with one of roles (others get 403)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -12,7 +12,10 @@ from fieldapp.coverage import row_texts
 from fieldapp.data import coverage, ledger
 from fieldapp.exports import downloads
 from fieldapp.i18n import LABELS
-from fieldapp.web import clock, get_db, render, roles_required
+from fieldapp.access import roles_required
+from fieldapp.clock import clock
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("accountability", __name__, url_prefix="/overdue")
 

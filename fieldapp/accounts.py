@@ -8,7 +8,9 @@ from flask_login import current_user, login_required, login_user
 from fieldapp import auth, rules, security
 from fieldapp.data import audit, users
 from fieldapp.data import security as attempts
-from fieldapp.web import get_db, render, roles_required
+from fieldapp.access import roles_required
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 MIN_PASSWORD = 10
@@ -24,12 +26,7 @@ COMMON_PASSWORDS = {
 OTP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or copied from a screen
 
 
-def init_app(app):
-    """Register the accounts blueprint and send users with a one-time password to change it first."""
-    app.register_blueprint(bp)
-    app.before_request(require_password_change)
-
-
+@bp.before_app_request
 def require_password_change(exempt=("accounts.password", "auth.logout", "auth.login", "static")):
     """A user who signed in with a one-time password may only change it (or sign out)."""
     # The PWA's files (service worker, manifest) must load on any page, this one included.

@@ -8,10 +8,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fieldapp import access, imports, inputs, rules
+from fieldapp.access import roles_required
+from fieldapp.clock import clock
 from fieldapp.data import audit, geodata, users
+from fieldapp.db import get_db
 from fieldapp.exports import downloads, kinds
 from fieldapp.imports.problems import KINDS, describe, where
-from fieldapp.web import clock, get_db, render, roles_required
+from fieldapp.templating import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 IMPORT_LIMIT = imports.LIMIT_MB * 1024 * 1024

@@ -9,7 +9,7 @@ from fieldapp import access, offline, rules
 from fieldapp.data import households, requests, visits
 from fieldapp.data import security as security_data
 from fieldapp.visits import parse_visit, payload_digest
-from fieldapp.web import get_db
+from fieldapp.db import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -9,7 +9,9 @@ from flask_login import current_user
 from fieldapp import access, inputs, rules
 from fieldapp.data import assignments, audit, cells, users
 from fieldapp.data.assignments import AssignmentError
-from fieldapp.web import get_db, render, roles_required
+from fieldapp.access import roles_required
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 REASONS = {"already_assigned": lambda: _("This member holds this cell already."),

@@ -10,7 +10,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 
 from fieldapp import security
 from fieldapp.data import audit, users
-from fieldapp.web import get_db
+from fieldapp.db import get_db
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()

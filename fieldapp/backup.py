@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlite_utils.utils import sqlite3
 
+from fieldapp.config import DEFAULTS
 from fieldapp.data import db as database
 from fieldapp.data.migrations import migrations
 
@@ -215,8 +216,6 @@ def backup_command(dest):
 @click.option("--force", is_flag=True, help="Restore even though the database looks in use.")
 def restore_command(source, force):
     """Replace the database with the backup SOURCE (checked first; the replaced database is kept beside it)."""
-    from fieldapp import DEFAULTS
-
     # Without the app: it cannot start on the damaged database that a restore is often meant to replace.
     target = os.environ.get("FIELDAPP_DATABASE", DEFAULTS["DATABASE"])
     try:

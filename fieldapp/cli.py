@@ -1,26 +1,14 @@
-"""The `fieldapp` command: init-db, demo, create-user (and Flask's own run, routes, shell)."""
+"""The app's commands: init-db, demo, create-user, import, export, backup, purge (`fieldapp` and `flask`)."""
 import getpass
 import os
-import sys
 import time
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from fieldapp.data import db as database
 from fieldapp.data import users
-
-
-def _create_app():
-    from fieldapp import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def main():
-    """Zero Distance (零距离): manage the database, the demo community and accounts."""
 
 
 def init_app(app):
@@ -158,7 +146,7 @@ def export_command(kind, fmt, output):
     """Export cells, buildings or households (GeoJSON, CSV, .xlsx) or visits (CSV, .xlsx), importable again."""
     from fieldapp.data import audit
     from fieldapp.exports import kinds
-    from fieldapp.web import clock
+    from fieldapp.clock import clock
 
     if fmt not in kinds.FORMATS[kind]:
         raise click.ClickException(f"{kind} can be exported as {', '.join(kinds.FORMATS[kind])} only.")
@@ -170,15 +158,3 @@ def export_command(kind, fmt, output):
               detail={"format": fmt, "rows": result["count"], "personal": result["personal"], "via": "cli"})
     click.echo(f"{result['count']} {kind} written to {output}.")
 
-
-def _add_restore():
-    """`fieldapp restore` runs without creating the app, which cannot start on a damaged database."""
-    from fieldapp.backup import restore_command
-
-    main.add_command(restore_command)
-
-
-_add_restore()
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,9 @@ from fieldapp import access, inputs, rules
 from fieldapp.data import cells as cell_data
 from fieldapp.data import coverage, ledger
 from fieldapp.exports import downloads
-from fieldapp.web import clock, get_db, render
+from fieldapp.clock import clock
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("coverage", __name__, url_prefix="/coverage")
 

@@ -8,7 +8,9 @@ from flask_login import current_user, login_required
 from fieldapp import access, inputs, rules
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.i18n import LABELS
-from fieldapp.web import clock, get_db, render, tag_from_token, tag_token, wants_fragment
+from fieldapp.clock import clock
+from fieldapp.db import get_db
+from fieldapp.templating import render, tag_from_token, tag_token, wants_fragment
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 

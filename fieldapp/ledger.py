@@ -13,7 +13,10 @@ from fieldapp.data import audit, cells, coverage
 from fieldapp.data import ledger
 from fieldapp.data import requests as request_data
 from fieldapp.i18n import LABELS
-from fieldapp.web import clock, get_db, render, roles_required
+from fieldapp.access import roles_required
+from fieldapp.clock import clock
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 

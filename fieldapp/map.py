@@ -18,7 +18,9 @@ from flask_login import current_user, login_required
 from fieldapp import access, geo, rules
 from fieldapp.data import cells, households, mapdata
 from fieldapp.households import urgency_key
-from fieldapp.web import clock, get_db, render, tag_token
+from fieldapp.clock import clock
+from fieldapp.db import get_db
+from fieldapp.templating import render, tag_token
 
 bp = Blueprint("map", __name__, url_prefix="/map")
 

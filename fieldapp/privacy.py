@@ -17,7 +17,9 @@ from fieldapp import inputs, offline, rules
 from fieldapp.data import audit, users
 from fieldapp.data import privacy as held
 from fieldapp.exports import downloads, tables
-from fieldapp.web import get_db, render, roles_required
+from fieldapp.access import roles_required
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 PAGE = 50

@@ -22,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from fieldapp import rules
 from fieldapp.data import audit
 from fieldapp.data import security as attempts
+from fieldapp.db import get_db
 
 # Setting -> default; FIELDAPP_<NAME> in the environment overrides it (test configs override both).
 SETTINGS = {
@@ -232,7 +233,7 @@ def enforce_session_limits():
         remembered=session.get("remembered", False), idle=config["SESSION_IDLE_MINUTES"] * 60,
         absolute=config["SESSION_ABSOLUTE_HOURS"] * 3600, remember_for=int(remember_for.total_seconds()))
     if reason:
-        audit.log(_db(), user_id=current_user.id, action="session_expired", detail={"reason": reason},
+        audit.log(get_db(), user_id=current_user.id, action="session_expired", detail={"reason": reason},
                   ip=request.remote_addr)
         logout_user()
         session.pop("seen_at", None)
@@ -246,13 +247,6 @@ def enforce_session_limits():
     if request.endpoint not in PASSIVE and now - session.get("seen_at", 0) >= SEEN_RESOLUTION:
         session["seen_at"] = now
     return None
-
-
-def _db():
-    """The request's database (imported late: web imports this module)."""
-    from fieldapp.web import get_db
-
-    return get_db()
 
 
 # --- Sign-in throttling --------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ from flask_login import current_user
 
 from fieldapp import inputs
 from fieldapp.data import settings
-from fieldapp.web import get_db, render, roles_required
+from fieldapp.access import roles_required
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("settings", __name__, url_prefix="/admin/settings")
 

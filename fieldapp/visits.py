@@ -11,7 +11,8 @@ from werkzeug.datastructures import MultiDict
 
 from fieldapp import access, inputs, rules
 from fieldapp.data import households, requests, visits
-from fieldapp.web import get_db, render
+from fieldapp.db import get_db
+from fieldapp.templating import render
 
 bp = Blueprint("visits", __name__, url_prefix="/households/<int:household_id>/visits")
 

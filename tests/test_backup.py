@@ -7,7 +7,8 @@ import pytest
 
 from click.testing import CliRunner
 
-from fieldapp import backup, cli
+from fieldapp import __main__ as cli
+from fieldapp import backup
 from fieldapp.data import db as database
 from tests import factories
 

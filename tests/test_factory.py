@@ -53,19 +53,36 @@ def test_app_refuses_to_start_on_old_sqlite(monkeypatch, tmp_path):
         create_app({"DATABASE": str(tmp_path / "old.db"), "SECRET_KEY": "x"})
 
 
-def test_a_kept_connection_sees_other_writers_and_never_hands_on_a_transaction(app, db):
-    """Each server thread keeps its connection across requests: a request left inside a transaction is rolled
-    back at its end (nothing half-written, the write lock free), and the next request sees what others wrote."""
-    from fieldapp import web
 
-    with app.app_context():
-        kept = web.get_db()
-        kept.conn.execute("BEGIN IMMEDIATE")
-        kept.execute("INSERT INTO settings (key, value) VALUES ('half_written', '1')")
-    assert database.scalar(db, "SELECT count(*) FROM settings WHERE key = 'half_written'") == 0
-    with database.write(db):  # the write lock was given back: this does not wait for busy_timeout
-        db.execute("INSERT INTO settings (key, value) VALUES ('from_elsewhere', '2')")
-    with app.app_context():
-        again = web.get_db()
-        assert again is kept
-        assert database.scalar(again, "SELECT value FROM settings WHERE key = 'from_elsewhere'") == "2"
+def _blueprint_registrations():
+    """Each call of register_blueprint in fieldapp: its file, its function and whether a loop makes it."""
+    import ast
+    from pathlib import Path
+
+    import fieldapp
+
+    found = []
+    for path in sorted(Path(fieldapp.__file__).parent.rglob("*.py")):
+        for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            looped = {id(node) for loop in ast.walk(function) if isinstance(loop, ast.For) for node in ast.walk(loop)}
+            found += [(path.name, function.name, id(node) in looped) for node in ast.walk(function)
+                      if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "register_blueprint"]
+    return found
+
+
+def test_create_app_alone_registers_the_blueprints_in_one_loop():
+    assert _blueprint_registrations() == [("__init__.py", "create_app", True)]
+
+
+def test_every_blueprint_of_the_package_is_in_the_list(app):
+    import sys
+
+    from flask import Blueprint
+
+    import fieldapp
+
+    defined = {module.bp for name, module in sys.modules.items()
+               if name.startswith("fieldapp") and isinstance(getattr(module, "bp", None), Blueprint)}
+    assert defined == set(fieldapp.BLUEPRINTS) == set(app.blueprints.values())

@@ -11,7 +11,7 @@ import pytest
 from fieldapp import geo, rules
 from fieldapp.data import households, mapdata
 from fieldapp.data.db import write
-from fieldapp.web import clock
+from fieldapp.clock import clock
 from tests import factories
 
 
@@ -154,7 +154,7 @@ def test_the_payload_holds_no_personal_data(client, auth, area):
     ("?tag={elderly_alone}", [0, 0, 1, 0, 0]),
 ])
 def test_filters_count_only_matching_households(app, client, auth, area, query, expected):
-    from fieldapp.web import tag_token
+    from fieldapp.templating import tag_token
 
     auth.login("lead")
     with app.test_request_context():

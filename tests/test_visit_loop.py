@@ -291,7 +291,7 @@ def test_a_resolved_request_is_closed_or_reopened_at_the_door(auth, client, db, 
 
 
 def test_tag_filter_keeps_the_vulnerable_group_out_of_the_url(app, auth, client, world):
-    from fieldapp.web import tag_token
+    from fieldapp.templating import tag_token
 
     auth.login("m1")
     page = client.get("/households/").get_data(as_text=True)

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from fieldapp.data import audit
 from fieldapp.exports import tables as table_writer
-from fieldapp.web import get_db
+from fieldapp.db import get_db
 
 MIMETYPES = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -1,0 +1,16 @@
+"""The community's clock as the status queries need it: today, the UTC offset, the default cycle."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from fieldapp import rules
+from fieldapp.data import households
+
+
+def clock(db):
+    """Today and the time zone as the status queries need them, plus the default cycle."""
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    offset = int(datetime.now(tz).utcoffset().total_seconds() // 60)
+    return {"today": rules.today(tz).isoformat(), "offset": f"{offset:+d} minutes",
+            "default_cycle": households.default_cycle_days(db)}

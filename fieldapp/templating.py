@@ -1,0 +1,124 @@
+"""What templates see and how pages are rendered: page or fragment, the bound gettext, filters, globals, the
+navigation, and the template environment itself."""
+import functools
+import hmac
+from zoneinfo import ZoneInfo
+
+import flask.templating
+from flask import current_app, render_template, request, url_for
+from flask_babel import get_translations
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
+
+from fieldapp import rules
+from fieldapp.extensions import htmx
+
+# Jinja reads `row.name` as an attribute first and as an item only after catching an AttributeError, and the
+# rows templates show are dicts: a household page raised and caught hundreds of exceptions. A plain dict has
+# no attributes but dict's own, so finding its other keys directly gives exactly what Jinja would.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class DictKeysFirst:
+    """A Jinja environment's attribute lookup, with a plain dict's keys found without the detour through an
+    exception; put it before the environment class it changes."""
+
+    def getattr(self, obj, attribute):
+        """obj.attribute as the environment reads it: a plain dict's own key at once, anything else as before."""
+        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+class Environment(DictKeysFirst, flask.templating.Environment):
+    """The app's template environment (Flask's, set as the app class's `jinja_environment`)."""
+
+
+def init_app(app):
+    """Give app's templates the navigation, the bound gettext, the localtime filter and tag tokens."""
+    app.context_processor(lambda: {"nav_items": nav_items()})
+    app.context_processor(template_gettext)
+    app.add_template_filter(localtime)
+    app.add_template_global(tag_token)
+
+
+def wants_fragment():
+    """True for an htmx request that swaps part of a page (boosts and history restores get pages)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(page, fragment=None, status=200, **context):
+    """Render the whole page, or only its fragment for htmx; the answer varies on HX-Request."""
+    template = fragment if fragment and wants_fragment() else page
+    response = current_app.make_response((render_template(template, **context), status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def template_gettext():
+    """Templates' `_` and `gettext`, bound once per page to the request's translations.
+
+    The same as Flask-Babel's (jinja2.ext's newstyle gettext: translated, marked safe when autoescaping, then
+    formatted with escaped variables), without looking up the request, its locale and its translations again
+    at each of the dozens of calls a page makes: that lookup was a third of an empty page's rendering.
+    """
+    translate = get_translations().ugettext
+
+    @pass_context
+    def gettext(context, string, **variables):
+        translated = translate(string)
+        if context.eval_ctx.autoescape:
+            translated = Markup(translated)
+        return translated % variables
+
+    return {"_": gettext, "gettext": gettext}
+
+
+# The main navigation: (endpoint, label, icon, roles). Entries whose endpoint does not exist are left out.
+NAV = [
+    ("households.mine", _l("My households"), "⌂", ("member",)),
+    ("coverage.index", _l("Coverage"), "☑", ("member", "leader", "admin")),  # a member: their own cells
+    ("map.index", _l("Map"), "◎", ("member", "leader", "admin")),
+    ("ledger.index", _l("Ledger"), "☰", ("member", "leader", "admin")),
+    ("assignments.index", _l("Assignments"), "⇄", ("leader",)),  # admins reach it from Administration
+    ("admin.index", _l("Administration"), "⚙", ("admin",)),
+]
+
+
+def nav_items():
+    """The navigation links the signed-in user may follow, the current one marked."""
+    if not current_user.is_authenticated:
+        return []
+    current_blueprint = request.blueprint
+    return [
+        {"url": url_for(endpoint), "label": label, "icon": icon,
+         "active": endpoint.split(".")[0] == current_blueprint}
+        for endpoint, label, icon, roles in NAV
+        if current_user.role in roles and endpoint in current_app.view_functions
+    ]
+
+
+def localtime(stamp, pattern="%Y-%m-%d %H:%M"):
+    """A stored UTC timestamp as the community's local time, for display."""
+    if not stamp:
+        return ""
+    return rules.parse_iso(stamp).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(pattern)
+
+
+def tag_token(code):
+    """An opaque stand-in for a tag code in URLs: which vulnerable group a filter names stays out of
+    browser history and server logs. Stable for a deployment, so filtered links can be kept."""
+    return _tag_token(current_app.secret_key, code)
+
+
+@functools.lru_cache(maxsize=256)
+def _tag_token(secret_key, code):
+    """tag_token under one secret key, computed once: pages ask for every tag's token each time."""
+    return hmac.new(secret_key.encode(), f"tag:{code}".encode(), "sha256").hexdigest()[:10]
+
+
+def tag_from_token(token, codes):
+    """The tag code among codes that token stands for, or None."""
+    return {tag_token(code): code for code in codes}.get(token)
