@@ -105,6 +105,11 @@ def matching_ids(db, **filters):
     return {r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_where(params, **filters)}", params)}
 
 
+def count(db):
+    """How many households the database holds."""
+    return scalar(db, "SELECT count(*) FROM households")
+
+
 def get(db, household_id):
     """The household row with its point (own or its building's) and its cell, or None."""
     return one(
