@@ -10,37 +10,15 @@ import time
 from datetime import datetime, timezone
 
 import click
-import sqlite_utils
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlite_utils.utils import sqlite3
 
 from fieldapp.config import DEFAULTS
-from fieldapp.data import db as database
-from fieldapp.data.migrations import migrations
+from fieldapp.data import backup as data_backup
 
 
 class BackupRefused(Exception):
     """A backup or restore was refused; the message says why and what to do."""
-
-
-def _connect_plain(path, readonly=False):
-    """A bare connection (no WAL switch, no migrations): for files that are not the app's live database."""
-    if readonly:
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    return sqlite3.connect(path, timeout=10)
-
-
-def _copy(source_conn, dest_path):
-    """Copy the database behind source_conn to dest_path (a new file) as one self-contained file."""
-    dest = sqlite3.connect(dest_path)
-    try:
-        # pages=-1: one step, one read snapshot of the source; writers go on meanwhile (WAL).
-        source_conn.backup(dest, pages=-1)
-        dest.execute("PRAGMA journal_mode = DELETE")  # the copy needs no -wal beside it
-        dest.commit()
-    finally:
-        dest.close()
 
 
 def backup(source_path, dest, *, checked=True):
@@ -58,11 +36,7 @@ def backup(source_path, dest, *, checked=True):
         raise BackupRefused(f"There is no database at {source_path}.")
     started = time.perf_counter()
     temporary = f"{dest}.partial"
-    source = _connect_plain(source_path)
-    try:
-        _copy(source, temporary)
-    finally:
-        source.close()
+    data_backup.copy_file(source_path, temporary)
     problems = check(temporary)["problems"] if checked else []
     if problems:
         os.remove(temporary)
@@ -78,20 +52,14 @@ def check(path):
     if not os.path.isfile(path):
         return {"problems": [f"{path} is not a file."], "applied": [], "pending": []}
     try:
-        conn = _connect_plain(path, readonly=True)
-        try:
-            result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-            db = sqlite_utils.Database(conn)
-            applied = [m.name for m in migrations.applied(db)]
-            pending = [m.name for m in migrations.pending(db)]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as error:
+        found = data_backup.inspect(path)
+    except data_backup.DatabaseError as error:
         return {"problems": [f"{path} is not a readable SQLite database ({error})."], "applied": [], "pending": []}
+    applied, pending = found["applied"], found["pending"]
     problems = []
-    if result != ["ok"]:
-        problems.append("integrity check failed: " + "; ".join(result[:5]))
-    known = [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]  # every version this app has
+    if found["integrity"] != ["ok"]:
+        problems.append("integrity check failed: " + "; ".join(found["integrity"][:5]))
+    known = data_backup.known_versions()
     newest = max(_number(name) for name in known)
     newer = [name for name in applied if name not in known and _number(name) > newest]
     if newer:
@@ -151,22 +119,11 @@ def restore(source_path, target_path, *, force=False):
         raise BackupRefused(f"{target_path} is in use: {busy}. Stop the server first, or pass --force.")
     kept = _keep(target_path) if os.path.exists(target_path) else None
     try:
-        source = _connect_plain(source_path, readonly=True)
-        target = _connect_plain(target_path)
-        try:
-            # Through the backup API, not a file copy: other connections see the old or the new database, whole.
-            source.backup(target, pages=-1)
-        finally:
-            source.close()
-            target.close()
-    except sqlite3.DatabaseError:  # the current file is no database any more: replace the file itself
+        data_backup.copy_into(source_path, target_path)
+    except data_backup.DatabaseError:  # the current file is no database any more: replace the file itself
         _replace_file(source_path, target_path)
-    target = database.connect(target_path, migrate=True)
-    try:
-        result = [row[0] for row in target.execute("PRAGMA quick_check").fetchall()]  # the source had the full one
-    finally:
-        target.conn.close()
-    if result != ["ok"]:
+    # A quick check is enough: the source had the full one.
+    if data_backup.upgrade_and_quick_check(target_path) != ["ok"]:
         raise BackupRefused(f"The restored database failed its check; the previous one is kept at {kept}.")
     return {"kept": kept, "applied": len(found["pending"])}
 
@@ -177,7 +134,7 @@ def _keep(path):
     kept = f"{path}.before-restore-{stamp}"
     try:
         return backup(path, kept, checked=False)["path"]
-    except sqlite3.DatabaseError:
+    except data_backup.DatabaseError:
         for suffix in ("", "-wal"):
             if os.path.exists(path + suffix):
                 shutil.copy2(path + suffix, kept + suffix)
@@ -187,11 +144,7 @@ def _keep(path):
 def _replace_file(source_path, target_path):
     """Put a copy of the backup in place of target_path's file (and drop its write-ahead log)."""
     temporary = f"{target_path}.restoring"
-    source = _connect_plain(source_path, readonly=True)
-    try:
-        _copy(source, temporary)
-    finally:
-        source.close()
+    data_backup.copy_file(source_path, temporary, readonly=True)
     for suffix in ("-wal", "-shm"):
         if os.path.exists(target_path + suffix):
             os.remove(target_path + suffix)

@@ -7,8 +7,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from fieldapp.data import cells, users
+from fieldapp.data import households as household_data
 from fieldapp.data import db as database
-from fieldapp.data import users
 
 
 def init_app(app):
@@ -43,7 +44,7 @@ def demo_command(households, seed, replace):
 
     path = current_app.config["DATABASE"]
     db = database.connect(path, migrate=True)
-    if database.scalar(db, "SELECT count(*) FROM households"):
+    if household_data.count(db):
         if not replace:
             raise click.ClickException(f"{path} already holds households; pass --replace to rebuild it.")
         db.conn.close()
@@ -75,7 +76,7 @@ def create_user(username, role, display_name, grid_code, password):
         raise click.ClickException(f"A user named {username!r} exists already.")
     grid_id = None
     if grid_code:
-        grid_id = database.scalar(db, "SELECT id FROM grids WHERE code = ?", [grid_code])
+        grid_id = cells.grid_id_by_code(db, grid_code)
         if grid_id is None:
             raise click.ClickException(f"No grid with code {grid_code!r}.")
     if role == "leader" and grid_id is None:

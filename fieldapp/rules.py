@@ -255,3 +255,7 @@ def recent_months(on_day, count=12):
 def local_midnight_utc(day, tz=SHANGHAI):
     """The stored UTC timestamp at which day begins in the community's time zone."""
     return iso(datetime.combine(day, datetime.min.time(), tz))
+
+
+# The order in which household_status decides: the first that holds wins, the last is what is left.
+STATUS_PRECEDENCE = ("overdue_request", "open_request", "vacant", "due", "visited")

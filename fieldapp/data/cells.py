@@ -1,5 +1,5 @@
 """Cells and who is responsible for them (assignments with history)."""
-from fieldapp.data.db import one, rows
+from fieldapp.data.db import one, rows, scalar
 
 
 def assigned_cell_ids(db, user_id, at):
@@ -15,6 +15,11 @@ def assigned_cell_ids(db, user_id, at):
 def grid_cell_ids(db, grid_id):
     """Ids of the cells of a grid."""
     return [r["id"] for r in rows(db, "SELECT id FROM cells WHERE grid_id = ?", [grid_id])]
+
+
+def grid_id_by_code(db, code):
+    """The id of the grid with code, or None."""
+    return scalar(db, "SELECT id FROM grids WHERE code = ?", [code])
 
 
 def get(db, cell_id):

@@ -3,14 +3,15 @@ which households are not visited, and how busy each member has been.
 
 The current cycle reads households.last_visit_at only (no scan of visits): a household with a cycle of
 N days is covered when its last visit began on or after local midnight N - 1 days ago, the same rule
-as households.with_status (tests hold them together): the shortest of the default cycle and the cycles
-of the household's and its residents' tags. Cycles take few values, so each value's first covered
-instant is computed once and put into a CASE.
+as households.with_status (tests hold them together), both built by data/status.py: the shortest of the
+default cycle and the cycles of the household's and its residents' tags.
 """
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 
 from fieldapp import rules
+from fieldapp.data import status
 from fieldapp.data.db import in_clause, one, rows
+from fieldapp.data.status import utc_start_of
 
 
 def cells_clause(cell_ids, params, column="h.cell_id", name="cell"):
@@ -18,48 +19,14 @@ def cells_clause(cell_ids, params, column="h.cell_id", name="cell"):
     return in_clause(column, cell_ids, params, name)
 
 
-def _cycles(cell_ids, params):
-    """CTEs `rc(id, days)` and `hc(id, days)`: the shortest cycle of each household's residents' tags and
-    of its own tags, for the tagged households of cell_ids."""
-    # Scoped, it walks the scope's households by index; for the whole district one pass over the tags is faster.
-    scope = "" if cell_ids is None else (
-        f"JOIN households hh ON hh.id = r.household_id AND {cells_clause(cell_ids, params, 'hh.cell_id')} ")
-    return ("rc AS (SELECT r.household_id AS id, min(t.cycle_days) AS days FROM residents r " + scope +
-            "JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id "
-            "WHERE r.moved_out_at IS NULL AND t.cycle_days IS NOT NULL GROUP BY r.household_id), "
-            "hc AS (SELECT ht.household_id AS id, min(t.cycle_days) AS days FROM household_tags ht "
-            "JOIN tags t ON t.id = ht.tag_id WHERE t.cycle_days IS NOT NULL GROUP BY ht.household_id)")
-
-
-_TAGGED = "LEFT JOIN rc ON rc.id = h.id LEFT JOIN hc ON hc.id = h.id "
+_TAGGED = "LEFT JOIN cycles c ON c.household_id = h.id "
 # A household's cycle in days: the shortest of its tags' cycles, never longer than the default.
-_DAYS = "min(:default_cycle, coalesce(rc.days, :default_cycle), coalesce(hc.days, :default_cycle))"
+_DAYS = status.cycle_days("c")
 
 
-def offset_minutes(clock):
-    """The community's UTC offset in minutes, from a clock's SQLite modifier ('+480 minutes')."""
-    return int(clock["offset"].split()[0])
-
-
-def utc_start_of(day, clock):
-    """The stored UTC timestamp at which a local calendar day begins."""
-    moment = datetime.combine(day, time(0)) - timedelta(minutes=offset_minutes(clock))
-    return moment.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _cycle_values(db, default_days):
-    """Every cycle a household can have: the default and each shorter tag cycle."""
-    tag_days = [r["cycle_days"] for r in rows(db, "SELECT DISTINCT cycle_days FROM tags WHERE cycle_days IS NOT NULL")]
-    return sorted({default_days, *[d for d in tag_days if d < default_days]})
-
-
-def _by_cycle(db, clock, params, name, day_for):
-    """A CASE over the household's cycle giving the UTC start of day_for(days), one parameter per cycle."""
-    parts = []
-    for i, days in enumerate(_cycle_values(db, clock["default_cycle"])):
-        params[f"{name}{i}"] = utc_start_of(day_for(days), clock)
-        parts.append(f"WHEN {int(days)} THEN :{name}{i}")
-    return f"(CASE {_DAYS} {' '.join(parts)} END)"
+def _with_cycles(cell_ids, params):
+    """The WITH clause of CTE cycles (data/status.py) for the households of cell_ids (None: all)."""
+    return status.with_clause(None if cell_ids is None else cells_clause(cell_ids, params, name="scope"))
 
 
 _WHO = "LEFT JOIN users lu ON lu.id = h.last_visit_user_id "
@@ -67,10 +34,9 @@ _WHO = "LEFT JOIN users lu ON lu.id = h.last_visit_user_id "
 
 def _current(db, clock, cell_ids, params, who=""):
     """(FROM-WHERE over occupied households of cell_ids, SQL of the instant since which a visit covers one)."""
-    today = date.fromisoformat(clock["today"])
     params["default_cycle"] = clock["default_cycle"]
-    since = _by_cycle(db, clock, params, "since", lambda days: rules.cycle_start(today, days))
-    sql = (f"WITH {_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
+    since = status.cycle_began(db, clock, params, _DAYS)
+    sql = (f"{_with_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
            f"{who}WHERE h.occupancy = 'occupied' AND {cells_clause(cell_ids, params)}")
     return sql, since
 
@@ -95,7 +61,7 @@ def _period(clock, period, cell_ids, params, who=""):
     params.update(default_cycle=clock["default_cycle"], start=utc_start_of(period["start"], clock),
                   end=utc_start_of(period["end"] + timedelta(days=1), clock),
                   period_days=rules.period_days(period["start"], period["end"]))
-    return (f"WITH {_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
+    return (f"{_with_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
             f"{who}WHERE h.occupancy = 'occupied' AND h.created_at < :end AND {cells_clause(cell_ids, params)}")
 
 
@@ -127,7 +93,7 @@ def not_visited(db, clock, cell_ids, limit=None):
     params = {"today": clock["today"], "offset": clock["offset"]}
     sql, since = _current(db, clock, cell_ids, params, _WHO)
     sql = (f"SELECT *, CAST(julianday(:today) - julianday(due_since) AS INTEGER) AS days_overdue FROM ("
-           f"{sql.format(columns=_HOUSEHOLD_COLUMNS)} AND (h.last_visit_at IS NULL OR h.last_visit_at < {since}))")
+           f"{sql.format(columns=_HOUSEHOLD_COLUMNS)} AND {status.needs_visit(since)})")
     return _ranked(db, sql, params, "days_overdue DESC, address, id", limit)
 
 
@@ -150,8 +116,9 @@ def long_overdue(db, clock, cell_ids, limit=None):
     sql, _since = _current(db, clock, cell_ids, params, _WHO)
     # rules.long_overdue: visited before the cycle that ended one cycle ago, or never visited and added
     # more than a cycle ago.
-    before = _by_cycle(db, clock, params, "before", lambda days: rules.cycle_start(today - timedelta(days=days), days))
-    added = _by_cycle(db, clock, params, "added", lambda days: rules.cycle_start(today, days))
+    before = status.by_cycle(db, clock, params, "before", _DAYS,
+                             lambda days: rules.cycle_start(today - timedelta(days=days), days))
+    added = status.by_cycle(db, clock, params, "added", _DAYS, lambda days: rules.cycle_start(today, days))
     columns = f"{_HOUSEHOLD_COLUMNS}, c2.code AS cell_code, c2.name AS cell_name"
     sql = sql.format(columns=columns).replace("WHERE h.occupancy", "JOIN cells c2 ON c2.id = h.cell_id WHERE h.occupancy")
     sql = (f"SELECT *, CAST(julianday(:today) - julianday(due_since) AS INTEGER) AS days_due FROM ({sql} "

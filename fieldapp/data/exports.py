@@ -54,3 +54,11 @@ def visits(db, cell_ids=None, since=None, until=None):
         "ORDER BY v.visited_at, v.id",
         params,
     )
+
+
+def household_points(db):
+    """Every household with its building's external id, its cell's code and its point (own or its building's)."""
+    return rows(db, "SELECT h.external_id, b.external_id AS building_external_id, h.unit, h.room, h.address, "
+                    "c.code AS cell_code, h.occupancy, coalesce(h.lon, b.lon) AS lon, coalesce(h.lat, b.lat) AS lat "
+                    "FROM households h JOIN cells c ON c.id = h.cell_id LEFT JOIN buildings b ON b.id = h.building_id "
+                    "ORDER BY h.id")

@@ -1,58 +1,28 @@
 """Households with their status, residents and what a member needs to choose the next door."""
+from fieldapp.data import status as status_sql
 from fieldapp.data.db import in_clause, one, rows, scalar
 
-# A household's status in SQL, the same rule as rules.household_status (a test holds them together).
-# Request counts and tag cycles as grouped joins over the households in scope (per-household subqueries
-# cost a third more: a temporary b-tree each for the tag codes); then each household with its counts and
-# cycle; then whether it is due. CROSS JOIN keeps SQLite walking from the scope into the indexes.
+# Each household in scope with its request counts and cycle (data/status.py), then whether it is due and its
+# status.
 _STATUS_QUERY = """
-WITH scope AS MATERIALIZED (
-  SELECT h.id FROM households h WHERE {where}
-), request_counts AS (
-  SELECT q.household_id,
-    sum(q.status IN ('open', 'in_progress')) AS open_requests,
-    sum(q.status IN ('open', 'in_progress') AND q.due_date < :today) AS overdue_requests,
-    sum(q.status = 'resolved') AS return_visits
-  FROM scope s CROSS JOIN requests q ON q.household_id = s.id GROUP BY q.household_id
-), tagged AS (
-  SELECT r.household_id, t.code, t.cycle_days FROM scope s CROSS JOIN residents r ON r.household_id = s.id
-    JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id
-    WHERE r.moved_out_at IS NULL AND t.cycle_days IS NOT NULL
-  UNION
-  SELECT ht.household_id, t.code, t.cycle_days FROM scope s CROSS JOIN household_tags ht ON ht.household_id = s.id
-    JOIN tags t ON t.id = ht.tag_id WHERE t.cycle_days IS NOT NULL
-), tag_cycles AS (
-  SELECT household_id, min(cycle_days) AS cycle_days, group_concat(code ORDER BY code) AS cycle_tags
-  FROM tagged GROUP BY household_id
-), base AS (
+{with_clause}, base AS (
   SELECT h.id, h.cell_id, h.building_id, h.unit, h.room, h.address, h.occupancy, h.external_id,
     COALESCE(h.lon, b.lon) AS lon, COALESCE(h.lat, b.lat) AS lat,
     b.name AS building_name, b.kind AS building_kind,
     h.last_visit_at, h.last_visit_user_id, lu.display_name AS last_visit_by,
     date(h.last_visit_at, :offset) AS last_visit_day,
     coalesce(rq.open_requests, 0) AS open_requests, coalesce(rq.overdue_requests, 0) AS overdue_requests,
-    coalesce(rq.return_visits, 0) AS return_visits,
-    min(:default_cycle, coalesce(tc.cycle_days, :default_cycle)) AS cycle_days, tc.cycle_tags
+    coalesce(rq.return_visits, 0) AS return_visits, {cycle_days} AS cycle_days, c.codes AS cycle_tags
   FROM households h
   LEFT JOIN buildings b ON b.id = h.building_id
   LEFT JOIN users lu ON lu.id = h.last_visit_user_id
   LEFT JOIN request_counts rq ON rq.household_id = h.id
-  LEFT JOIN tag_cycles tc ON tc.household_id = h.id
+  LEFT JOIN cycles c ON c.household_id = h.id
   WHERE {where}
 ), due AS (
-  SELECT *,
-    (last_visit_at IS NULL OR date(last_visit_at, :offset, '+' || cycle_days || ' days') <= :today) AS needs_visit
-  FROM base
+  SELECT *, {needs_visit} AS needs_visit FROM base
 )
-SELECT *,
-  CASE
-    WHEN overdue_requests > 0 THEN 'overdue_request'
-    WHEN open_requests > 0 THEN 'open_request'
-    WHEN occupancy != 'occupied' THEN 'vacant'
-    WHEN needs_visit THEN 'due'
-    ELSE 'visited'
-  END AS status
-FROM due
+SELECT *, {status} AS status FROM due
 """
 
 
@@ -92,7 +62,13 @@ def with_status(db, clock, *, status=None, **filters):
     '+480 minutes') and default_cycle (days).
     """
     params = dict(clock)
-    sql = _STATUS_QUERY.format(where=_where(params, **filters))
+    where = _where(params, **filters)
+    sql = _STATUS_QUERY.format(
+        with_clause=status_sql.with_clause(where, requests=True, codes=True), where=where,
+        cycle_days=status_sql.cycle_days("c"),
+        needs_visit=status_sql.needs_visit(status_sql.cycle_began(db, clock, params, "cycle_days"), "last_visit_at"),
+        status=status_sql.status(overdue="overdue_requests", open_requests="open_requests", occupancy="occupancy",
+                                 due="needs_visit"))
     if status:
         sql = f"SELECT * FROM ({sql}) WHERE status = :status"
         params["status"] = status
@@ -103,6 +79,11 @@ def matching_ids(db, **filters):
     """Ids of the households matching filters (see _where), without the cost of their status."""
     params = {}
     return {r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_where(params, **filters)}", params)}
+
+
+def count(db):
+    """How many households the database holds."""
+    return scalar(db, "SELECT count(*) FROM households")
 
 
 def get(db, household_id):

@@ -1,36 +1,19 @@
 """What the map needs: household status counts per building and per cell in one pass, cells, filter options."""
 import os
 import threading
-from datetime import date
 
 from sqlite_utils.utils import sqlite3
 
 from fieldapp import rules
-from fieldapp.data.coverage import utc_start_of
+from fieldapp.data import status
 from fieldapp.data.db import in_clause, one, rows
 
-# Each household's status rank (index into rules.STATUSES, most urgent first) and whether it needs a
-# visit: the rule of rules.household_status and households.with_status, computed with joins on grouped
-# requests and tag cycles instead of per-household subqueries, and with "visited since the cycle began"
-# compared as stored UTC text, as data/coverage.py does (100,000 households in about 0.2 s of CPU).
-# test_map_statuses_agree_with_with_status holds the rules together.
-_GROUPED = """
-WITH open_requests AS (
-  SELECT household_id, count(*) AS open_count, sum(due_date < :today) AS overdue_count
-  FROM requests WHERE status IN ('open', 'in_progress') GROUP BY household_id
-), cycles AS (
-  SELECT household_id, min(days) AS days FROM (
-    SELECT r.household_id, t.cycle_days AS days FROM tags t
-      JOIN resident_tags rt ON rt.tag_id = t.id JOIN residents r ON r.id = rt.resident_id {scoped}
-      WHERE t.cycle_days IS NOT NULL AND r.moved_out_at IS NULL
-    UNION ALL
-    SELECT ht.household_id, t.cycle_days FROM tags t JOIN household_tags ht ON ht.tag_id = t.id
-      WHERE t.cycle_days IS NOT NULL
-  ) GROUP BY household_id
-)
-"""
+# Each household's status rank (index into rules.STATUSES, most urgent first) and whether it needs a visit,
+# as data/status.py builds them: joins on grouped requests and tag cycles, "visited since the cycle began"
+# compared as stored UTC text (100,000 households in about 0.2 s of CPU).
+# test_map_statuses_agree_with_with_status holds the map and households.with_status together.
 _FROM = ("FROM households h LEFT JOIN cycles c ON c.household_id = h.id "
-         "LEFT JOIN open_requests q ON q.household_id = h.id ")
+         "LEFT JOIN request_counts q ON q.household_id = h.id ")
 
 # Resident tags, as the household list filters them (households.with_status(tag=...)).
 _TAGGED = """(SELECT r.household_id FROM residents r JOIN resident_tags rt ON rt.resident_id = r.id
@@ -40,22 +23,12 @@ _TAGGED = """(SELECT r.household_id FROM residents r JOIN resident_tags rt ON rt
 def _status_sql(db, clock, cell_ids, params):
     """(WITH clause, SQL of a household h's rank, SQL of whether it needs a visit) for households of cell_ids."""
     params.update(clock)
-    today = date.fromisoformat(clock["today"])
-    cycles = {clock["default_cycle"]} | {
-        r["cycle_days"] for r in rows(db, "SELECT DISTINCT cycle_days FROM tags WHERE cycle_days IS NOT NULL")
-        if r["cycle_days"] < clock["default_cycle"]}
-    since = []
-    for i, days in enumerate(sorted(cycles)):
-        params[f"since{i}"] = utc_start_of(rules.cycle_start(today, days), clock)
-        since.append(f"WHEN {int(days)} THEN :since{i}")
-    needs = (f"(h.last_visit_at IS NULL OR h.last_visit_at < (CASE min(:default_cycle, "
-             f"coalesce(c.days, :default_cycle)) {' '.join(since)} END))")
-    rank = (f"(CASE WHEN q.overdue_count > 0 THEN 0 WHEN q.open_count > 0 THEN 1 "
-            f"WHEN h.occupancy != 'occupied' THEN 4 WHEN {needs} THEN 2 ELSE 3 END)")
-    # A grid's tagged residents only, by index, rather than every tagged resident of the district.
-    scoped = "" if cell_ids is None else (
-        f"JOIN households hh ON hh.id = r.household_id AND {in_clause('hh.cell_id', cell_ids, params, 'tagcell')}")
-    return _GROUPED.format(scoped=scoped), rank, needs
+    needs = status.needs_visit(status.cycle_began(db, clock, params, status.cycle_days("c")))
+    rank = status.status(overdue="q.overdue_requests", open_requests="q.open_requests", occupancy="h.occupancy",
+                         due=needs, ranked=True)
+    # A grid's households by index, rather than every tagged resident and open request of the district.
+    scope = None if cell_ids is None else in_clause("h.cell_id", cell_ids, params, "scope")
+    return status.with_clause(scope, requests=True), rank, needs
 
 
 def _match(filters, params, rank, needs):
@@ -67,7 +40,7 @@ def _match(filters, params, rank, needs):
     if filters.get("not_visited"):
         conditions.append(f"({needs} AND h.occupancy = 'occupied')")
     if filters.get("open_requests"):
-        conditions.append("q.open_count > 0")
+        conditions.append("q.open_requests > 0")
     if filters.get("tag"):
         conditions.append(f"h.id IN {_TAGGED}")
         params["tag"] = filters["tag"]
