@@ -7,7 +7,7 @@ as households.with_status (tests hold them together): the shortest of the defaul
 of the household's and its residents' tags. Cycles take few values, so each value's first covered
 instant is computed once and put into a CASE.
 """
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 
 from fieldapp import rules
 from fieldapp.data.db import in_clause, one, rows
@@ -36,17 +36,6 @@ _TAGGED = "LEFT JOIN rc ON rc.id = h.id LEFT JOIN hc ON hc.id = h.id "
 _DAYS = "min(:default_cycle, coalesce(rc.days, :default_cycle), coalesce(hc.days, :default_cycle))"
 
 
-def offset_minutes(clock):
-    """The community's UTC offset in minutes, from a clock's SQLite modifier ('+480 minutes')."""
-    return int(clock["offset"].split()[0])
-
-
-def utc_start_of(day, clock):
-    """The stored UTC timestamp at which a local calendar day begins."""
-    moment = datetime.combine(day, time(0)) - timedelta(minutes=offset_minutes(clock))
-    return moment.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _cycle_values(db, default_days):
     """Every cycle a household can have: the default and each shorter tag cycle."""
     tag_days = [r["cycle_days"] for r in rows(db, "SELECT DISTINCT cycle_days FROM tags WHERE cycle_days IS NOT NULL")]
@@ -57,7 +46,7 @@ def _by_cycle(db, clock, params, name, day_for):
     """A CASE over the household's cycle giving the UTC start of day_for(days), one parameter per cycle."""
     parts = []
     for i, days in enumerate(_cycle_values(db, clock["default_cycle"])):
-        params[f"{name}{i}"] = utc_start_of(day_for(days), clock)
+        params[f"{name}{i}"] = rules.local_midnight_utc(day_for(days), rules.clock_zone(clock))
         parts.append(f"WHEN {int(days)} THEN :{name}{i}")
     return f"(CASE {_DAYS} {' '.join(parts)} END)"
 
@@ -92,8 +81,9 @@ _MADE = ("(SELECT count(*) FROM visits v WHERE v.household_id = h.id "
 
 def _period(clock, period, cell_ids, params, who=""):
     """FROM-WHERE over the occupied households of cell_ids that existed in a past period."""
-    params.update(default_cycle=clock["default_cycle"], start=utc_start_of(period["start"], clock),
-                  end=utc_start_of(period["end"] + timedelta(days=1), clock),
+    tz = rules.clock_zone(clock)
+    params.update(default_cycle=clock["default_cycle"], start=rules.local_midnight_utc(period["start"], tz),
+                  end=rules.local_midnight_utc(period["end"] + timedelta(days=1), tz),
                   period_days=rules.period_days(period["start"], period["end"]))
     return (f"WITH {_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
             f"{who}WHERE h.occupancy = 'occupied' AND h.created_at < :end AND {cells_clause(cell_ids, params)}")

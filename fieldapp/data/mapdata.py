@@ -6,7 +6,6 @@ from datetime import date
 from sqlite_utils.utils import sqlite3
 
 from fieldapp import rules
-from fieldapp.data.coverage import utc_start_of
 from fieldapp.data.db import in_clause, one, rows
 
 # Each household's status rank (index into rules.STATUSES, most urgent first) and whether it needs a
@@ -46,7 +45,7 @@ def _status_sql(db, clock, cell_ids, params):
         if r["cycle_days"] < clock["default_cycle"]}
     since = []
     for i, days in enumerate(sorted(cycles)):
-        params[f"since{i}"] = utc_start_of(rules.cycle_start(today, days), clock)
+        params[f"since{i}"] = rules.local_midnight_utc(rules.cycle_start(today, days), rules.clock_zone(clock))
         since.append(f"WHEN {int(days)} THEN :since{i}")
     needs = (f"(h.last_visit_at IS NULL OR h.last_visit_at < (CASE min(:default_cycle, "
              f"coalesce(c.days, :default_cycle)) {' '.join(since)} END))")
