@@ -103,6 +103,11 @@ def _period(args, today):
     return rules.parse_period("current", today), [_("%(problem)s Showing the current cycle.", problem=problem)]
 
 
+def _grid_asked():
+    """The grid the page is narrowed to (?grid=), or None for the whole scope."""
+    return inputs.record_id(request.args.get("grid"))
+
+
 def _moment(period):
     """The UTC instant whose assignments count: now for the current cycle, else the period's end."""
     if period["kind"] == "current":
@@ -163,7 +168,7 @@ def index():
     db = get_db()
     now = clock(db)
     today = date.fromisoformat(now["today"])
-    cell_ids = access.cells_in_view(db, current_user, inputs.record_id(request.args.get("grid")))
+    cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     period, notices = _period(request.args, today)
     holders = coverage.holders(db, cell_ids, rules.iso(rules.utcnow()))
     current = rules.parse_period("current", today)
@@ -197,7 +202,7 @@ def not_visited():
     elif member_id is not None:
         member, cell_ids = access.reviewed_member_or_404(db, current_user, member_id, _moment(period))
     else:
-        cell_ids = access.cells_in_view(db, current_user, inputs.record_id(request.args.get("grid")))
+        cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     found = not_visited_rows(db, now, period, cell_ids, SHOWN)
     since = request.args.get("since") or rules.iso(rules.utcnow())
     # The rows shown when the page opened: those visited since leave the list and get a tick.
@@ -224,7 +229,7 @@ def print_view():
     db = get_db()
     now = clock(db)
     period, notices = _period(request.args, date.fromisoformat(now["today"]))
-    cell_ids = access.printed_cells(db, current_user, inputs.record_id(request.args.get("grid")))
+    cell_ids = access.printed_cells(db, current_user, _grid_asked())
     if cell_ids is None:  # an admin chooses a grid first
         grids = {c["grid_id"]: c["grid_name"] for c in coverage.cells(db, None)}
         return render("coverage/print.html", grids=[], choose=grids, period=period, notices=notices)
@@ -267,7 +272,7 @@ def export():
     db = get_db()
     now = clock(db)
     period, _notices = _period(request.args, date.fromisoformat(now["today"]))
-    cell_ids = access.cells_in_view(db, current_user, inputs.record_id(request.args.get("grid")))
+    cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     name = f"coverage-{period['key'] if period['kind'] != 'current' else now['today']}"
     return downloads.download_tables(name, export_tables(db, now, period, cell_ids), "cells", target_type="coverage",
                                      detail={"period": period["key"], "scope": downloads.scope(cell_ids)})
