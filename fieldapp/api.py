@@ -3,18 +3,15 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
-from werkzeug.datastructures import MultiDict
 
 from fieldapp import access, offline, rules
+from fieldapp import openapi as description
 from fieldapp.data import households, requests, visits
 from fieldapp.data import security as security_data
-from fieldapp.visits import parse_visit, payload_digest
 from fieldapp.db import get_db
+from fieldapp.visitform import MAX_BATCH, MAX_BODY, item_as_form, parse_visit, payload_digest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-MAX_BATCH = 100
-MAX_BODY = 2 * 1024 * 1024
 
 
 def api_error(status, message, **extra):
@@ -34,32 +31,6 @@ def session():
     response = jsonify({"user": user, "session": key, "csrf_token": generate_csrf()})
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def item_as_form(item):
-    """The visit form's fields from one JSON batch item, so the form's checks apply unchanged."""
-    form = MultiDict()
-    for key in ("uuid", "visited_at", "lat", "lon", "accuracy", "no_location_reason", "outcome", "notes"):
-        value = item.get(key)
-        if value is not None:
-            form.add(key, value if isinstance(value, str) else str(value))
-    for key in ("residents_met", "new_requests", "followups"):  # a number here would crash the loops below
-        if not isinstance(item.get(key) or [], list):
-            raise ValueError(key)
-    for resident_id in item.get("residents_met") or []:
-        form.add("residents_met", str(resident_id))
-    for new in item.get("new_requests") or []:
-        if not isinstance(new, dict):
-            raise ValueError("new_requests")
-        form.add("new_uuid", str(new.get("uuid") or ""))
-        form.add("new_category", str(new.get("category") or ""))
-        form.add("new_description", str(new.get("description") or ""))
-    for followup in item.get("followups") or []:
-        if not isinstance(followup, dict) or not str(followup.get("request_id", "")).isdecimal():
-            raise ValueError("followups")
-        form.add(f"followup_{followup['request_id']}", str(followup.get("action") or ""))
-        form.add(f"followup_note_{followup['request_id']}", str(followup.get("note") or ""))
-    return form
 
 
 def sync_item(db, item, now):
@@ -141,8 +112,6 @@ def sync_visits():
 @bp.route("/openapi.json")
 def openapi():
     """The OpenAPI 3 description of this API (fieldapp/openapi.py)."""
-    from fieldapp import openapi as description
-
     return jsonify(description.document())
 
 

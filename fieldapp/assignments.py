@@ -7,7 +7,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from fieldapp import access, inputs, rules
-from fieldapp.data import assignments, audit, cells, users
+from fieldapp.data import assignments, audit, users
 from fieldapp.data.assignments import AssignmentError
 from fieldapp.access import roles_required
 from fieldapp.db import get_db
@@ -17,23 +17,6 @@ bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 REASONS = {"already_assigned": lambda: _("This member holds this cell already."),
            "not_open": lambda: _("This assignment has ended already."),
            "same_member": lambda: _("Choose another member to hand the cell to.")}
-
-
-def _cell_or_404(cell_id):
-    """The cell if the user may manage it (leaders: their grid), else 404."""
-    db = get_db()
-    cell = cells.get(db, cell_id)
-    if cell is None or not access.may_see_cell(db, current_user, cell_id):
-        abort(404)
-    return cell
-
-
-def _member_or_404(user_id):
-    """The member account user_id, or 404."""
-    member = users.get(get_db(), user_id)
-    if member is None or member["role"] != "member":
-        abort(404)
-    return member
 
 
 def _back(cell_id):
@@ -65,8 +48,8 @@ def day_errors(args, today):
 @roles_required("leader", "admin")
 def cell(cell_id):
     """A cell's members now, forms to assign, transfer and end, its history and who held it on a day."""
-    found = _cell_or_404(cell_id)
     db = get_db()
+    found = access.cell_or_404(db, current_user, cell_id)
     error, day = day_errors(request.args, rules.today(ZoneInfo(current_app.config["TIMEZONE"])))
     responsible = None
     if day:
@@ -81,8 +64,8 @@ def cell(cell_id):
 @roles_required("leader", "admin")
 def member(user_id):
     """A member's cells now (in the user's scope), a form to give another cell, and the history."""
-    person = _member_or_404(user_id)
     db = get_db()
+    person = access.member_account_or_404(db, user_id)
     scope = access.cell_scope(db, current_user)
     history = assignments.history_of_member(db, user_id, scope)
     held = {a["cell_id"] for a in history if a["valid_to"] is None}
@@ -124,7 +107,7 @@ def _posted_member(name):
 @roles_required("leader", "admin")
 def assign(cell_id):
     """Make a member responsible for the cell from now on."""
-    _cell_or_404(cell_id)
+    access.cell_or_404(get_db(), current_user, cell_id)
     person = _posted_member("member")
     if person is None:
         flash(_("Choose a member."), "error")
@@ -138,12 +121,12 @@ def assign(cell_id):
 @roles_required("leader", "admin")
 def give_cell(user_id):
     """Give the member one more cell (chosen in the form) from now on."""
-    person = _member_or_404(user_id)
+    person = access.member_account_or_404(get_db(), user_id)
     value = inputs.record_id(request.form.get("cell"))
     if value is None:
         flash(_("Choose a cell."), "error")
         return redirect(url_for("assignments.member", user_id=user_id), code=303)
-    cell_id = _cell_or_404(value)["id"]
+    cell_id = access.cell_or_404(get_db(), current_user, value)["id"]
     if not person["active"]:
         flash(_("Choose a member."), "error")
     else:
@@ -156,7 +139,7 @@ def give_cell(user_id):
 @roles_required("leader", "admin")
 def transfer(cell_id):
     """Hand the cell from one member to another in one step."""
-    _cell_or_404(cell_id)
+    access.cell_or_404(get_db(), current_user, cell_id)
     giver = inputs.record_id(request.form.get("from"))
     person = _posted_member("to")
     if person is None or giver is None:
@@ -176,7 +159,7 @@ def end(assignment_id):
     found = assignments.get(get_db(), assignment_id)
     if found is None:
         abort(404)
-    _cell_or_404(found["cell_id"])
+    access.cell_or_404(get_db(), current_user, found["cell_id"])
     follow = _requests_follow()
     _change(lambda: assignments.end(get_db(), assignment_id, by=current_user.id, requests_follow=follow)[1],
             found["cell_id"], change="end", member=found["user_id"])

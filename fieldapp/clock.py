@@ -1,4 +1,4 @@
-"""The community's clock as the status queries need it: today, the UTC offset, the default cycle."""
+"""The community's clock as the status queries need it: today, the UTC offset and zone, the default cycle."""
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,4 +13,4 @@ def clock(db):
     tz = ZoneInfo(current_app.config["TIMEZONE"])
     offset = int(datetime.now(tz).utcoffset().total_seconds() // 60)
     return {"today": rules.today(tz).isoformat(), "offset": f"{offset:+d} minutes",
-            "default_cycle": households.default_cycle_days(db)}
+            "timezone": current_app.config["TIMEZONE"], "default_cycle": households.default_cycle_days(db)}

@@ -3,12 +3,11 @@ cycle or a past period; the not-visited lists; a printable checklist; CSV and Ex
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from fieldapp import access, inputs, rules
-from fieldapp.data import cells as cell_data
 from fieldapp.data import coverage, ledger
 from fieldapp.exports import downloads
 from fieldapp.clock import clock
@@ -106,11 +105,16 @@ def _period(args, today):
     return rules.parse_period("current", today), [_("%(problem)s Showing the current cycle.", problem=problem)]
 
 
-def _moment(now, period):
+def _grid_asked():
+    """The grid the page is narrowed to (?grid=), or None for the whole scope."""
+    return inputs.record_id(request.args.get("grid"))
+
+
+def _moment(period):
     """The UTC instant whose assignments count: now for the current cycle, else the period's end."""
     if period["kind"] == "current":
         return rules.iso(rules.utcnow())
-    return coverage.utc_start_of(period["end"] + timedelta(days=1), now)
+    return rules.local_midnight_utc(period["end"] + timedelta(days=1), ZoneInfo(current_app.config["TIMEZONE"]))
 
 
 def report(db, now, period, cell_ids, holders=None):
@@ -118,7 +122,7 @@ def report(db, now, period, cell_ids, holders=None):
     numbers = (coverage.current_by_cell(db, now, cell_ids) if period["kind"] == "current"
                else coverage.period_by_cell(db, now, period, cell_ids))
     if holders is None:
-        holders = coverage.holders(db, cell_ids, _moment(now, period))
+        holders = coverage.holders(db, cell_ids, _moment(period))
     return checklist(coverage.cells(db, cell_ids), {r["cell_id"]: r for r in numbers}, holders)
 
 
@@ -129,7 +133,7 @@ def not_visited_rows(db, now, period, cell_ids, limit=None):
              else coverage.not_visited_in_period(db, now, period, cell_ids, limit))
     cell_ids_found = sorted({h["cell_id"] for h in found})
     names = {}
-    for holder in coverage.holders(db, cell_ids_found, _moment(now, period)):
+    for holder in coverage.holders(db, cell_ids_found, _moment(period)):
         names.setdefault(holder["cell_id"], []).append(holder["display_name"])
     cell_names = {c["id"]: c for c in coverage.cells(db, cell_ids_found)}
     for household in found:
@@ -138,43 +142,14 @@ def not_visited_rows(db, now, period, cell_ids, limit=None):
     return found
 
 
-def _member_or_404(db, user_id, at):
-    """A member the signed-in user may review with the cells to show; 404 for anyone else."""
-    member = coverage.member(db, user_id)
-    if member is None:
-        abort(404)
-    held = coverage.member_cells(db, user_id, at)
-    scope = access.cell_scope(db, current_user)
-    if current_user.role == "member" and user_id != current_user.id:
-        abort(404)
-    shown = held if scope is None else [c for c in held if c in scope]
-    if held and not shown:
-        abort(404)
-    if not held and current_user.role != "admin" and user_id != current_user.id:
-        abort(404)
-    return member, shown
-
-
-def view_cells(db):
-    """The cells a page covers: the user's scope, or one grid of it (?grid=); 404 for a grid out of scope."""
-    scope = access.cell_scope(db, current_user)
-    grid = inputs.record_id(request.args.get("grid"))
-    if grid is None:
-        return scope
-    cell_ids = [c for c in cell_data.grid_cell_ids(db, grid) if scope is None or c in scope]
-    if not cell_ids:
-        abort(404)
-    return cell_ids
-
-
 def member_activity(db, now, holders, limit=None):
     """The members of holders (who holds which cell now) with their visits in the last 7 and 30 days,
     the least active first; the first `limit` of them (None: all) with their last visit's day."""
     today = date.fromisoformat(now["today"])
     tz = ZoneInfo(current_app.config["TIMEZONE"])
     member_ids = sorted({h["user_id"] for h in holders})
-    busy = coverage.visits_per_member(db, member_ids, coverage.utc_start_of(today - timedelta(days=6), now),
-                                      coverage.utc_start_of(today - timedelta(days=29), now))
+    busy = coverage.visits_per_member(db, member_ids, rules.local_midnight_utc(today - timedelta(days=6), tz),
+                                      rules.local_midnight_utc(today - timedelta(days=29), tz))
     members = {}
     for holder in holders:
         members.setdefault(holder["user_id"], {"id": holder["user_id"], "name": holder["display_name"],
@@ -195,7 +170,7 @@ def index():
     db = get_db()
     now = clock(db)
     today = date.fromisoformat(now["today"])
-    cell_ids = view_cells(db)
+    cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     period, notices = _period(request.args, today)
     holders = coverage.holders(db, cell_ids, rules.iso(rules.utcnow()))
     current = rules.parse_period("current", today)
@@ -224,14 +199,12 @@ def not_visited():
     cell = member = None
     cell_id, member_id = inputs.record_id(request.args.get("cell")), inputs.record_id(request.args.get("member"))
     if cell_id is not None:
-        cell = cell_data.get(db, cell_id)
-        if cell is None or not access.may_see_cell(db, current_user, cell["id"]):
-            abort(404)
+        cell = access.cell_or_404(db, current_user, cell_id)
         cell_ids = [cell["id"]]
     elif member_id is not None:
-        member, cell_ids = _member_or_404(db, member_id, _moment(now, period))
+        member, cell_ids = access.reviewed_member_or_404(db, current_user, member_id, _moment(period))
     else:
-        cell_ids = view_cells(db)
+        cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     found = not_visited_rows(db, now, period, cell_ids, SHOWN)
     since = request.args.get("since") or rules.iso(rules.utcnow())
     # The rows shown when the page opened: those visited since leave the list and get a tick.
@@ -251,17 +224,6 @@ def not_visited():
                   shown=",".join(map(str, shown)))
 
 
-def _print_scope(db):
-    """The cells a printed checklist covers: a leader's grid, a member's cells, or the grid an admin chose."""
-    scope = access.cell_scope(db, current_user)
-    if scope is not None:
-        return scope, None
-    grid = inputs.record_id(request.args.get("grid"))
-    if grid is not None:
-        return cell_data.grid_cell_ids(db, grid), None
-    return None, coverage.cells(db, None)
-
-
 @bp.route("/print")
 @login_required
 def print_view():
@@ -269,9 +231,9 @@ def print_view():
     db = get_db()
     now = clock(db)
     period, notices = _period(request.args, date.fromisoformat(now["today"]))
-    cell_ids, choices = _print_scope(db)
-    if choices is not None:  # an admin chooses a grid first: the whole district would be hundreds of pages
-        grids = {c["grid_id"]: c["grid_name"] for c in choices}
+    cell_ids = access.printed_cells(db, current_user, _grid_asked())
+    if cell_ids is None:  # an admin chooses a grid first
+        grids = {c["grid_id"]: c["grid_name"] for c in coverage.cells(db, None)}
         return render("coverage/print.html", grids=[], choose=grids, period=period, notices=notices)
     grids = report(db, now, period, cell_ids)
     by_cell = {}
@@ -312,7 +274,7 @@ def export():
     db = get_db()
     now = clock(db)
     period, _notices = _period(request.args, date.fromisoformat(now["today"]))
-    cell_ids = view_cells(db)
+    cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     name = f"coverage-{period['key'] if period['kind'] != 'current' else now['today']}"
     return downloads.download_tables(name, export_tables(db, now, period, cell_ids), "cells", target_type="coverage",
                                      detail={"period": period["key"], "scope": downloads.scope(cell_ids)})

@@ -1,5 +1,5 @@
 """The member's households: the list in visiting order, and each household's page."""
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import gettext as _
@@ -52,38 +52,6 @@ def row_texts():
             "never": _("Never visited"), "open": _("%(n)d open request(s)"), "return_visit": _("Return visit due")}
 
 
-def urgency_key(household):
-    """Sort key: most urgent status first; among due households, the longest unvisited first."""
-    never = household["last_visit_at"] is None
-    # A resolved request puts the household back on the list: its return visit is due (issue 6).
-    status = "due" if household["status"] == "visited" and household.get("return_visits") else household["status"]
-    return (rules.URGENCY[status], not never, household["last_visit_at"] or "")
-
-
-def group_by_building(rows, order):
-    """Group rows into buildings (units and rooms inside) or single village houses, in visiting order."""
-    groups = {}
-    for household in rows:
-        key = ("b", household["building_id"]) if household["building_id"] else ("h", household["id"])
-        groups.setdefault(key, []).append(household)
-    result = []
-    for (kind, _id), members in groups.items():
-        members.sort(key=lambda h: (urgency_key(h), h["unit"] or "", _room_number(h["room"])))
-        first = members[0]
-        distances = [m["distance_m"] for m in members if m.get("distance_m") is not None]
-        distance = min(distances) if distances else None
-        rank = (distance if distance is not None else float("inf")) if order == "nearest" else urgency_key(first)
-        result.append({"building": first["building_name"] if kind == "b" else None, "distance": distance,
-                       "building_id": first["building_id"], "households": members, "rank": rank})
-    result.sort(key=lambda g: (g["rank"], g["building"] or ""))
-    return result
-
-
-def _room_number(room):
-    """Rooms sort as numbers where they are numbers (501 before 1201)."""
-    return (0, int(room), "") if room and room.isdigit() else (1, 0, room or "")
-
-
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def mine():
@@ -118,7 +86,7 @@ def mine():
         audit.log(db, user_id=current_user.id, action="search", detail={
             "page": "households", "query": filters["q"], "found": len(shown)}, ip=request.remote_addr)
     response = render("households/mine.html", "households/_list.html",
-                      groups=group_by_building(shown, filters["order"]), filters=filters, notices=notices,
+                      groups=rules.group_by_building(shown, filters["order"]), filters=filters, notices=notices,
                       counter=counter, tags=tags, buildings=buildings, shown_count=len(shown),
                       today=date.fromisoformat(now["today"]), row_texts=row_texts())
     if request.method == "POST" and wants_fragment():
@@ -162,10 +130,8 @@ def show(household_id):
     state = households.with_status(db, now, household_id=household_id)[0]
     today = date.fromisoformat(now["today"])
     timeline = visits.timeline(db, household_id)
-    window = timedelta(hours=current_app.config["AMEND_HOURS"])
     for visit in timeline:
-        visit["amendable"] = (visit["user_id"] == current_user.id
-                              and rules.utcnow() - rules.parse_iso(visit["received_at"]) < window)
+        visit["amendable"] = rules.may_amend(visit, current_user.id, rules.utcnow(), current_app.config["AMEND_HOURS"])
     return render(
         "households/show.html",
         household=household, state=state, reason=status_reason(state, today),

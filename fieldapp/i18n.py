@@ -1,7 +1,6 @@
 """Languages (Simplified Chinese by default, English) and the translated names of domain codes."""
 from flask import g, request
 from flask_babel import Babel, lazy_gettext as _l
-from flask_login import current_user
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT = "zh"

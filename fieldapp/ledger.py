@@ -2,8 +2,9 @@
 each step of its lifecycle, and a request entered directly by a leader (e.g. from a phone call)."""
 import uuid as uuidlib
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
@@ -25,22 +26,6 @@ PAGE = 50
 CHANNELS = ("door", "phone")
 
 
-def scope_of(db, user):
-    """The requests user may see: a member also those they are responsible for."""
-    return {"cell_ids": access.cell_scope(db, user), "user_id": user.id if user.role == "member" else None}
-
-
-def request_or_404(db, user, request_id):
-    """The request if user may see it; otherwise 404, which does not confirm that it exists."""
-    found = ledger.get(db, request_id)
-    if found is None:
-        abort(404)
-    if not access.may_see_cell(db, user, found["cell_id"]) and not (
-            user.role == "member" and found["responsible_user_id"] == user.id):
-        abort(404)
-    return found
-
-
 def _due_date(raw, today, errors):
     """The due date typed in a form, from today to a year ahead; None with an error at due_date otherwise."""
     try:
@@ -59,6 +44,7 @@ def _due_date(raw, today, errors):
 def parse_filters(args, *, categories, cell_ids, people, now):
     """Read the list's filters from args; values that are not known are dropped and named in notices."""
     today = date.fromisoformat(now["today"])
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
     filters, notices = {}, []
     if args.get("status"):
         if args["status"] in rules.REQUEST_STATUSES:
@@ -91,7 +77,7 @@ def parse_filters(args, *, categories, cell_ids, people, now):
         days.pop("raised_to")
     for key, shift in (("raised_from", 0), ("raised_to", 1)):
         if days.get(key):
-            filters[key] = coverage.utc_start_of(days[key] + timedelta(days=shift), now)
+            filters[key] = rules.local_midnight_utc(days[key] + timedelta(days=shift), tz)
     return filters, notices
 
 
@@ -101,7 +87,7 @@ def index():
     """The ledger: requests in the user's scope with filters and counts per status."""
     db = get_db()
     now = clock(db)
-    scope = scope_of(db, current_user)
+    scope = access.request_scope(db, current_user)
     cell_list = coverage.cells(db, scope["cell_ids"])
     people = ledger.responsible_people(db, scope)
     filters, notices = parse_filters(request.args, categories={c["code"] for c in request_data.categories(db)},
@@ -138,7 +124,7 @@ def _page(db, found, errors=None, form=None, status=200):
 def show(request_id):
     """A request: what, for whom, raised by whom in which visit, who answers by when, and its history."""
     db = get_db()
-    return _page(db, request_or_404(db, current_user, request_id))
+    return _page(db, access.request_or_404(db, current_user, request_id))
 
 
 def _text(form, name, errors, message):
@@ -191,7 +177,7 @@ def parse_action(action, form, *, candidates, today):
 def _act(request_id, action):
     """Check and take one ledger action from the request's page; a refusal changes nothing."""
     db = get_db()
-    found = request_or_404(db, current_user, request_id)
+    found = access.request_or_404(db, current_user, request_id)
     today = date.fromisoformat(clock(db)["today"])
     candidates = {c["id"] for c in ledger.candidates(db, found["grid_id"], rules.iso(rules.utcnow()))}
     note, data, errors = parse_action(action, request.form, candidates=candidates, today=today)

@@ -17,7 +17,6 @@ from flask_login import current_user, login_required
 
 from fieldapp import access, geo, rules
 from fieldapp.data import cells, households, mapdata
-from fieldapp.households import urgency_key
 from fieldapp.clock import clock
 from fieldapp.db import get_db
 from fieldapp.templating import render, tag_token
@@ -284,7 +283,7 @@ def building(building_id):
     shown = everyone
     if filters["tag"]:
         shown = households.with_status(db, now, cell_ids=scope, building_id=building_id, tag=filters["tag"])
-    shown = sorted((h for h in shown if matches(h, filters)), key=urgency_key)
+    shown = sorted((h for h in shown if matches(h, filters)), key=rules.urgency_key)
     return render("map/building.html", "map/_building.html", building=found, counts=_counts(everyone),
                   households=shown, total=len(everyone), filtered=bool(filter_query(filters)))
 

@@ -1,7 +1,8 @@
-"""The OpenAPI 3 description of the phone's sync API, served at /api/openapi.json (issue 8)."""
+"""The OpenAPI 3 description of the phone's sync API, served at /api/openapi.json; the visit's
+fields, limits and choices come from the visit form (visitform.py)."""
 from fieldapp import rules
-from fieldapp.api import MAX_BATCH
-from fieldapp.visits import MAX_TEXT, NO_LOCATION_REASONS
+from fieldapp.visitform import (FIELDS, FOLLOWUP_ACTIONS, LISTS, MAX_BATCH, MAX_BODY, MAX_TEXT, NO_LOCATION_REASONS,
+                                OLDEST, RANGES)
 
 INT64 = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -16,6 +17,28 @@ def _nullable(schema):
     """schema, or null (OpenAPI 3.1 style)."""
     return {"oneOf": [schema, {"type": "null"}]}
 
+
+def _measured(name):
+    """A number of the visit's position, within the range the visit form accepts, or null."""
+    low, high = RANGES[name]
+    return _nullable({"type": "number", "minimum": low, "maximum": high})
+
+
+# Each field of a sync item, as the visit form reads it: a field added there without a schema here fails at import.
+VISIT_FIELDS = {
+    "uuid": {"type": "string", "format": "uuid"},
+    "visited_at": {"type": "string", "format": "date-time",
+                   "description": f"Device time; not in the future, at most {OLDEST.days} days ago."},
+    "lat": _measured("lat"),
+    "lon": _measured("lon"),
+    "accuracy": _measured("accuracy"),
+    "no_location_reason": _nullable({"type": "string", "enum": list(NO_LOCATION_REASONS)}),
+    "outcome": {"type": "string", "enum": list(rules.OUTCOMES)},
+    "notes": {"type": "string", "maxLength": MAX_TEXT},
+    "residents_met": {"type": "array", "items": INT64},
+    "new_requests": {"type": "array", "items": {"$ref": "#/components/schemas/NewRequest"}},
+    "followups": {"type": "array", "items": {"$ref": "#/components/schemas/Followup"}},
+}
 
 SCHEMAS = {
     "Error": {
@@ -42,29 +65,19 @@ SCHEMAS = {
     },
     "Followup": {
         "type": "object", "required": ["request_id", "action", "note"],
-        "properties": {"request_id": {**INT64, "description": "An open request of this same household."},
-                       "action": {"type": "string", "enum": ["progress", "resolve"]},
-                       "note": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}},
+        "properties": {"request_id": {**INT64, "description": "An open or resolved request of this same household."},
+                       "action": {"type": "string", "enum": list(FOLLOWUP_ACTIONS),
+                                  "description": "progress or resolve an open request; confirm (satisfied) or "
+                                                 "reopen (not satisfied) a resolved one at its return visit."},
+                       "note": {"type": "string", "maxLength": MAX_TEXT,
+                                "description": "What was done, the resolution, or what the resident is not "
+                                               "satisfied with; it may stay empty only for confirm."}},
     },
     "Visit": {
         "type": "object", "required": ["uuid", "household_id", "outcome"],
         "description": "One visit as the phone recorded it. The uuid, made by the phone, makes a resend safe: "
                        "the same uuid with the same content is answered `existing`, with other content `conflict`.",
-        "properties": {
-            "uuid": {"type": "string", "format": "uuid"},
-            "household_id": INT64,
-            "visited_at": {"type": "string", "format": "date-time",
-                           "description": "Device time; not in the future, at most 30 days ago."},
-            "lat": _nullable({"type": "number", "minimum": -90, "maximum": 90}),
-            "lon": _nullable({"type": "number", "minimum": -180, "maximum": 180}),
-            "accuracy": _nullable({"type": "number", "minimum": 0, "maximum": 1_000_000}),
-            "no_location_reason": _nullable({"type": "string", "enum": list(NO_LOCATION_REASONS)}),
-            "outcome": {"type": "string", "enum": list(rules.OUTCOMES)},
-            "notes": {"type": "string", "maxLength": MAX_TEXT},
-            "residents_met": {"type": "array", "items": INT64},
-            "new_requests": {"type": "array", "items": {"$ref": "#/components/schemas/NewRequest"}},
-            "followups": {"type": "array", "items": {"$ref": "#/components/schemas/Followup"}},
-        },
+        "properties": {"household_id": INT64, **{name: VISIT_FIELDS[name] for name in FIELDS + LISTS}},
     },
     "VisitBatch": {
         "type": "object", "required": ["visits"],
@@ -119,7 +132,7 @@ PATHS = {
             "200": _json({"$ref": "#/components/schemas/BatchResult"}, "One result per visit, in order."),
             "400": _json(ERROR, "Not a batch, or no valid CSRF token (`csrf: true`)."),
             "401": _json(ERROR, "Not signed in (`signed_in: false`): keep the visits and sign in again."),
-            "413": _json(ERROR, f"More than {MAX_BATCH} visits, or a body over 2 MB."),
+            "413": _json(ERROR, f"More than {MAX_BATCH} visits, or a body over {MAX_BODY // (1024 * 1024)} MB."),
         },
     }},
     "/api/offline-manifest": {"get": {

@@ -1,6 +1,7 @@
-"""Pure domain rules: time, visit cycles, household status, location checks. No database, no Flask."""
+"""Pure domain rules: time, visit cycles, household status, location checks, the visiting order, the amend
+window. No database, no Flask."""
 import math
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -253,8 +254,59 @@ def recent_months(on_day, count=12):
 
 
 def local_midnight_utc(day, tz=SHANGHAI):
-    """The stored UTC timestamp at which day begins in the community's time zone."""
-    return iso(datetime.combine(day, datetime.min.time(), tz))
+    """The stored UTC timestamp at which day begins in the time zone tz (a ZoneInfo, or a clock's fixed offset).
+
+    A ZoneInfo knows each day's own offset (summer or winter time); where a zone skips midnight, the day begins
+    at the end of the gap, which is what the earlier offset (fold 0) gives."""
+    return iso(datetime.combine(day, time(0), tz))
+
+
+def clock_zone(clock):
+    """The time zone of a clock (today, offset, ...): the zone it names, else its fixed offset ('+480 minutes')."""
+    if clock.get("timezone"):
+        return ZoneInfo(clock["timezone"])
+    return timezone(timedelta(minutes=int(clock["offset"].split()[0])))
+
+
+def may_amend(visit, user_id, now, hours):
+    """Whether user_id may still amend visit: their own, received less than hours ago."""
+    return visit["user_id"] == user_id and now - parse_iso(visit["received_at"]) < timedelta(hours=hours)
+
+
+# The member's list in visiting order: most urgent first, households of one building together.
+
+def urgency_key(household):
+    """Sort key: most urgent status first; among due households, the longest unvisited first."""
+    never = household["last_visit_at"] is None
+    # A resolved request puts the household back on the list: its return visit is due.
+    status = "due" if household["status"] == "visited" and household.get("return_visits") else household["status"]
+    return (URGENCY[status], not never, household["last_visit_at"] or "")
+
+
+def room_number(room):
+    """Sort key of a room: rooms sort as numbers where they are numbers (501 before 1201)."""
+    return (0, int(room), "") if room and room.isdigit() else (1, 0, room or "")
+
+
+def group_by_building(rows, order):
+    """Group rows into buildings (units and rooms inside) or single village houses, in visiting order.
+
+    order is "nearest" (rows carry distance_m, None when unknown) or anything else for most urgent first."""
+    groups = {}
+    for household in rows:
+        key = ("b", household["building_id"]) if household["building_id"] else ("h", household["id"])
+        groups.setdefault(key, []).append(household)
+    result = []
+    for (kind, _id), members in groups.items():
+        members.sort(key=lambda h: (urgency_key(h), h["unit"] or "", room_number(h["room"])))
+        first = members[0]
+        distances = [m["distance_m"] for m in members if m.get("distance_m") is not None]
+        distance = min(distances) if distances else None
+        rank = (distance if distance is not None else float("inf")) if order == "nearest" else urgency_key(first)
+        result.append({"building": first["building_name"] if kind == "b" else None, "distance": distance,
+                       "building_id": first["building_id"], "households": members, "rank": rank})
+    result.sort(key=lambda g: (g["rank"], g["building"] or ""))
+    return result
 
 
 # The order in which household_status decides: the first that holds wins, the last is what is left.

@@ -2,6 +2,8 @@
 input, who may do what, requests entered directly, and the return visits due."""
 import itertools
 import uuid
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -112,6 +114,28 @@ def test_list_filters(auth, client, world):
     assert "楼道灯坏了" in body
     fragment = client.get("/ledger/?status=open", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in fragment and "楼道灯坏了" in fragment
+
+
+def test_raised_dates_begin_at_that_days_local_midnight_in_summer_and_in_winter_time(app, auth, client, db, world):
+    app.config["TIMEZONE"] = "Europe/Berlin"
+    berlin = ZoneInfo("Europe/Berlin")
+    offset = lambda day: datetime.combine(day, time(12), berlin).utcoffset()  # noqa: E731
+    today = rules.today(berlin)
+    # A day of the other season than today (the day before and after too): today's offset would miss its midnight.
+    day = next(today - timedelta(days=n) for n in range(2, 366)
+               if offset(today - timedelta(days=n)) != offset(today)
+               and offset(today - timedelta(days=n - 1)) == offset(today - timedelta(days=n + 1)) == offset(today - timedelta(days=n)))
+    at = lambda moment: rules.iso(moment.replace(tzinfo=berlin))  # noqa: E731
+    factories.make_request(db, world["h1"], world["m1"], description="那天凌晨的诉求",
+                           created_at=at(datetime.combine(day, time(0, 30))))
+    factories.make_request(db, world["h1"], world["m1"], description="前一天深夜的诉求",
+                           created_at=at(datetime.combine(day - timedelta(days=1), time(23, 30))))
+    factories.make_request(db, world["h1"], world["m1"], description="第二天凌晨的诉求",
+                           created_at=at(datetime.combine(day + timedelta(days=1), time(0, 30))))
+    auth.login("lead")
+    body = client.get(f"/ledger/?raised_from={day}&raised_to={day}").get_data(as_text=True)
+    assert "那天凌晨的诉求" in body
+    assert "前一天深夜的诉求" not in body and "第二天凌晨的诉求" not in body
 
 
 def test_member_sees_own_households_and_return_visits_due(auth, client, world):

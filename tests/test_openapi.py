@@ -7,6 +7,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
+from fieldapp import visitform
 from fieldapp.data import db as database
 from tests import factories
 
@@ -49,6 +50,20 @@ def test_the_description_names_every_api_route(app, client):
     routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")}
     assert routes == set(document["paths"])
     assert "X-CSRFToken" in str(document["components"]["securitySchemes"])
+
+
+def test_the_description_takes_the_visit_forms_fields_limits_and_choices(client):
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    visit = schemas["Visit"]["properties"]
+    assert set(visit) == {"household_id", *visitform.FIELDS, *visitform.LISTS}
+    for name, (low, high) in visitform.RANGES.items():
+        assert visit[name]["oneOf"][0] == {"type": "number", "minimum": low, "maximum": high}
+    assert visit["notes"]["maxLength"] == schemas["NewRequest"]["properties"]["description"]["maxLength"] == 2000
+    assert schemas["VisitBatch"]["properties"]["visits"]["maxItems"] == visitform.MAX_BATCH
+    # The phone sends the return visit's answers as follow-ups too; "confirm" needs no note.
+    followup = schemas["Followup"]["properties"]
+    assert set(followup["action"]["enum"]) == {"progress", "resolve", "confirm", "reopen"}
+    assert "minLength" not in followup["note"]
 
 
 def _aim_at_real_records(case, world):

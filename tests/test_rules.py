@@ -1,5 +1,6 @@
 """The pure rules: cycles, statuses, distances, location flags, phone masks, ledger transitions."""
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -79,3 +80,64 @@ def test_legal_transitions(status, action, to):
 def test_illegal_transitions_are_refused(status, action):
     with pytest.raises(rules.IllegalTransition):
         rules.transition(status, action)
+
+
+@pytest.mark.parametrize("zone, day, start", [
+    ("Asia/Shanghai", date(2026, 2, 1), "2026-01-31T16:00:00Z"),
+    ("Europe/Berlin", date(2026, 1, 15), "2026-01-14T23:00:00Z"),  # winter time
+    ("Europe/Berlin", date(2026, 7, 15), "2026-07-14T22:00:00Z"),  # summer time
+    ("Europe/Berlin", date(2026, 10, 26), "2026-10-25T23:00:00Z"),  # after a day of 25 hours
+    ("America/Havana", date(2026, 3, 8), "2026-03-08T05:00:00Z"),  # midnight skipped: the day begins at 01:00
+    ("America/Havana", date(2026, 11, 1), "2026-11-01T04:00:00Z"),  # 00:00-01:00 twice: the first one
+])
+def test_local_midnight_in_any_zone(zone, day, start):
+    assert rules.local_midnight_utc(day, ZoneInfo(zone)) == start
+
+
+def test_a_clock_stands_for_its_named_zone_else_its_offset():
+    summer = date(2026, 7, 15)
+    assert rules.local_midnight_utc(summer, rules.clock_zone({"offset": "+480 minutes"})) == "2026-07-14T16:00:00Z"
+    assert rules.local_midnight_utc(summer, rules.clock_zone({"offset": "-300 minutes"})) == "2026-07-15T05:00:00Z"
+    winter_clock = {"offset": "+60 minutes", "timezone": "Europe/Berlin"}  # its offset is today's, not July's
+    assert rules.local_midnight_utc(summer, rules.clock_zone(winter_clock)) == "2026-07-14T22:00:00Z"
+
+
+def test_only_the_author_amends_and_only_within_the_window():
+    visit = {"user_id": 7, "received_at": "2026-03-01T08:00:00Z"}
+    assert rules.may_amend(visit, 7, rules.parse_iso("2026-03-02T07:59:59Z"), 24)
+    assert not rules.may_amend(visit, 7, rules.parse_iso("2026-03-02T08:00:00Z"), 24)
+    assert not rules.may_amend(visit, 8, rules.parse_iso("2026-03-01T09:00:00Z"), 24)
+
+
+def _household(id, status, last=None, building=None, unit=None, room=None, **kw):
+    """A row of the member's list, with what the visiting order reads."""
+    return {"id": id, "status": status, "last_visit_at": last, "building_id": building,
+            "building_name": f"{building}号楼" if building else None, "unit": unit, "room": room, **kw}
+
+
+def test_urgency_order_most_urgent_first_then_the_longest_unvisited():
+    rows = [_household(1, "visited", "2026-03-01T02:00:00Z"), _household(2, "vacant"),
+            _household(3, "due", "2026-01-05T02:00:00Z"), _household(4, "due"),
+            _household(5, "due", "2026-01-20T02:00:00Z"), _household(6, "open_request", "2026-02-01T02:00:00Z"),
+            _household(7, "overdue_request", "2026-02-20T02:00:00Z"),
+            # A resolved request waits for its return visit: the household is due again.
+            _household(8, "visited", "2026-02-25T02:00:00Z", return_visits=1)]
+    assert [h["id"] for h in sorted(rows, key=rules.urgency_key)] == [7, 6, 4, 3, 5, 8, 1, 2]
+
+
+def test_rooms_sort_as_numbers_where_they_are_numbers():
+    assert sorted(["1201", "501", "B2", None, "88"], key=rules.room_number) == ["88", "501", "1201", None, "B2"]
+
+
+def test_households_are_grouped_by_building_in_visiting_order():
+    rows = [_household(1, "visited", "2026-03-01T02:00:00Z", building=3, unit="1", room="1201", distance_m=200),
+            _household(2, "due", "2026-01-01T02:00:00Z", building=3, unit="2", room="101", distance_m=50),
+            _household(3, "visited", "2026-03-01T02:00:00Z", building=3, unit="1", room="501", distance_m=None),
+            _household(4, "visited", "2026-02-01T02:00:00Z", distance_m=120),  # a village house of its own
+            _household(5, "open_request", "2026-02-01T02:00:00Z", building=5, distance_m=None)]
+    urgent = rules.group_by_building(rows, "urgency")
+    assert [g["building"] for g in urgent] == ["5号楼", "3号楼", None]
+    # Inside a building: the most urgent first, then by unit and room (501 before 1201).
+    assert [h["id"] for h in urgent[1]["households"]] == [2, 3, 1]
+    near = rules.group_by_building(rows, "nearest")
+    assert [(g["building"], g["distance"]) for g in near] == [("3号楼", 50), (None, 120), ("5号楼", None)]

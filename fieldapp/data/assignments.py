@@ -1,5 +1,5 @@
 """Who is responsible for which cell, with history: assign, transfer in one step, end; who held it when."""
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from fieldapp import rules
 from fieldapp.data import ledger
@@ -123,5 +123,5 @@ def members(db):
 
 def responsible_on(db, cell_id, day, tz=rules.SHANGHAI):
     """Who held cell_id at any time on the calendar day (a date, in the community's time zone)."""
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    return responsible_between(db, cell_id, rules.iso(start), rules.iso(start + timedelta(days=1)))
+    return responsible_between(db, cell_id, rules.local_midnight_utc(day, tz),
+                               rules.local_midnight_utc(day + timedelta(days=1), tz))

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from fieldapp import rules
 from fieldapp.data import status
 from fieldapp.data.db import in_clause, one, rows
-from fieldapp.data.status import utc_start_of
 
 
 def cells_clause(cell_ids, params, column="h.cell_id", name="cell"):
@@ -58,8 +57,9 @@ _MADE = ("(SELECT count(*) FROM visits v WHERE v.household_id = h.id "
 
 def _period(clock, period, cell_ids, params, who=""):
     """FROM-WHERE over the occupied households of cell_ids that existed in a past period."""
-    params.update(default_cycle=clock["default_cycle"], start=utc_start_of(period["start"], clock),
-                  end=utc_start_of(period["end"] + timedelta(days=1), clock),
+    tz = rules.clock_zone(clock)
+    params.update(default_cycle=clock["default_cycle"], start=rules.local_midnight_utc(period["start"], tz),
+                  end=rules.local_midnight_utc(period["end"] + timedelta(days=1), tz),
                   period_days=rules.period_days(period["start"], period["end"]))
     return (f"{_with_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
             f"{who}WHERE h.occupancy = 'occupied' AND h.created_at < :end AND {cells_clause(cell_ids, params)}")

@@ -9,7 +9,7 @@ instant the cycle began: cycles take few values, so that instant is computed onc
 CASE. tests/test_demo.py holds the status equal to the pure rule for every demo household, tests/test_map.py
 and tests/test_coverage.py hold the map and coverage equal to with_status.
 """
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 
 from fieldapp import rules
 from fieldapp.data.db import rows
@@ -22,17 +22,6 @@ def _listed(values):
 
 _OPEN = _listed(rules.OPEN_REQUEST_STATUSES)
 _COUNTED = _listed((*rules.OPEN_REQUEST_STATUSES, "resolved"))  # resolved: awaiting the return visit
-
-
-def offset_minutes(clock):
-    """The community's UTC offset in minutes, from a clock's SQLite modifier ('+480 minutes')."""
-    return int(clock["offset"].split()[0])
-
-
-def utc_start_of(day, clock):
-    """The stored UTC timestamp at which a local calendar day begins."""
-    moment = datetime.combine(day, time(0)) - timedelta(minutes=offset_minutes(clock))
-    return moment.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def with_clause(where=None, *, requests=False, codes=False):
@@ -96,7 +85,7 @@ def by_cycle(db, clock, params, name, days, day_for):
     day_for(cycle) begins, with one parameter (name0, name1, ...) per cycle a household can have."""
     parts = []
     for i, length in enumerate(cycle_values(db, clock["default_cycle"])):
-        params[f"{name}{i}"] = utc_start_of(day_for(length), clock)
+        params[f"{name}{i}"] = rules.local_midnight_utc(day_for(length), rules.clock_zone(clock))
         parts.append(f"WHEN {int(length)} THEN :{name}{i}")
     return f"(CASE {days} {' '.join(parts)} END)"
 
