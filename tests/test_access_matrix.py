@@ -6,7 +6,6 @@ in member m1's cell (grid A), "other_cell" in another cell of grid A, "other_gri
 """
 import io
 import json
-import re
 import uuid as uuidlib
 import zipfile
 from dataclasses import dataclass, field

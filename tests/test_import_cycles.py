@@ -8,14 +8,6 @@ import fieldapp
 
 PACKAGE_DIR = Path(fieldapp.__file__).parent
 
-# Cycles that other parts of the same restructuring remove (the visit form's parsing moves out of api; the
-# importers' shared part moves out of importer). Only these exact cycles are let through here; the strict
-# xfail below fails as soon as they are all gone, so that this list is then deleted.
-BEING_REMOVED = [
-    ["fieldapp.api", "fieldapp.openapi"],
-]
-
-
 def modules(package_dir):
     """Every module under package_dir by dotted name (a package by its own name), with its file."""
     found = {}
@@ -78,13 +70,6 @@ def cycles(graph):
 
 
 def test_no_import_cycle_among_fieldapp_modules():
-    found = [list(group) for group in cycles(import_graph(PACKAGE_DIR))]
-    assert [group for group in found if group not in BEING_REMOVED] == []
-
-
-@pytest.mark.xfail(strict=True, reason="api ↔ openapi and importer ↔ import_* are removed by other parts of "
-                                       "this restructuring: when this passes, delete BEING_REMOVED and this mark")
-def test_not_even_the_cycles_being_removed_are_left():
     assert cycles(import_graph(PACKAGE_DIR)) == []
 
 
