@@ -2,8 +2,6 @@
 import ast
 from pathlib import Path
 
-import pytest
-
 import fieldapp
 
 PACKAGE_DIR = Path(fieldapp.__file__).parent
