@@ -1,4 +1,4 @@
-"""`make bench`: every figure of issue 9 next to its baseline, measured in one run on this machine; one table
+"""`make bench`: every performance figure next to its baseline, measured in one run on this machine; one table
 printed (Markdown) and bench/results.json written.
 
     .venv/bin/python bench/run.py [--quick] [--households N] [--only SECTION,...] [--out FILE]
@@ -42,7 +42,7 @@ SECTIONS = ("pages", "map", "map-page", "visits", "limit", "lighthouse", "covera
 NEEDS = {"map-page": ("chromium",), "bytes": ("chromium",), "lighthouse": ("chromium", "node")}
 INSTALL = {"chromium": f"{CHROMIUM} is missing: apt-get install chromium",
            "node": "node/npm are missing: apt-get install nodejs npm"}
-# A sub-district's peak (issue 9): 2,000 members, 40 visits each a day, peaks 20x the day's average rate.
+# A sub-district's peak: 2,000 members, 40 visits each a day, peaks 20x the day's average rate.
 PEAK = {"members": 2000, "visits_per_member_day": 40, "peak_factor": 20}
 PEAK_VISITS_PER_S = PEAK["members"] * PEAK["visits_per_member_day"] / 86400 * PEAK["peak_factor"]
 

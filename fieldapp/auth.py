@@ -26,7 +26,7 @@ class User(UserMixin):
 
     def __init__(self, row, signed_in_at=None):
         self.row = row
-        # When the password was checked (seconds): the absolute session limit counts from here (issue 8).
+        # When the password was checked (seconds): the absolute session limit counts from here.
         self.signed_in_at = int(signed_in_at if signed_in_at is not None else security.now_seconds())
         self.id = row["id"]
         self.username = row["username"]

@@ -16,7 +16,7 @@ def init_app(app):
     """Add the commands below to app.cli (and so to `fieldapp` and `flask`)."""
     for command in (init_db, demo_command, create_user, import_command, export_command):
         app.cli.add_command(command)
-    from fieldapp import backup, privacy  # issue 8 (restore is on `main` itself: see below)
+    from fieldapp import backup, privacy  # (restore is on `main` itself: see below)
 
     for command in (backup.backup_command, privacy.purge_command):
         app.cli.add_command(command)

@@ -1,4 +1,4 @@
-"""Privacy (issue 8): the admin's audit search, one resident's data export, retention and anonymisation.
+"""Privacy: the admin's audit search, one resident's data export, retention and anonymisation.
 
 Also logs every view of a household's page (residents' names, tags, masked phones) in the audit log.
 """

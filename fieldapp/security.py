@@ -1,6 +1,7 @@
-"""What protects every request: body limits, session timeouts, sign-in throttling, headers, HTTPS behind a proxy.
+"""What protects every request: body limits, where a write came from, session timeouts, sign-in throttling,
+headers, HTTPS behind a proxy.
 
-Issue 8. Throttling lives in the database (login_attempts), so that every gunicorn worker counts the same
+Throttling lives in the database (login_attempts), so that every gunicorn worker counts the same
 failures; session timeouts are checked on the server from the sign-in time carried in the signed session id.
 """
 import hashlib

@@ -83,11 +83,11 @@ ROUTES = {
             {"uuid": str(uuidlib.uuid4()), "household_id": w["households"]["own"], "outcome": "met", "notes": "",
              "followups": [{"request_id": v, "action": "resolve", "note": "已解决"}]}]})}),
     "api.offline_manifest": Route("GET", lambda w, t: "/api/offline-manifest", {**SIGNED_IN, "anon": 401}),
-    "api.openapi": Route("GET", lambda w, t: "/api/openapi.json", PUBLIC),  # issue 8: describes, holds no data
+    "api.openapi": Route("GET", lambda w, t: "/api/openapi.json", PUBLIC),  # describes, holds no data
     "pwa.service_worker": Route("GET", lambda w, t: "/sw.js", PUBLIC),
     "pwa.manifest": Route("GET", lambda w, t: "/manifest.webmanifest", PUBLIC),
     "pwa.offline": Route("GET", lambda w, t: "/offline", PUBLIC),
-    # Issue 6: a member sees the coverage of their own cells; the ledger by scope; leaders assign and refer.
+    # Coverage and ledger: a member sees the coverage of their own cells; the ledger by scope; leaders assign and refer.
     "coverage.index": Route("GET", lambda w, t: "/coverage/", SIGNED_IN, ids={"grid": Named("grids")}),
     "coverage.not_visited": Route(
         "GET", lambda w, t: f"/coverage/not-visited?cell={w['cells'][t]}", SCOPED,
@@ -116,7 +116,7 @@ ROUTES = {
     "accountability.export": Route("GET", lambda w, t: "/overdue/export?format=csv", LEADERS),
     "settings.index": Route("GET", lambda w, t: "/admin/settings/", ADMINS),
     "admin.index": Route("GET", lambda w, t: "/admin/", ADMINS),
-    # Issue 7: imports (admin), exports (leaders: their grid), accounts, assignments (leaders: their grid's cells).
+    # Imports (admin), exports (leaders: their grid), accounts, assignments (leaders: their grid's cells).
     "admin.import_form": Route("GET", lambda w, t: "/admin/import", ADMINS),
     "admin.upload": Route("POST", lambda w, t: "/admin/import/cells", ADMINS),
     "admin.preview": Route("GET", lambda w, t: f"/admin/import/preview/{w['upload']}", ADMINS),
@@ -139,7 +139,7 @@ ROUTES = {
     "assignments.member": Route("GET", lambda w, t: f"/assignments/members/{w['users']['m1']}", LEADERS),
     "assignments.give_cell": Route("POST", lambda w, t: f"/assignments/members/{w['users']['m1']}/assign", LEADERS,
                                    ids={"cell": Named("cells", "form")}),
-    # Issue 5: the map (each user sees their own scope) and its popups (scoped like the household pages).
+    # The map (each user sees their own scope) and its popups (scoped like the household pages).
     "map.index": Route("GET", lambda w, t: "/map/", SIGNED_IN,
                        ids={"cell": Named("cells"), "member": Named("members")}),
     "map.setup_js": Route("GET", lambda w, t: "/map/setup.js", SIGNED_IN),
@@ -149,7 +149,7 @@ ROUTES = {
     "map.building": Route("GET", lambda w, t: f"/map/buildings/{w['buildings'][t]}", SCOPED),
     "map.household": Route("GET", lambda w, t: f"/map/households/{_household(w, t)}", SCOPED),
     "map.cell": Route("GET", lambda w, t: f"/map/cells/{w['cells'][t]}", SCOPED),
-    # Issue 8: privacy is the admin's (audit search, a resident's export, retention and anonymisation).
+    # Privacy is the admin's (audit search, a resident's export, retention and anonymisation).
     "privacy.index": Route("GET", lambda w, t: "/privacy/", ADMINS),
     "privacy.retention": Route("POST", lambda w, t: "/privacy/retention", ADMINS, data={"retention_days": "400"}),
     "privacy.purge_now": Route("POST", lambda w, t: "/privacy/purge", ADMINS),

@@ -1,4 +1,4 @@
-"""An outside judge (issue 9): axe-core on every main page, in Chinese and English, on a phone and a desktop,
+"""An outside judge: axe-core on every main page, in Chinese and English, on a phone and a desktop,
 finds no serious or critical accessibility violation."""
 import pytest
 
