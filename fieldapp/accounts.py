@@ -104,31 +104,32 @@ def _account(user_id):
     return account
 
 
+def _set_active(user_id, active, message):
+    """Enable or disable an account (audited) and go back to the list with message(account) flashed."""
+    account = _account(user_id)
+    users.set_active(get_db(), user_id, active)
+    audit.log(get_db(), user_id=current_user.id, action="enable_user" if active else "disable_user",
+              target_type="user", target_id=user_id, ip=request.remote_addr)
+    flash(message(account), "info")
+    return redirect(url_for("accounts.users_list"), code=303)
+
+
 @bp.route("/<int:user_id>/disable", methods=["POST"])
 @roles_required("admin")
 def disable(user_id):
     """Disable an account: its sessions end at once; its history stays."""
-    account = _account(user_id)
-    if account["id"] == current_user.id:
+    if user_id == current_user.id:
         flash(_("You cannot disable your own account."), "error")
-    else:
-        users.set_active(get_db(), user_id, False)
-        audit.log(get_db(), user_id=current_user.id, action="disable_user", target_type="user", target_id=user_id,
-                  ip=request.remote_addr)
-        flash(_("%(name)s is disabled and signed out everywhere.", name=account["username"]), "info")
-    return redirect(url_for("accounts.users_list"), code=303)
+        return redirect(url_for("accounts.users_list"), code=303)
+    return _set_active(user_id, False, lambda account: _("%(name)s is disabled and signed out everywhere.",
+                                                         name=account["username"]))
 
 
 @bp.route("/<int:user_id>/enable", methods=["POST"])
 @roles_required("admin")
 def enable(user_id):
     """Enable a disabled account again."""
-    account = _account(user_id)
-    users.set_active(get_db(), user_id, True)
-    audit.log(get_db(), user_id=current_user.id, action="enable_user", target_type="user", target_id=user_id,
-              ip=request.remote_addr)
-    flash(_("%(name)s can sign in again.", name=account["username"]), "info")
-    return redirect(url_for("accounts.users_list"), code=303)
+    return _set_active(user_id, True, lambda account: _("%(name)s can sign in again.", name=account["username"]))
 
 
 @bp.route("/<int:user_id>/reset-password", methods=["POST"])

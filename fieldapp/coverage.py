@@ -90,6 +90,13 @@ def _period_problem(code, args):
     return _("%(field)s: a period holds at most %(n)d days.", field=last, n=rules.MAX_PERIOD_DAYS)
 
 
+def _asked():
+    """What every coverage page starts from: the request's database, its clock and the period asked for (with
+    notices on what could not be read)."""
+    db, now, period, notices = _asked()
+    return db, now, period, notices
+
+
 def _period(args, today):
     """The period asked for in args, or the current cycle with a notice saying what cannot be read."""
     try:
@@ -167,11 +174,9 @@ def member_activity(db, now, holders, limit=None):
 @login_required
 def index():
     """The dashboard (coverage now, requests, visits per member) and the checklist of a period."""
-    db = get_db()
-    now = clock(db)
+    db, now, period, notices = _asked()
     today = date.fromisoformat(now["today"])
     cell_ids = access.cells_in_view(db, current_user, _grid_asked())
-    period, notices = _period(request.args, today)
     holders = coverage.holders(db, cell_ids, rules.iso(rules.utcnow()))
     current = rules.parse_period("current", today)
     grids = report(db, now, period, cell_ids, holders if period["kind"] == "current" else None)
@@ -193,9 +198,7 @@ def index():
 @login_required
 def not_visited():
     """The households not yet visited in a cell, of a member, or of the whole scope; ticks as visits land."""
-    db = get_db()
-    now = clock(db)
-    period, notices = _period(request.args, date.fromisoformat(now["today"]))
+    db, now, period, notices = _asked()
     cell = member = None
     cell_id, member_id = inputs.record_id(request.args.get("cell")), inputs.record_id(request.args.get("member"))
     if cell_id is not None:
@@ -228,9 +231,7 @@ def not_visited():
 @login_required
 def print_view():
     """The checklist to print: one cell per page, its households not visited, a line for the leader to sign."""
-    db = get_db()
-    now = clock(db)
-    period, notices = _period(request.args, date.fromisoformat(now["today"]))
+    db, now, period, notices = _asked()
     cell_ids = access.printed_cells(db, current_user, _grid_asked())
     if cell_ids is None:  # an admin chooses a grid first
         grids = {c["grid_id"]: c["grid_name"] for c in coverage.cells(db, None)}
@@ -271,9 +272,7 @@ def export_tables(db, now, period, cell_ids):
 @login_required
 def export():
     """The checklist of the user's scope and the chosen period as Excel (three sheets) or CSV (one table)."""
-    db = get_db()
-    now = clock(db)
-    period, _notices = _period(request.args, date.fromisoformat(now["today"]))
+    db, now, period, _notices = _asked()
     cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     name = f"coverage-{period['key'] if period['kind'] != 'current' else now['today']}"
     return downloads.download_tables(name, export_tables(db, now, period, cell_ids), "cells", target_type="coverage",
