@@ -90,10 +90,12 @@ def _period_problem(code, args):
     return _("%(field)s: a period holds at most %(n)d days.", field=last, n=rules.MAX_PERIOD_DAYS)
 
 
-def _asked():
+def _page_start():
     """What every coverage page starts from: the request's database, its clock and the period asked for (with
     notices on what could not be read)."""
-    db, now, period, notices = _asked()
+    db = get_db()
+    now = clock(db)
+    period, notices = _period(request.args, date.fromisoformat(now["today"]))
     return db, now, period, notices
 
 
@@ -174,7 +176,7 @@ def member_activity(db, now, holders, limit=None):
 @login_required
 def index():
     """The dashboard (coverage now, requests, visits per member) and the checklist of a period."""
-    db, now, period, notices = _asked()
+    db, now, period, notices = _page_start()
     today = date.fromisoformat(now["today"])
     cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     holders = coverage.holders(db, cell_ids, rules.iso(rules.utcnow()))
@@ -198,7 +200,7 @@ def index():
 @login_required
 def not_visited():
     """The households not yet visited in a cell, of a member, or of the whole scope; ticks as visits land."""
-    db, now, period, notices = _asked()
+    db, now, period, notices = _page_start()
     cell = member = None
     cell_id, member_id = inputs.record_id(request.args.get("cell")), inputs.record_id(request.args.get("member"))
     if cell_id is not None:
@@ -231,7 +233,7 @@ def not_visited():
 @login_required
 def print_view():
     """The checklist to print: one cell per page, its households not visited, a line for the leader to sign."""
-    db, now, period, notices = _asked()
+    db, now, period, notices = _page_start()
     cell_ids = access.printed_cells(db, current_user, _grid_asked())
     if cell_ids is None:  # an admin chooses a grid first
         grids = {c["grid_id"]: c["grid_name"] for c in coverage.cells(db, None)}
@@ -272,7 +274,7 @@ def export_tables(db, now, period, cell_ids):
 @login_required
 def export():
     """The checklist of the user's scope and the chosen period as Excel (three sheets) or CSV (one table)."""
-    db, now, period, _notices = _asked()
+    db, now, period, _notices = _page_start()
     cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     name = f"coverage-{period['key'] if period['kind'] != 'current' else now['today']}"
     return downloads.download_tables(name, export_tables(db, now, period, cell_ids), "cells", target_type="coverage",
