@@ -163,7 +163,8 @@ def test_outlines_are_exported_as_stored_and_points_to_seven_decimals(app, db, e
                                        footprint=json.dumps({"type": "MultiPolygon",
                                                              "coordinates": [outline["coordinates"]]}))
     factories.make_household(db, cell, building, external_id="H1", lon=120.123512345678, lat=30.281312345678)
-    exported = {kind: kinds.export(db, kind, "geojson", CLOCK)["content"] for kind in ("cells", "buildings", "households")}
+    exported = {kind: kinds.export(db, kind, "geojson", CLOCK)["content"]
+                for kind in ("cells", "buildings", "households")}
     assert all(geojson.loads(content).is_valid for content in exported.values())
     cells = json.loads(exported["cells"])["features"]
     assert cells[0]["geometry"] == json.loads(database.scalar(db, "SELECT geometry FROM cells"))
