@@ -1,16 +1,13 @@
 """The grid leader's map: cells shaded by coverage, households per building by status, filters, popups.
 
-folium builds the map element and its set-up script (tiles, view); the households come as GeoJSON from
-data(), drawn and clustered by static/js/map.js. Only this module imports folium.
+map_element (folium) builds the map element and its set-up script (tiles, view); the households come as
+GeoJSON from data(), drawn and clustered by static/js/map.js.
 """
-import functools
 import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from urllib.parse import quote
 
-import folium
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -19,24 +16,12 @@ from fieldapp import access, geo, rules
 from fieldapp.data import cells, households, mapdata
 from fieldapp.clock import clock
 from fieldapp.db import get_db
+from fieldapp.map_element import TILES, map_element
 from fieldapp.templating import render, tag_token
 
 bp = Blueprint("map", __name__, url_prefix="/map")
 
 LEAFLET = "vendor/leaflet-1.9.4/"
-DEFAULT_CENTER = (30.28, 120.10)  # Hangzhou: where a user without any cell looks first
-TIANDITU = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
-            "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}")
-# Tile layers per provider: (url, attribution, subdomains). Tianditu: vector base, then its label layer.
-TILES = {
-    "tianditu": [(TIANDITU.replace("{layer}", "vec"), "&copy; 天地图 Tianditu", "01234567"),
-                 (TIANDITU.replace("{layer}", "cva"), "", "01234567")],
-    "gaode": [("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-               "&copy; 高德地图 AutoNavi", "1234")],
-    "osm": [("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-             '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>', "abc")],
-    "none": [],
-}
 # In the order of the form's fields: the page preloads the very URL map.js then fetches.
 FILTERS = ("not_visited", "open_requests", "status", "cell", "member", "tag")
 
@@ -60,36 +45,17 @@ def display_shift(tiles):
 
 
 def map_parts(db, scope, tiles):
-    """The map element (HTML), its set-up script and the assets it needs, from folium, for scope on tiles."""
+    """The map element (HTML), its set-up script and the assets it needs, for scope on tiles."""
     box = mapdata.bounds(db, scope)
-    corners = None if box is None else (box["min_lon"], box["min_lat"], box["max_lon"], box["max_lat"])
-    return _folium_parts(tiles, current_app.config["TIANDITU_KEY"], corners,
-                         url_for("static", filename=LEAFLET + "leaflet.js"),
-                         url_for("static", filename=LEAFLET + "leaflet.css"))
-
-
-@functools.lru_cache(maxsize=64)
-def _folium_parts(tiles, key, corners, leaflet_js, leaflet_css):
-    """Build the folium map (cached: folium compiles its templates anew for every map it builds)."""
-    shift = display_shift(tiles)
-    folium_map = folium.Map(location=DEFAULT_CENTER, zoom_start=14, tiles=None, control_scale=True,
-                            max_zoom=19, zoom_snap=0.25)  # fractional zoom: fitBounds fills the screen
-    folium_map._id = "fieldapp"  # a fixed name: static/js/map.js finds the Leaflet map as window.map_fieldapp
-    # Leaflet from static/vendor, not folium's CDNs; nothing else of folium's defaults is needed.
-    folium_map.default_js = [("leaflet", leaflet_js)]
-    folium_map.default_css = [("leaflet_css", leaflet_css)]
-    for url, attribution, subdomains in TILES[tiles]:
-        folium.TileLayer(url.replace("{key}", quote(key, safe="")), attr=attribution or " ", subdomains=subdomains,
-                         max_zoom=19, max_native_zoom=18, name=tiles).add_to(folium_map)
-    if corners:
-        west, south = shift(corners[0], corners[1])
-        east, north = shift(corners[2], corners[3])
-        folium_map.fit_bounds([[south, west], [north, east]])
-    figure = folium_map.get_root()
-    figure.render()
-    return {"html": figure.html.render(), "script": figure.script.render(),
-            "css": [href for _name, href in folium_map.default_css],
-            "js": [src for _name, src in folium_map.default_js]}
+    bounds = None
+    if box is not None:
+        shift = display_shift(tiles)
+        west, south = shift(box["min_lon"], box["min_lat"])
+        east, north = shift(box["max_lon"], box["max_lat"])
+        bounds = ((south, west), (north, east))
+    return map_element(tiles, current_app.config["TIANDITU_KEY"], bounds,
+                       url_for("static", filename=LEAFLET + "leaflet.js"),
+                       url_for("static", filename=LEAFLET + "leaflet.css"))
 
 
 def filter_options(db, scope, asked=None):

@@ -3,6 +3,7 @@ import csv
 import io
 import json
 
+import geojson
 import pytest
 from openpyxl import load_workbook
 
@@ -153,3 +154,24 @@ def test_text_a_spreadsheet_would_run_is_quoted_and_imports_again_as_typed(app, 
     assert database.one(empty, "SELECT h.address, h.room, r.name, r.phone FROM households h JOIN residents r "
                                "ON r.household_id = h.id") == {"address": '=HYPERLINK("x")', "room": "@1",
                                                                 "name": "'-王", "phone": "+8613812341234"}
+
+
+def test_outlines_are_exported_as_stored_and_points_to_seven_decimals(app, db, empty):
+    cell = factories.make_cell(db, code="C1", lon=120.123456789012, lat=30.281234567891)
+    outline = factories.square(120.1234987654321, 30.2812987654321, 0.0003)
+    building = factories.make_building(db, cell, external_id="B1", lon=120.12351, lat=30.28131,
+                                       footprint=json.dumps({"type": "MultiPolygon",
+                                                             "coordinates": [outline["coordinates"]]}))
+    factories.make_household(db, cell, building, external_id="H1", lon=120.123512345678, lat=30.281312345678)
+    exported = {kind: kinds.export(db, kind, "geojson", CLOCK)["content"]
+                for kind in ("cells", "buildings", "households")}
+    assert all(geojson.loads(content).is_valid for content in exported.values())
+    cells = json.loads(exported["cells"])["features"]
+    assert cells[0]["geometry"] == json.loads(database.scalar(db, "SELECT geometry FROM cells"))
+    buildings = json.loads(exported["buildings"])["features"]
+    assert buildings[0]["geometry"]["coordinates"] == [outline["coordinates"]]
+    households = json.loads(exported["households"])["features"]
+    assert households[0]["geometry"] == {"type": "Point", "coordinates": [120.1235123, 30.2813123]}
+    import_into(empty, "cells", exported["cells"], "cells.geojson")
+    again = importer.preview(empty, "cells", exported["cells"], "cells.geojson")
+    assert (again["add"], again["update"], again["unchanged"]) == (0, 0, 1)

@@ -1,6 +1,7 @@
 """The map: page without external assets or inline script, the data endpoint (valid GeoJSON, scoped,
 no personal data, aggregated per building), filters, popups, tiles and the GCJ-02 shift, bad input."""
 import gzip
+import html
 import json
 import re
 from datetime import timedelta
@@ -279,6 +280,17 @@ def test_house_popup_links_to_the_household(client, auth, area):
     auth.login("m1")
     fragment = client.get(f"/map/households/{area['house']}", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "龙坞村 7号" in fragment and f'href="/households/{area["house"]}"' in fragment
+
+
+def test_the_page_gives_map_js_a_popup_url_for_every_kind_of_feature(client, auth, area):
+    auth.login("lead")
+    page = client.get("/map/").get_data(as_text=True)
+    popups = json.loads(html.unescape(re.search(r"data-popups='([^']*)'", page).group(1)))
+    ids = [f["id"] for f in _data(client)["features"]]
+    for kind, content in (("c", "翠苑一区"), ("b", "3号楼"), ("h", "龙坞村 7号")):
+        feature_id = next(i for i in ids if i.startswith(kind))
+        popup = client.get(popups[kind] + feature_id[1:], headers={"HX-Request": "true"})
+        assert popup.status_code == 200 and content in popup.get_data(as_text=True), kind
 
 
 def test_gaode_tiles_shift_what_is_drawn_but_not_what_is_stored(client, auth, area, app, db):

@@ -1,4 +1,6 @@
 """The member's visit loop through the routes: my households, a household's page, recording a visit."""
+import html
+import json
 import re
 import uuid
 
@@ -301,3 +303,19 @@ def test_tag_filter_keeps_the_vulnerable_group_out_of_the_url(app, auth, client,
     body = listing(client.get(f"/households/?tag={token}"))
     assert "501" in body and "龙坞村 37号" not in body
     assert "elderly_alone" not in listing(client.get(f"/households/?tag={token}&order=nearest&lat=30.28&lon=120.1"))
+
+
+@pytest.mark.parametrize("lang, locating, denied", [
+    ("zh", "正在获取位置…", "无法定位：未允许获取位置。可不带位置保存（标记为“无定位”）。"),
+    ("en", "Getting your location…", 'No location: permission was refused. The visit can be saved without it '
+                                      '(marked "no location").'),
+])
+def test_the_location_texts_of_the_visit_form_and_the_list_come_in_the_pages_language(auth, client, world, lang,
+                                                                                      locating, denied):
+    auth.login("m1")
+    form = client.get(f"/households/{world['h_due']}/visits/new?lang={lang}").get_data(as_text=True)
+    texts = json.loads(html.unescape(re.search(r'id="location-status"[^>]*data-texts=\'([^\']*)\'', form).group(1)))
+    assert (texts["locating"], texts["denied"]) == (locating, denied)
+    assert texts["accuracy"].replace("{m}", "12") == {"zh": "已定位 ±12 米", "en": "Location ±12 m"}[lang]
+    listing_page = client.get(f"/households/?lang={lang}").get_data(as_text=True)
+    assert f'id="nearest-first" data-locating="{locating}"' in listing_page

@@ -52,7 +52,7 @@ def point_groups(db, clock, cell_ids=None, filters=None):
     each status (counts, most urgent first), and occupied/visited counts of all of them (coverage).
 
     cell_ids: the user's scope (None: all). filters: cell_ids, status, not_visited, open_requests, tag.
-    clock: today, offset and default_cycle as fieldapp.web.clock gives them.
+    clock: today, offset and default_cycle as fieldapp.clock.clock gives them.
     Rows: cell_id, building_id, house_id (standalone houses), lon, lat, counts, occupied, visited.
     """
     params = {}

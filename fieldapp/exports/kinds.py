@@ -7,6 +7,8 @@ import json
 import operator
 from collections import Counter
 
+import geojson
+
 from fieldapp.data import exports
 from fieldapp.data import households as household_data
 from fieldapp.exports import tables
@@ -14,6 +16,9 @@ from fieldapp.exports import tables
 FORMATS = {"cells": ("geojson",), "buildings": ("geojson", "csv", "xlsx"),
            "households": ("geojson", "csv", "xlsx"), "visits": ("csv", "xlsx")}
 PERSONAL = {"households", "visits"}  # residents' names and phones, visit notes: written to the audit log
+# Rounding to more decimals than a double holds leaves it as it is: geojson rounds every coordinate it is given
+# (to six decimals unless told), and a stored outline must come back as the import stored it.
+EXACT = 324
 BUILDING_COLUMNS = ("external_id", "name", "kind", "longitude", "latitude", "cell_code", "households")
 HOUSEHOLD_COLUMNS = ("external_id", "building", "unit", "room", "address", "longitude", "latitude", "occupancy",
                      "cell_code", "status", "resident_name", "resident_phone", "resident_tags")
@@ -21,11 +26,10 @@ VISIT_COLUMNS = ("uuid", "household", "address", "cell_code", "member", "visited
                  "notes", "latitude", "longitude", "accuracy_m", "distance_m", "location_flag",
                  "no_location_reason", "amended_outcome", "amended_notes")
 TEMPLATES = {
-    "cells": ("geojson", [{"type": "Feature", "properties": {"code": "C01", "name": "翠苑一区", "grid_code": "G1",
-                                                            "grid_name": "第一网格"},
-                           "geometry": {"type": "Polygon", "coordinates": [[[120.1, 30.28], [120.102, 30.28],
-                                                                            [120.102, 30.282], [120.1, 30.282],
-                                                                            [120.1, 30.28]]]}}]),
+    "cells": ("geojson", [geojson.Feature(
+        geometry=geojson.Polygon([[(120.1, 30.28), (120.102, 30.28), (120.102, 30.282), (120.1, 30.282),
+                                   (120.1, 30.28)]]),
+        properties={"code": "C01", "name": "翠苑一区", "grid_code": "G1", "grid_name": "第一网格"})]),
     "buildings": ("csv", [{"external_id": "B001", "name": "3号楼", "kind": "apartment", "longitude": 120.1005,
                            "latitude": 30.2805, "cell_code": ""}]),
     "households": ("csv", [{"external_id": "H0001", "building": "B001", "unit": "2", "room": "501",
@@ -46,7 +50,7 @@ def export(db, kind, fmt, clock, cell_ids=None, since=None, until=None):
     codes = {c["id"]: c["code"] for c in cells}
     if kind == "cells":
         counts = _status_counts(households, "cell_id")
-        features = [_feature(json.loads(c["geometry"]), {
+        features = [geojson.Feature(geometry=_stored(c["geometry"]), properties={
             "code": c["code"], "name": c["name"], "grid_code": c["grid_code"], "grid_name": c["grid_name"],
             **counts.get(c["id"], {"households": 0})}) for c in cells]
         return _package(kind, fmt, None, None, features)
@@ -55,8 +59,8 @@ def export(db, kind, fmt, clock, cell_ids=None, since=None, until=None):
         rows = [{"external_id": b["external_id"], "name": b["name"], "kind": b["kind"], "longitude": _round(b["lon"]),
                  "latitude": _round(b["lat"]), "cell_code": b["cell_code"],
                  **counts.get(b["id"], {"households": 0})} for b in buildings]
-        features = [_feature(json.loads(b["footprint"]) if b["footprint"] else _point(b["lon"], b["lat"]),
-                             {k: v for k, v in row.items() if k not in ("longitude", "latitude")})
+        features = [geojson.Feature(geometry=_stored(b["footprint"]) if b["footprint"] else _point(b["lon"], b["lat"]),
+                                    properties={k: v for k, v in row.items() if k not in ("longitude", "latitude")})
                     for b, row in zip(buildings, rows)]
         return _package(kind, fmt, BUILDING_COLUMNS, rows, features)
     building_ids = {b["id"]: b["external_id"] for b in buildings}
@@ -78,7 +82,8 @@ def export(db, kind, fmt, clock, cell_ids=None, since=None, until=None):
         if fmt == "geojson":
             properties = {k: v for k, v in base.items() if k not in ("longitude", "latitude")}
             properties["residents"] = [{**p, "tags": [t for t in p["tags"].split(",") if t]} for p in residents]
-            features.append(_feature(_point(h["lon"], h["lat"]) if h["lon"] is not None else None, properties))
+            features.append(geojson.Feature(geometry=_point(h["lon"], h["lat"]) if h["lon"] is not None else None,
+                                            properties=properties))
     return _package(kind, fmt, HOUSEHOLD_COLUMNS, rows, features)
 
 
@@ -108,8 +113,9 @@ def _table(kind, columns, rows):
 
 
 def _geojson(features):
-    """A FeatureCollection, one feature per line (diffable, and readable by streaming tools)."""
-    lines = ",\n".join(json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features)
+    """A FeatureCollection of geojson features, one feature per line (diffable, readable by streaming tools)."""
+    collection = geojson.FeatureCollection(features)
+    lines = ",\n".join(geojson.dumps(f, separators=(",", ":")) for f in collection.features)
     return ('{"type":"FeatureCollection","features":[\n' + lines + "\n]}\n").encode("utf-8")
 
 
@@ -133,10 +139,11 @@ def _round(value):
 
 
 def _point(lon, lat):
-    """A GeoJSON point."""
-    return {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
+    """A point to seven decimals, as the import rounds a point."""
+    return geojson.Point((lon, lat), precision=7)
 
 
-def _feature(geometry, properties):
-    """A GeoJSON feature."""
-    return {"type": "Feature", "geometry": geometry, "properties": properties}
+def _stored(text):
+    """An outline the database keeps as GeoJSON text, its coordinates exactly as stored (never rounded)."""
+    geometry = json.loads(text)
+    return getattr(geojson.factory, geometry["type"])(geometry["coordinates"], precision=EXACT)

@@ -12,7 +12,7 @@
   var form = document.getElementById("map-filters");
   var summary = document.getElementById("map-summary");
   var message = document.getElementById("map-message");
-  var root = frame.dataset.root;
+  var popups = JSON.parse(frame.dataset.popups);  // per kind of feature (c, b, h): its popup's URL before the id
   var css = window.getComputedStyle(document.documentElement);
   var statuses = Object.keys(statusLabels);
   // Cell labels under the markers, so that no label hides a building.
@@ -86,6 +86,10 @@
       .catch(function () { loading.textContent = texts.failed; });
   }
 
+  function popupUrl(featureId) {
+    return popups[featureId.charAt(0)] + featureId.slice(1);
+  }
+
   function coverageClass(properties) {
     if (!properties.occupied) return "none";
     var ratio = properties.visited / properties.occupied;
@@ -109,7 +113,7 @@
         layer.label = p.occupied
           ? fill(texts.coverage, { name: p.name, pct: Math.round(100 * p.visited / p.occupied) + "%" })
           : fill(texts.noHouseholds, { name: p.name });
-        layer.on("click", function (event) { openPopup(event.latlng, root + "cells/" + feature.id.slice(1)); });
+        layer.on("click", function (event) { openPopup(event.latlng, popupUrl(feature.id)); });
         cellLayer.addLayer(layer);
       }
     });
@@ -159,7 +163,7 @@
       if (kind === "cluster") {
         map.setView(latlng, Math.min(index.getClusterExpansionZoom(p.cluster_id), map.getMaxZoom()));
       } else {
-        openPopup(latlng, root + (kind === "b" ? "buildings/" : "households/") + feature.id.slice(1));
+        openPopup(latlng, popupUrl(feature.id));
       }
     });
     return item;

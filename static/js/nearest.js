@@ -4,11 +4,7 @@
   var link = document.getElementById("nearest-first");
   var message = document.getElementById("locate-message");
   if (!link) return;
-  var lang = document.documentElement.lang === "en" ? "en" : "zh";
-  var text = {
-    zh: { locating: "正在获取位置…", failed: "无法获取您的位置，列表保持按紧急程度排序。" },
-    en: { locating: "Getting your location…", failed: "Your location is not available, so the list stays in order of urgency." }
-  }[lang];
+  var text = link.dataset;  // "locating" and "failed", in the page's language
   link.addEventListener("click", function (event) {
     if (!navigator.geolocation) { message.textContent = text.failed; event.preventDefault(); return; }
     event.preventDefault();

@@ -3,10 +3,12 @@
 // it lets the phone keep (X-Offline-Keep) with the session it was made for (X-Offline-Session), and the cache
 // records that session: nothing else is kept, and nothing kept outlives its session. Loaded by the service
 // worker (importScripts), which makes the copy off the page's main thread, and by the pages, which check the
-// session and make the copy themselves only where there is no service worker.
+// session and make the copy themselves only where there is no service worker. Cache name, URL and headers come
+// from the server (root.offlineConfig: see fieldapp/pwa.py).
 (function (root) {
   "use strict";
-  var PAGES_CACHE = "fieldapp-pages";
+  var config = root.offlineConfig;
+  var PAGES_CACHE = config.pagesCache;
   var SESSION_ENTRY = "/offline-copy/session";  // the cache entry naming the session the pages are kept for
   var PROGRESS_MS = 500;  // "n of m" at most twice a second: each change repaints a long list
   var PARALLEL = 4;
@@ -19,7 +21,7 @@
   function keepable(response, session) {
     var headers = response.headers;
     return Boolean(session) && response.ok && !response.redirected && response.type === "basic" &&
-      headers.get("X-Offline-Keep") === "1" && headers.get("X-Offline-Session") === session &&
+      headers.get(config.keepHeader) === "1" && headers.get(config.sessionHeader) === session &&
       (headers.get("Content-Type") || "").indexOf("text/html") === 0 &&
       !/attachment/i.test(headers.get("Content-Disposition") || "");
   }
@@ -83,7 +85,7 @@
   // Copy every page of the manifest; onProgress(done, total) now and then. Resolves {at, pages}, rejects on
   // the first page that cannot be kept (a redirect means the session is gone).
   function copy(onProgress) {
-    return fetch("/api/offline-manifest", { credentials: "same-origin", cache: "no-store" })
+    return fetch(config.manifest, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
       .then(function (manifest) {
         return cacheFor(manifest).then(function (cache) {
@@ -92,7 +94,9 @@
             if (next >= total) return Promise.resolve();
             var url = manifest.urls[next++];
             // The token makes these fetches part of the copy's one audit entry; only the server checks it.
-            return fetch(url, { credentials: "same-origin", headers: { "X-Offline-Copy": manifest.token } })
+            var headers = {};
+            headers[config.copyHeader] = manifest.token;
+            return fetch(url, { credentials: "same-origin", headers: headers })
               .then(function (response) {
                 if (!keepable(response, manifest.session)) throw new Error(url);
                 return cache.put(url, response);

@@ -1,7 +1,9 @@
 // The offline queue: visits kept in IndexedDB until the server has them (created or already had).
-// Loaded by the pages and by the service worker (importScripts), so both send the same way.
+// Loaded by the pages and by the service worker (importScripts), so both send the same way; the URLs come from
+// the server (root.offlineConfig: see fieldapp/pwa.py).
 (function (root) {
   "use strict";
+  var config = root.offlineConfig;
   var DB_NAME = "fieldapp";
   var STORE = "visits";
   var BATCH = 50;
@@ -51,10 +53,10 @@
   }
 
   // Send the signed-in user's waiting visits. Resolves {sent, results, signedOut, offline, session}, session
-  // being the server's answer from /api/session (absent when it could not be asked).
+  // being the server's answer to config.session (absent when it could not be asked).
   function sendNow() {
     var report = { sent: 0, results: {}, signedOut: false, offline: false };
-    return fetchWithTimeout("/api/session").then(function (response) { return response.json(); })
+    return fetchWithTimeout(config.session).then(function (response) { return response.json(); })
       .then(function (session) {
         report.session = session;
         if (!session.user) { report.signedOut = true; return report; }
@@ -71,7 +73,7 @@
   }
 
   function sendBatch(batch, token, report) {
-    return fetchWithTimeout("/api/visits", {
+    return fetchWithTimeout(config.visits, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": token },
       body: JSON.stringify({ visits: batch.map(function (item) { return item.payload; }) })

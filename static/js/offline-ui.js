@@ -4,6 +4,7 @@
 (function () {
   "use strict";
   var texts = (document.getElementById("offline-texts") || { dataset: {} }).dataset;
+  var config = window.offlineConfig;
   var userId = parseInt(document.body.dataset.userId, 10) || null;
   var queue = window.offlineQueue;
   var kept = window.keptPages;
@@ -17,7 +18,8 @@
   // The registration, or null where there is no service worker (WeChat on iOS) or it could not register.
   var registered = Promise.resolve(null);
   if ("serviceWorker" in navigator) {
-    registered = navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { return null; });
+    registered = navigator.serviceWorker.register(config.serviceWorker, { scope: config.scope })
+      .catch(function () { return null; });
     navigator.serviceWorker.addEventListener("message", function (event) {
       if (event.data && event.data.type === "queue-changed") refresh();
     });
@@ -29,7 +31,7 @@
     return window.caches ? caches.delete(kept.CACHE) : Promise.resolve();
   }
 
-  // The server's word on the session (from /api/session): pages kept for another session, or for a session
+  // The server's word on the session (from config.session): pages kept for another session, or for a session
   // that has ended (signed out on another device, timed out, disabled), are deleted. Queued visits stay.
   function keepPagesOf(session) {
     if (!session || !window.caches) return Promise.resolve();
@@ -39,11 +41,11 @@
   }
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!form.action || new URL(form.action).pathname !== "/auth/logout" || form.dataset.cleared) return;
+    if (!form.action || new URL(form.action).pathname !== config.signOut || form.dataset.cleared) return;
     event.preventDefault();
     clearKeptPages().finally(function () { form.dataset.cleared = "yes"; form.submit(); });
   });
-  if (location.pathname === "/auth/login") clearKeptPages();
+  if (location.pathname === config.signIn) clearKeptPages();
   if (!userId) return;
   if (!queue) return;
 
@@ -106,7 +108,7 @@
         });
         var edit = document.createElement("a");
         edit.className = "button small";
-        edit.href = "/households/" + householdId + "/visits/new?restore=" + encodeURIComponent(item.uuid);
+        edit.href = list.dataset.newVisitUrl + "?restore=" + encodeURIComponent(item.uuid);
         edit.textContent = texts.edit;
         var discard = document.createElement("button");
         discard.type = "button";

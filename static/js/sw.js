@@ -2,23 +2,22 @@
 // to the kept pages of offline-copy.js), and the visit queue sent in the background where the browser offers
 // Background Sync.
 "use strict";
-var VERSION = "__VERSION__";
-var SHELL_CACHE = "fieldapp-shell-" + VERSION;
-var SHELL = ["__SHELL__"];
-var OFFLINE_URL = "/offline";
+// The cache names, URLs and paths, from the server (fieldapp/pwa.py), as offline-queue.js and offline-copy.js
+// read them.
+var CONFIG = self.offlineConfig = __CONFIG__;
 var NETWORK_TIMEOUT_MS = 4000;
 
-importScripts("/static/vendor/idb-8.0.4.umd.js", "/static/js/offline-queue.js", "/static/js/offline-copy.js");
+importScripts.apply(self, CONFIG.scripts);
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(SHELL_CACHE).then(function (cache) { return cache.addAll(SHELL); })
+  event.waitUntil(caches.open(CONFIG.shellCache).then(function (cache) { return cache.addAll(CONFIG.shell); })
     .then(function () { return self.skipWaiting(); }));
 });
 
 self.addEventListener("activate", function (event) {
   event.waitUntil(caches.keys().then(function (names) {
     return Promise.all(names.filter(function (name) {
-      return name.indexOf("fieldapp-shell-") === 0 && name !== SHELL_CACHE;
+      return name.indexOf(CONFIG.shellCachePrefix) === 0 && name !== CONFIG.shellCache;
     }).map(function (name) { return caches.delete(name); }));
   }).then(self.keptPages.dropUnbound).then(function () { return self.clients.claim(); }));
 });
@@ -29,7 +28,7 @@ function networkFirst(event) {
   var request = event.request;
   var network = fetch(request).then(function (response) {
     // Only a marked answer is cloned: a copy of a large export nobody reads would be held in memory.
-    if (request.mode === "navigate" && response.headers.get("X-Offline-Keep") === "1") {
+    if (request.mode === "navigate" && response.headers.get(CONFIG.keepHeader) === "1") {
       event.waitUntil(self.keptPages.keep(request, response.clone()));
     }
     return response;
@@ -41,7 +40,7 @@ function networkFirst(event) {
   var fallback = network.catch(function () {
     return kept().then(function (hit) {
       if (hit) return hit;
-      if (request.mode === "navigate") return caches.match(OFFLINE_URL);
+      if (request.mode === "navigate") return caches.match(CONFIG.offline);
       return Response.error();
     });
   });
@@ -52,8 +51,8 @@ self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (url.pathname.indexOf("/api/") === 0 || url.pathname === "/sw.js") return;
-  if (url.pathname.indexOf("/static/") === 0) {
+  if (url.pathname.indexOf(CONFIG.apiPrefix) === 0 || url.pathname === CONFIG.serviceWorker) return;
+  if (url.pathname.indexOf(CONFIG.staticPrefix) === 0) {
     event.respondWith(caches.match(request).then(function (hit) { return hit || fetch(request); }));
     return;
   }
@@ -63,7 +62,7 @@ self.addEventListener("fetch", function (event) {
 });
 
 self.addEventListener("sync", function (event) {
-  if (event.tag === "send-visits") event.waitUntil(self.offlineQueue.send());
+  if (event.tag === CONFIG.syncTag) event.waitUntil(self.offlineQueue.send());
 });
 
 // "Prepare for offline" is done here, not in the page: hundreds of fetches and cache writes would keep the

@@ -5,15 +5,7 @@
   if (!form) return;
   var field = function (name) { return form.elements.namedItem(name); };
   var status = document.getElementById("location-status");
-  var lang = document.documentElement.lang === "en" ? "en" : "zh";
-  var text = {
-    zh: { locating: "正在获取位置…", accuracy: "已定位 ±{m} 米", denied: "无法定位：未允许获取位置。可不带位置保存（标记为“无定位”）。",
-          unavailable: "无法定位：当前无法获取位置。可不带位置保存（标记为“无定位”）。", timeout: "无法定位：获取位置超时。可不带位置保存（标记为“无定位”）。",
-          unsupported: "此浏览器不支持定位。可不带位置保存（标记为“无定位”）。", saving: "正在保存…" },
-    en: { locating: "Getting your location…", accuracy: "Location ±{m} m", denied: "No location: permission was refused. The visit can be saved without it (marked \"no location\").",
-          unavailable: "No location: the position is unavailable. The visit can be saved without it (marked \"no location\").", timeout: "No location: it took too long. The visit can be saved without it (marked \"no location\").",
-          unsupported: "This browser cannot locate. The visit can be saved without it (marked \"no location\").", saving: "Saving…" }
-  }[lang];
+  var text = JSON.parse(status.dataset.texts);  // the page's words, in the page's language
 
   function newUuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -165,7 +157,7 @@
       } else {
         if (navigator.serviceWorker) {
           navigator.serviceWorker.ready.then(function (registration) {
-            if (registration.sync) registration.sync.register("send-visits").catch(function () {});
+            if (registration.sync) registration.sync.register(window.offlineConfig.syncTag).catch(function () {});
           });
         }
         location.assign(form.dataset.householdUrl + "?queued=" + encodeURIComponent(visit.uuid));
