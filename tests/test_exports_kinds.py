@@ -173,5 +173,5 @@ def test_outlines_are_exported_as_stored_and_points_to_seven_decimals(app, db, e
     households = json.loads(exported["households"])["features"]
     assert households[0]["geometry"] == {"type": "Point", "coordinates": [120.1235123, 30.2813123]}
     import_into(empty, "cells", exported["cells"], "cells.geojson")
-    again = importer.preview(empty, "cells", exported["cells"], "cells.geojson")
+    again = imports.preview(empty, "cells", exported["cells"], "cells.geojson")
     assert (again["add"], again["update"], again["unchanged"]) == (0, 0, 1)

@@ -274,7 +274,6 @@ def test_amend_own_visit_keeps_the_original(auth, client, db, world):
 
 def test_a_resolved_request_is_closed_or_reopened_at_the_door(auth, client, db, world):
     from fieldapp.data import ledger
-    from fieldapp.data.households import with_status
 
     request_id = factories.make_request(db, world["h_visited"], world["m1"], status="resolved", resolution="已修好")
     auth.login("m1")
