@@ -38,7 +38,7 @@ test: setup
 # Strings marked for translation -> fieldapp/translations/messages.pot -> the zh catalog.
 extract: setup
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --width 100 -o fieldapp/translations/messages.pot .
-	$(BIN)/pybabel update -i fieldapp/translations/messages.pot -d fieldapp/translations --no-fuzzy-matching --width 100
+	$(BIN)/pybabel update -i fieldapp/translations/messages.pot -d fieldapp/translations --no-fuzzy-matching --ignore-obsolete --width 100
 
 # Refresh the vendored browser assets from the npm registry (the files themselves are committed).
 VENDOR := static/vendor
@@ -54,7 +54,7 @@ vendor:
 # For the accessibility test only (tests/browser/test_axe.py): no page or the service worker loads it.
 	cp /tmp/fieldapp-vendor/axe-core/axe.min.js $(VENDOR)/axe-core-4.14.1.min.js
 
-# Every figure of issue 9 next to its baseline (README: Performance): one table, bench/results.json.
+# Every performance figure next to its baseline (README: Performance): one table, bench/results.json.
 # 100,000 households (built once into bench/cache/, about 2 minutes), then 7-9 minutes; bench-quick: 10,000, ~3.5.
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test,bench]'
@@ -68,7 +68,7 @@ bench: bench-setup
 bench-quick: bench-setup
 	$(BIN)/python bench/run.py --quick
 
-# Load and crash (issue 8): 50 phones for 60 s through gunicorn, SIGKILLed and restarted at 30 s; ends with
+# Load and crash: 50 phones for 60 s through gunicorn, SIGKILLed and restarted at 30 s; ends with
 # sent=N acknowledged=N stored=N lost=0 duplicated=0 conflicts=N throughput=N/s p95=N ms
 bench-crash: setup
 	$(BIN)/python bench/crash_bench.py
