@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
 
-.PHONY: run test setup translations demo vendor clean bench bench-quick bench-crash bench-setup replicate replicate-setup \
-	restore-drill
+.PHONY: run test setup translations demo vendor clean bench bench-quick bench-crash bench-setup \
+	replicate replicate-setup restore-drill
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

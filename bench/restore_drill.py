@@ -161,60 +161,70 @@ def log_lines(path, pattern):
         return [line.strip() for line in log if re.search(pattern, line)]
 
 
-def run(db_path, *, clients=20, duration=30.0, workers=2, threads=4, password="demo1234", app_checkpoints=False,
-        keep=False):
-    """Replicate a copy of db_path under load, lose the machine after duration seconds, restore; the figures."""
-    litestream = litestream_binary()
-    folder = tempfile.mkdtemp(prefix="fieldapp-drill-")
-    path, replica, log_path = (os.path.join(folder, name) for name in ("fieldapp.db", "replica", "server.log"))
-    shutil.copy(db_path, path)
-    usernames = accounts_of(path, 12)
-    server = ReplicatedServer(path, replica, litestream=litestream, app_checkpoints=app_checkpoints,
-                              workers=workers, threads=threads, log_path=log_path)
-    server.start()
-    wait_for_replica(replica)
+def send_until_lost(server, usernames, clients, duration, password):
+    """Let the phones send visits for duration seconds, then SIGKILL the server while they send; the stats, the
+    moment of the loss (monotonic and wall clock) and the load average before and at it."""
     stats, lost = DrillStats(), threading.Event()
     phones = [DrillPhone(n, server, usernames[n % len(usernames)], password, stats, lost=lost)
               for n in range(clients)]
-    gate = threading.Semaphore(8)
+    gate = threading.Semaphore(8)  # as in the crash bench: sign-ins are not part of the load
     _in_threads([lambda phone=phone: phone.sign_in_patiently(gate) for phone in phones])
     load_before = os.getloadavg()[0]
+    senders = [threading.Thread(target=phone.run, args=(float("inf"),), daemon=True) for phone in phones]
+    for sender in senders:
+        sender.start()
     started = time.monotonic()
-    workers_ = [threading.Thread(target=phone.run, args=(float("inf"),), daemon=True) for phone in phones]
-    for thread in workers_:
-        thread.start()
     time.sleep(duration)
     load_at_loss = os.getloadavg()[0]
     lost_at, lost_at_clock = time.monotonic(), time.time()
     server.kill()  # Litestream, gunicorn and its workers at once, the phones still sending
     lost.set()
-    replica_behind_s = lost_at_clock - newest_file(replica)
-    for thread in workers_:
-        thread.join(timeout=30)
-    lose_machine(path)
-    restore_s = server.restore()
-    found = check_database(path, stats)
-    acknowledged = set(stats.acked_uuids)
-    missing = acknowledged - present(path, acknowledged)
-    interval = sync_interval(CONFIG.read_text())
-    ages = sorted(lost_at - stats.acked_at[u] for u in missing)
-    restarted = time.monotonic()
-    server.start()  # the app under Litestream again, on the restored database
-    back_s = time.monotonic() - restarted
-    server.stop()
-    errors = log_lines(log_path, r"level=ERROR")
-    snapshots = log_lines(log_path, r"snapshot complete")
+    for sender in senders:
+        sender.join(timeout=30)
+    return stats, {"started": started, "lost_at": lost_at, "lost_at_clock": lost_at_clock,
+                   "load_before": load_before, "load_at_loss": load_at_loss}
+
+
+def run(db_path, *, clients=20, duration=30.0, workers=2, threads=4, password="demo1234", app_checkpoints=False,
+        keep=False):
+    """Replicate a copy of db_path under load, lose the machine after duration seconds, restore; the figures."""
+    folder = tempfile.mkdtemp(prefix="fieldapp-drill-")
+    path, replica, log_path = (os.path.join(folder, name) for name in ("fieldapp.db", "replica", "server.log"))
+    shutil.copy(db_path, path)
+    server = ReplicatedServer(path, replica, litestream=litestream_binary(), app_checkpoints=app_checkpoints,
+                              workers=workers, threads=threads, log_path=log_path)
+    try:
+        server.start()
+        wait_for_replica(replica)
+        stats, moments = send_until_lost(server, accounts_of(path, 12), clients, duration, password)
+        replica_behind_s = moments["lost_at_clock"] - newest_file(replica)
+        lose_machine(path)
+        restore_s = server.restore()
+        found = check_database(path, stats)
+        acknowledged = set(stats.acked_uuids)
+        missing = acknowledged - present(path, acknowledged)
+        restarted = time.monotonic()
+        server.start()  # the app under Litestream again, on the restored database
+        back_s = time.monotonic() - restarted
+        server.stop()
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
+    errors, snapshots = log_lines(log_path, r"level=ERROR"), log_lines(log_path, r"snapshot complete")
     if not keep:
         shutil.rmtree(folder, ignore_errors=True)
-    return {"sent": len(stats.sent_uuids), "acknowledged": len(acknowledged), "restored": len(acknowledged) - len(missing),
-            "missing": len(missing), "duplicated": found["duplicated"], "integrity": found["integrity"],
-            "sync_interval": interval, "replica": "file",
-            "acknowledged_in_last_interval": sum(1 for t in stats.acked_at.values()
-                                                 if lost_at - t <= seconds(interval)),
-            "replica_behind_s": replica_behind_s, "newest_missing_s": ages[0] if ages else None, "oldest_missing_s": ages[-1] if ages else None,
-            "throughput": len(acknowledged) / (lost_at - started), "restore_s": restore_s, "back_in_s": back_s,
-            "load_before": load_before, "load_at_loss": load_at_loss, "litestream_errors": errors,
-            "litestream_snapshots": len(snapshots), "app_checkpoints": app_checkpoints,
+    lost_at, interval = moments["lost_at"], sync_interval(CONFIG.read_text())
+    # Seconds from each missing visit's acknowledgement to the loss (stamped just before the kill: never below 0).
+    ages = sorted(max(0.0, lost_at - stats.acked_at[u]) for u in missing)
+    recent = sum(1 for t in stats.acked_at.values() if lost_at - t <= seconds(interval))
+    return {"sent": len(stats.sent_uuids), "acknowledged": len(acknowledged),
+            "restored": len(acknowledged) - len(missing), "missing": len(missing),
+            "duplicated": found["duplicated"], "integrity": found["integrity"], "sync_interval": interval,
+            "replica": "file", "acknowledged_in_last_interval": recent, "replica_behind_s": replica_behind_s,
+            "newest_missing_s": ages[0] if ages else None, "oldest_missing_s": ages[-1] if ages else None,
+            "throughput": len(acknowledged) / (lost_at - moments["started"]), "restore_s": restore_s,
+            "back_in_s": back_s, "load_before": moments["load_before"], "load_at_loss": moments["load_at_loss"],
+            "litestream_errors": errors, "litestream_snapshots": len(snapshots), "app_checkpoints": app_checkpoints,
             "kept": folder if keep else None, **stats.counts}
 
 
@@ -245,7 +255,8 @@ def main():
     print(f"households={args.households} clients={args.clients} duration={args.duration:.0f}s "
           + json.dumps(details, sort_keys=True, ensure_ascii=False), file=sys.stderr)
     print(summary_line(figures))
-    return 0 if figures["duplicated"] == 0 and figures["integrity"] == "ok" and not figures["litestream_errors"] else 1
+    sound = figures["duplicated"] == 0 and figures["integrity"] == "ok" and not figures["litestream_errors"]
+    return 0 if sound else 1
 
 
 if __name__ == "__main__":
