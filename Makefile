@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
 
-.PHONY: run test setup translations demo vendor clean bench bench-quick bench-crash bench-setup
+.PHONY: run test setup translations demo vendor clean bench bench-quick bench-crash bench-setup \
+	replicate replicate-setup restore-drill
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,31 @@ bench-quick: bench-setup
 # sent=N acknowledged=N stored=N lost=0 duplicated=0 conflicts=N throughput=N/s p95=N ms
 bench-crash: setup
 	$(BIN)/python bench/crash_bench.py
+
+# Continuous replication (litestream.yml): the app under Litestream, which streams every transaction of the
+# database to FIELDAPP_REPLICA (a folder; litestream.yml also documents an S3-compatible store).
+FIELDAPP_REPLICA ?= $(CURDIR)/instance/replica
+
+$(VENV)/.replicate-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,replicate]'
+	touch $@
+
+replicate-setup: setup $(VENV)/.replicate-installed
+
+replicate: demo replicate-setup
+	@echo ""
+	@echo "Zero Distance on http://127.0.0.1:$(PORT) under Litestream $$($(BIN)/litestream version)"
+	@echo "  database $(abspath $(FIELDAPP_DATABASE)), replica $(abspath $(FIELDAPP_REPLICA))"
+	@echo ""
+	FIELDAPP_DATABASE=$(abspath $(FIELDAPP_DATABASE)) FIELDAPP_REPLICA=$(abspath $(FIELDAPP_REPLICA)) \
+	FIELDAPP_REPLICATED=1 PORT=$(PORT) $(BIN)/litestream replicate -config litestream.yml \
+	  -exec "$(BIN)/gunicorn -c gunicorn.conf.py 'fieldapp:create_app()'"
+
+# Restore drill (docs/scaling.md): 20 phones send visits for 30 s to the app under Litestream, the machine is lost
+# (SIGKILL, database deleted), the database is restored from the replica; ends with
+# acknowledged=N restored=N missing=N duplicated=N sync_interval=1s replica=file
+restore-drill: replicate-setup
+	$(BIN)/python bench/restore_drill.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -39,11 +39,14 @@ class Server:
         master = psutil.Process(self.process.pid)
         return [master.pid] + [child.pid for child in master.children(recursive=True)]
 
+    def command(self):
+        """The command line that serves the app."""
+        return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", self.app]
+
     def start(self, timeout=30):
-        """Start gunicorn in its own process group and wait until it answers."""
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", self.app],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)
+        """Start the command in its own process group and wait until it answers."""
+        self.process = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log,
+                                        start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

@@ -29,6 +29,11 @@ def check_sqlite_version(version_info=None):
         )
 
 
+def replicated():
+    """Whether Litestream replicates the database (FIELDAPP_REPLICATED=1, set by `make replicate`)."""
+    return os.environ.get("FIELDAPP_REPLICATED", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def connect(path, *, migrate=False):
     """Open the database at path with the app's pragmas; apply pending migrations if asked."""
     check_sqlite_version()
@@ -42,6 +47,10 @@ def connect(path, *, migrate=False):
     # A phone relies on a visit being on disk once it is acknowledged.
     db.execute("PRAGMA synchronous = FULL")
     db.execute("PRAGMA mmap_size = 0")
+    if replicated():
+        # Litestream copies WAL frames before it checkpoints them into the database; a checkpoint of the app's in
+        # between can make it miss frames. Its advice (litestream.io/tips): leave checkpoints to it.
+        db.execute("PRAGMA wal_autocheckpoint = 0")
     if migrate:
         migrations.apply(db)
     return db
