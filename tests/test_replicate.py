@@ -21,9 +21,11 @@ def _litestream():
     return str(beside) if beside.exists() else shutil.which("litestream")
 
 
+if _litestream() is None and os.environ.get("CI"):
+    raise RuntimeError("Litestream is missing in CI: `make test` installs it with the test extra")
 needs_litestream = pytest.mark.skipif(
     _litestream() is None,
-    reason="Litestream is not installed: it comes with the optional extra (pip install -e '.[replicate]')")
+    reason="Litestream is not installed: it comes with the test and replicate extras (pip install -e '.[test]')")
 
 
 def _autocheckpoint(path):
