@@ -7,7 +7,7 @@ from flask import abort, current_app
 from flask_login import current_user
 
 from fieldapp import rules
-from fieldapp.data import cells, coverage, households, ledger, users
+from fieldapp.data import cells, coverage, households, ledger, mapdata, users
 
 
 def cell_scope(db, user):
@@ -65,6 +65,14 @@ def cell_or_404(db, user, cell_id):
     if cell is None or not may_see_cell(db, user, cell_id):
         abort(404)
     return cell
+
+
+def building_or_404(db, user, building_id):
+    """The building (as the map shows it) if it stands in a cell user may see; otherwise 404."""
+    building = mapdata.building(db, building_id)
+    if building is None or not may_see_cell(db, user, building["cell_id"]):
+        abort(404)
+    return building
 
 
 def cells_in_view(db, user, grid_id=None):

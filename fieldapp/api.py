@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from fieldapp import access, offline, rules
+from fieldapp import access, inputs, offline, rules
 from fieldapp import openapi as description
 from fieldapp.data import households, requests, visits
 from fieldapp.data import security as security_data
@@ -53,7 +53,7 @@ def sync_item(db, item, now):
         return {**answer, "status": "rejected", "http_status": 422,
                 "errors": {str(error): _("This part of the visit is malformed.")}}
     # A follow-up of another household's request (another cell's, another grid's) is refused, not ignored.
-    followed = [int(f["request_id"]) for f in item.get("followups") or []]
+    followed = [inputs.record_id(str(f["request_id"])) for f in item.get("followups") or []]
     if security_data.foreign_request_ids(db, household_id, followed):
         return {**answer, "status": "rejected", "http_status": 404,
                 "errors": {"followups": _("No such request among this household's.")}}
@@ -119,6 +119,9 @@ def openapi():
 @login_required
 def offline_manifest():
     """Start an offline copy (logged once, here): its pages, its households, its token and session."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        # A link on another site must not make copies that the audit log then holds against a member.
+        return api_error(403, _("An offline copy is made by the app's own pages only."))
     copy = offline.make_copy(get_db(), current_user, request.remote_addr)
     response = jsonify({**copy, "generated_at": rules.iso(rules.utcnow())})
     response.headers["Cache-Control"] = "no-store"

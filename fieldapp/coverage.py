@@ -90,6 +90,15 @@ def _period_problem(code, args):
     return _("%(field)s: a period holds at most %(n)d days.", field=last, n=rules.MAX_PERIOD_DAYS)
 
 
+def _instant(raw):
+    """A UTC timestamp from the query string, as stored, or None when it is not one (or not in a sane range)."""
+    try:
+        moment = rules.parse_iso((raw or "").strip())
+    except (ValueError, OverflowError):
+        return None
+    return rules.iso(moment) if rules.EARLIEST_DAY.year <= moment.year <= 9000 else None
+
+
 def _page_start():
     """What every coverage page starts from: the request's database, its clock and the period asked for (with
     notices on what could not be read)."""
@@ -211,7 +220,7 @@ def not_visited():
     else:
         cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     found = not_visited_rows(db, now, period, cell_ids, SHOWN)
-    since = request.args.get("since") or rules.iso(rules.utcnow())
+    since = _instant(request.args.get("since")) or rules.iso(rules.utcnow())
     # The rows shown when the page opened: those visited since leave the list and get a tick.
     opened = request.args.get("shown", "")
     shown = [h["id"] for h in found]
@@ -278,4 +287,5 @@ def export():
     cell_ids = access.cells_in_view(db, current_user, _grid_asked())
     name = f"coverage-{period['key'] if period['kind'] != 'current' else now['today']}"
     return downloads.download_tables(name, export_tables(db, now, period, cell_ids), "cells", target_type="coverage",
-                                     detail={"period": period["key"], "scope": downloads.scope(cell_ids)})
+                                     detail={"period": period["key"], "scope": downloads.scope(cell_ids)},
+                                     personal={"households"})  # addresses and who visited them

@@ -241,9 +241,7 @@ def building(building_id):
     """A building's popup: its households by status and the list of those matching the filters."""
     db = get_db()
     scope, _options, filters, _notices = _context(db)
-    found = mapdata.building(db, building_id)
-    if found is None or not (scope is None or found["cell_id"] in scope):
-        abort(404)
+    found = access.building_or_404(db, current_user, building_id)
     now = clock(db)
     everyone = households.with_status(db, now, cell_ids=scope, building_id=building_id)
     shown = everyone
@@ -269,9 +267,7 @@ def household(household_id):
 def cell(cell_id):
     """A cell's popup: coverage of the current cycle, households by status, responsible members."""
     db = get_db()
-    found = cells.get(db, cell_id)
-    if found is None or not access.may_see_cell(db, current_user, cell_id):
-        abort(404)
+    found = access.cell_or_404(db, current_user, cell_id)
     groups = mapdata.point_groups(db, clock(db), [cell_id])
     occupied = sum(g["occupied"] for g in groups)
     visited = sum(g["visited"] for g in groups)

@@ -17,6 +17,7 @@ bp = Blueprint("pwa", __name__)
 
 SCOPE = "/"  # the service worker's scope: the whole app
 PAGES_CACHE = "fieldapp-pages"  # the offline copy's pages (static/js/offline-copy.js)
+SESSION_ENTRY = "/offline-copy/session"  # the kept pages' entry naming the session they belong to (no route)
 SHELL_CACHE = "fieldapp-shell-"  # the app shell, followed by its version: older shells are deleted
 SYNC_TAG = "send-visits"  # the Background Sync that sends the queued visits
 
@@ -46,7 +47,7 @@ def offline_config():
             "manifest": url_for("api.offline_manifest"), "offline": url_for("pwa.offline"),
             "signIn": url_for("auth.login"), "signOut": url_for("auth.logout"),
             "copyHeader": offline_copy.COPY_HEADER, "keepHeader": offline_copy.KEEP_HEADER,
-            "sessionHeader": offline_copy.SESSION_HEADER}
+            "sessionHeader": offline_copy.SESSION_HEADER, "sessionEntry": SESSION_ENTRY}
 
 
 def worker_config():

@@ -97,8 +97,8 @@ def security_headers(response):
     headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=(), payment=(), usb=()")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    # Pages, JSON and exports carry personal data: never kept by the HTTP cache (the service worker keeps
-    # its own copies, cleared on sign-out). Views that may be revalidated set their own header.
+    # Pages, JSON and exports carry personal data: never kept by the HTTP cache (the service worker keeps only
+    # the offline copy's pages, bound to their session: fieldapp/offline.py). Revalidated views set their own.
     if request.endpoint != "static":
         headers.setdefault("Cache-Control", "no-store")
     return response

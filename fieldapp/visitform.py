@@ -63,7 +63,7 @@ def item_as_form(item):
         form.add("new_category", str(new.get("category") or ""))
         form.add("new_description", str(new.get("description") or ""))
     for followup in item.get("followups") or []:
-        if not isinstance(followup, dict) or not str(followup.get("request_id", "")).isdecimal():
+        if not isinstance(followup, dict) or inputs.record_id(str(followup.get("request_id", ""))) is None:
             raise ValueError("followups")
         form.add(f"followup_{followup['request_id']}", str(followup.get("action") or ""))
         form.add(f"followup_note_{followup['request_id']}", str(followup.get("note") or ""))
@@ -81,8 +81,10 @@ def _visited_at(form, now, errors):
         return now
     if visited_at > now + FUTURE_SLACK:
         errors["visited_at"] = _("The visit time lies in the future; check the phone's clock.")
-    elif visited_at < now - OLDEST:
+        return now  # a refused time is never stored or formatted (year 9999 with an offset overflows)
+    if visited_at < now - OLDEST:
         errors["visited_at"] = _("The visit time is more than 30 days ago.")
+        return now
     return visited_at
 
 

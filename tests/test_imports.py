@@ -474,3 +474,10 @@ def test_a_broken_zip_is_refused_as_unreadable(db, world, english):
     for broken in (content[:len(content) // 2], bytes(damaged)):
         report = run(db, "households", broken, "h.xlsx")
         assert [e["code"] for e in report["errors"]] == ["xlsx_unreadable"] and counts(db)["households"] == 0
+
+
+def test_a_csv_cell_too_long_to_read_is_refused_with_its_line(db, world, english):
+    content = HEADER + "H1,B1,1,101,翠苑3号楼1单元101室,,,,,\n" + "H2,B1,1,102," + "长" * 200_000 + ",,,,,\n"
+    report = run(db, "households", content.encode("utf-8"), "households.csv")
+    assert report["add"] == 0 and counts(db)["households"] == 0
+    assert any("cannot be read at line" in describe(found) for found in report["errors"]), report["errors"]

@@ -174,3 +174,33 @@ def test_a_retention_period_of_5000_digits_is_refused(client, auth, world):
     response = client.post("/privacy/retention?lang=en", data={"retention_days": "9" * 5000,
                                                                "csrf_token": auth.csrf_token("/privacy/")})
     assert response.status_code == 422 and "A number of days from 30 to 3650." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_visit_time_at_the_ends_of_the_calendar_is_refused_not_a_server_error(client, auth, db, world, moment):
+    auth.login("m1")
+    token = auth.csrf_token(f"/households/{world['household']}/visits/new")
+    form = client.post(f"/households/{world['household']}/visits", data={
+        "csrf_token": token, "uuid": "c0ffee00-0000-4000-8000-000000000001", "outcome": "met", "visited_at": moment})
+    assert form.status_code == 422
+    answer = client.post("/api/visits", headers={"X-CSRFToken": token}, json={"visits": [
+        {"uuid": "c0ffee00-0000-4000-8000-000000000002", "household_id": world["household"], "outcome": "met",
+         "visited_at": moment}]})
+    assert answer.status_code == 200 and answer.get_json()["results"][0]["status"] == "rejected"
+    assert database.scalar(db, "SELECT count(*) FROM visits") == 0
+
+
+def test_a_follow_up_id_of_thousands_of_digits_is_refused_not_a_server_error(client, auth, db, world):
+    auth.login("m1")
+    token = auth.csrf_token("/households/")
+    answer = client.post("/api/visits", headers={"X-CSRFToken": token}, json={"visits": [
+        {"uuid": "c0ffee00-0000-4000-8000-000000000003", "household_id": world["household"], "outcome": "met",
+         "followups": [{"request_id": "9" * 5000, "action": "resolve", "note": "x"}]}]})
+    assert answer.status_code == 200 and answer.get_json()["results"][0]["status"] == "rejected"
+
+
+def test_the_not_visited_lists_since_is_read_as_a_time_or_not_at_all(client, auth, world):
+    auth.login("m1")
+    for since in ["%00", "9" * 40, "0001-01-01T00:00:00+05:00", "<script>"]:
+        status, page = page_of(client, f"/coverage/not-visited?cell={world['cell']}&since={since}")
+        assert status == 200 and "<script>" not in page.split("<main", 1)[-1].replace("<script src", "")

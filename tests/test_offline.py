@@ -4,6 +4,7 @@ import re
 import pytest
 
 from fieldapp.data import assignments
+from fieldapp.data import db as database
 from tests import factories
 
 
@@ -92,3 +93,11 @@ def test_the_copy_of_a_member_moved_off_a_cell_no_longer_names_its_households(au
     assignments.end(db, current["id"])
     manifest = client.get("/api/offline-manifest").get_json()
     assert manifest["households"] == [] and manifest["urls"] == ["/households/"]
+
+
+def test_a_link_on_another_site_makes_no_offline_copy(client, auth, db, world):
+    auth.login("m1")
+    answer = client.get("/api/offline-manifest", headers={"Sec-Fetch-Site": "cross-site"})
+    assert answer.status_code == 403
+    assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'offline_copy'") == 0
+    assert client.get("/api/offline-manifest", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200

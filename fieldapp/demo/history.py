@@ -1,7 +1,7 @@
 """The demo's history: 90 days of visits, and the requests raised on them taken through the ledger."""
 import json
 import math
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from operator import itemgetter
 
 from fieldapp import rules
@@ -153,7 +153,7 @@ def _position(rng, lon0, lat0, metres_lon):
 
 def requests(rng, raised, categories, today, first_id):
     """The ledger: a request for each raising visit, taken as far as the days since allow, with its events."""
-    limit = datetime.combine(today, time(0), rules.SHANGHAI)  # nothing happens today or later
+    limit = rules.parse_iso(rules.local_midnight_utc(today))  # nothing happens today or later
     codes = sorted(CATEGORY_WEIGHTS)
     requests, events = [], []
     for request_id, (home, visit_id, user_id, d, created_at, plan) in enumerate(raised, start=first_id):

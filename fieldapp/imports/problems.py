@@ -46,6 +46,7 @@ MESSAGES = {
     "foreign_crs": _l("The file declares the coordinate system %(crs)s: only WGS-84 or GCJ-02 longitude/latitude "
                       "can be read."),
     "xlsx_unreadable": _l("The Excel file cannot be read (%(detail)s)."),
+    "csv_unreadable": _l("The CSV file cannot be read at line %(row)s (%(detail)s)."),
     "xlsx_unpacked": _l("The Excel file unpacks to %(size)s MB: at most %(limit)d MB can be read. "
                         "Split it into smaller files."),
     "xlsx_rows": _l("Sheet %(sheet)s has more than %(limit)s rows: at most that many can be imported at once. "

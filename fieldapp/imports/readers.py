@@ -107,7 +107,10 @@ def read_csv(content, aliases):
     except csv.Error:
         delimiter = ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    table = list(reader)
+    try:
+        table = list(reader)
+    except csv.Error as error:  # a cell longer than the csv module's limit (128 KB), a stray NUL
+        raise Refused(problem("csv_unreadable", row=reader.line_num, detail=str(error)[:200])) from None
     if "'" in text:  # an export's formula guard may have quoted cells
         table = [[unguard(value) for value in row] for row in table]
     records, header = _records_from_table(table, aliases, first_row=1)

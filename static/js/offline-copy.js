@@ -9,7 +9,7 @@
   "use strict";
   var config = root.offlineConfig;
   var PAGES_CACHE = config.pagesCache;
-  var SESSION_ENTRY = "/offline-copy/session";  // the cache entry naming the session the pages are kept for
+  var SESSION_ENTRY = config.sessionEntry;  // the cache entry naming the session the pages are kept for
   var PROGRESS_MS = 500;  // "n of m" at most twice a second: each change repaints a long list
   var PARALLEL = 4;
 
