@@ -297,6 +297,8 @@ def test_a_file_over_the_limit_is_refused_before_reading(db, english):
     assert [worded(e) for e in report["errors"]] == ["File |  | The file is too large (50.0 MB): at most 45 MB."]
 
 
+@pytest.mark.skipif(not (REALDATA / "compounds.geojson").exists(),
+                    reason=f"the real Lujiazui files are not here: {REALDATA} (shared/realdata beside the checkout)")
 def test_lujiazui_compounds_and_buildings_give_the_sensible_result(db, english):
     compounds = (REALDATA / "compounds.geojson").read_bytes()
     report = run(db, "cells", compounds, "compounds.geojson")
