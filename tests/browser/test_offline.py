@@ -88,8 +88,9 @@ def test_lost_answer_then_retry_still_stores_one_visit(phone, live_server):
 
     expect(phone.locator("#queue-count")).to_have_text("等待发送：1")
     signal["drop_answers"] = False
-    # The button's own handler (a timed retry may have sent it already; either way, once only).
-    phone.get_by_role("button", name="立即发送").dispatch_event("click")
+    # The button's own handler (a timed retry may have sent it already and hidden the bar, and with it the
+    # button from role queries: found by its id, so the click is dispatched either way; once only in the end).
+    phone.locator("#send-now").dispatch_event("click")
     expect(phone.locator("#queue-bar")).to_be_hidden(timeout=20_000)
     assert count_visits(live_server, [household_id]) == before + 1
 
