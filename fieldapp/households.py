@@ -95,12 +95,10 @@ def mine():
 
 
 def list_url(filters):
-    """The list's address with the filters that name no one (status, building, tag token, order)."""
+    """The list's address with the filters that name no one and place no one (status, building, tag token): never
+    a search, never the member's position."""
     return url_for("households.mine", status=filters["status"], building=filters["building"],
-                   tag=tag_token(filters["tag"]) if filters["tag"] else None,
-                   order="nearest" if filters["order"] == "nearest" else None,
-                   lat=filters["near"][1] if filters["near"] else None,
-                   lon=filters["near"][0] if filters["near"] else None)
+                   tag=tag_token(filters["tag"]) if filters["tag"] else None)
 
 
 def status_reason(household, today):

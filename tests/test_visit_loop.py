@@ -104,6 +104,16 @@ def test_nearest_first_orders_by_distance(auth, client, world):
     assert re.search(r"\b0 m\b", body)
 
 
+def test_nearest_first_by_post_keeps_the_position_out_of_the_address_bar(auth, client, world):
+    auth.login("m1")
+    token = auth.csrf_token("/households/")
+    data = {"order": "nearest", "lat": "30.2815", "lon": "120.1015", "status": "", "csrf_token": token}
+    assert listing(client.post("/households/", data=data)) == listing(
+        client.get("/households/?order=nearest&lat=30.2815&lon=120.1015"))
+    fragment = client.post("/households/", data=data, headers={"HX-Request": "true"})
+    assert "lat=" not in fragment.headers["HX-Push-Url"] and "lon=" not in fragment.headers["HX-Push-Url"]
+
+
 def test_nearest_without_location_keeps_urgency_order(auth, client, world):
     auth.login("m1")
     body = client.get("/households/?order=nearest&lang=en").get_data(as_text=True)
