@@ -308,26 +308,49 @@ NOT_RECORDS = {
     "version", "csrf_token", "keep_requests",
     "back_member",  # only where to go back to: the member's page checks its own access
     "residents_met",  # checked against the household's own residents
+    "to",  # the member a cell is handed to: member accounts belong to no grid, any active member may take it
+    "description", "resolution",  # a request's texts
     "user", "target_id",  # the admin's audit search: admins see everything
 }
 
 
 def _parameters_read_by_views():
-    """Literal parameter names the app reads from request.args / form / values (and the parsers' args / form)."""
+    """Parameter names the app reads from request.args / form / values (and the parsers' args / form): literal
+    names, and the literal names passed to a helper that reads its argument from them (`_posted_member("to")`)."""
     import ast
     import pathlib
 
-    found = {}
     sources = {"request.args", "request.form", "request.values", "args", "form"}
-    for path in pathlib.Path(__file__).resolve().parent.parent.joinpath("fieldapp").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-                    "get", "getlist") and node.args and isinstance(node.args[0], ast.Constant):
-                if ast.unparse(node.func.value) in sources and isinstance(node.args[0].value, str):
-                    found.setdefault(node.args[0].value, path.name)
-            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                if ast.unparse(node.value) in sources and isinstance(node.slice.value, str):
-                    found.setdefault(node.slice.value, path.name)
+
+    def read_name(node):
+        """The name node reads from a request source (a Constant or a Name node), or None."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "get", "getlist") and node.args and ast.unparse(node.func.value) in sources:
+            return node.args[0]
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value) in sources:
+            return node.slice
+        return None
+
+    trees = {path: ast.parse(path.read_text()) for path in
+             pathlib.Path(__file__).resolve().parent.parent.joinpath("fieldapp").rglob("*.py")}
+    readers = {}  # helper name -> the position of the parameter it reads a request value by
+    for tree in trees.values():
+        for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            names = [a.arg for a in function.args.args]
+            for node in ast.walk(function):
+                found = read_name(node)
+                if isinstance(found, ast.Name) and found.id in names:
+                    readers[function.name] = names.index(found.id)
+    found = {}
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            name = read_name(node)
+            if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                found.setdefault(name.value, path.name)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in readers:
+                position = readers[node.func.id]
+                if position < len(node.args) and isinstance(node.args[position], ast.Constant):
+                    found.setdefault(node.args[position].value, path.name)
     return found
 
 
