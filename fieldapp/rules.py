@@ -67,10 +67,9 @@ def is_due(last_visit_day, days, on_day):
 def household_status(*, occupancy, overdue_requests, open_requests, last_visit_day, days, on_day):
     """The one status a household shows: the first of STATUS_PRECEDENCE that holds (the status SQL is built from
     the same order): overdue request > open request > vacant > due > visited."""
-    holds = {"overdue_request": lambda: bool(overdue_requests), "open_request": lambda: bool(open_requests),
-             "vacant": lambda: occupancy != "occupied", "due": lambda: is_due(last_visit_day, days, on_day),
-             "visited": lambda: True}
-    return next(status for status in STATUS_PRECEDENCE if holds[status]())
+    holds = {"overdue_request": bool(overdue_requests), "open_request": bool(open_requests),
+             "vacant": occupancy != "occupied", "due": is_due(last_visit_day, days, on_day), "visited": True}
+    return next(status for status in STATUS_PRECEDENCE if holds[status])
 
 
 def request_due_date(raised_day, due_days):

@@ -118,12 +118,13 @@ def claimed_origin():
     """The host[:port] a request says it came from: its Origin header's, else its Referer's; None when it names
     none. The scheme is left out: behind a TLS proxy that is not declared the app sees http where the browser
     saw https, and no other site can send this host as its origin anyway."""
-    for header in ("Origin", "Referer"):
-        value = request.headers.get(header)
-        if value is not None and (value.strip() or header == "Origin"):
-            parts = urlsplit(value.strip())
-            return parts.netloc.lower() if parts.scheme in ("http", "https") else "null"
-    return None
+    value = request.headers.get("Origin")  # present but empty or opaque: "null", never this host
+    if value is None:
+        value = request.headers.get("Referer") or None
+        if value is None:
+            return None
+    parts = urlsplit(value.strip())
+    return parts.netloc.lower() if parts.scheme in ("http", "https") else "null"
 
 
 def check_origin():
@@ -137,10 +138,7 @@ def check_origin():
     claimed = claimed_origin()
     if claimed is None or claimed == own_origin():
         return None
-    message = _("This was not sent: it did not come from a page of this app. Nothing was changed.")
-    if request.path.startswith("/api/"):
-        return jsonify({"error": message}), 403
-    return render_template("errors/error.html", code=403, message=message), 403
+    return refusal(403, _("This was not sent: it did not come from a page of this app. Nothing was changed."))
 
 
 def from_this_site():
@@ -186,13 +184,15 @@ def limit_body():
 
 
 def too_large(limit):
-    """The 413 answer for a body over limit bytes: JSON for the API, a page otherwise."""
-    message = _("The request is too large: at most %(mb)d MB.", mb=max(1, limit // (1024 * 1024)))
+    """The 413 answer for a body over limit bytes."""
+    return refusal(413, _("The request is too large: at most %(mb)d MB.", mb=max(1, limit // (1024 * 1024))))
+
+
+def refusal(code, message):
+    """A request refused before any view ran: JSON for the API, the error page otherwise."""
     if request.path.startswith("/api/"):
-        response = jsonify({"error": message})
-        response.status_code = 413
-        return response
-    return render_template("errors/error.html", code=413, message=message), 413
+        return jsonify({"error": message}), code
+    return render_template("errors/error.html", code=code, message=message), code
 
 
 # --- Sessions: idle and absolute timeouts --------------------------------------------------------------------
