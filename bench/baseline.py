@@ -34,7 +34,7 @@ def add_baselines(app, folder):
     bare_db = os.path.join(folder, "bare-inserts.db")
     setup = database.connect(bare_db)
     setup.execute(INSERTS_SCHEMA)
-    setup.conn.close()
+    setup.close()
 
     def bare(name):
         if name not in pages:

@@ -209,7 +209,7 @@ def accounts_of(db_path, limit):
             SELECT DISTINCT u.username FROM users u JOIN assignments a ON a.user_id = u.id AND a.valid_to IS NULL
             WHERE u.role = 'member' AND u.active ORDER BY u.id LIMIT ?""", [limit])]
     finally:
-        db.conn.close()
+        db.close()
 
 
 def check_database(db_path, stats):
@@ -217,7 +217,7 @@ def check_database(db_path, stats):
     db = database.connect(db_path)
     try:
         db.execute("CREATE TEMP TABLE sent (uuid TEXT PRIMARY KEY)")
-        db.conn.executemany("INSERT INTO sent VALUES (?)", [(u,) for u in stats.sent_uuids])
+        db.executemany("INSERT INTO sent VALUES (?)", [(u,) for u in stats.sent_uuids])
         stored = {r["uuid"] for r in database.rows(db, "SELECT v.uuid FROM visits v JOIN sent USING (uuid)")}
         rows = database.scalar(db, "SELECT count(*) FROM visits v JOIN sent USING (uuid)")
         same_notes = database.scalar(db, "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM visits "
@@ -225,7 +225,7 @@ def check_database(db_path, stats):
         conflicts = database.scalar(db, "SELECT count(*) FROM sync_conflicts c JOIN sent USING (uuid)")
         integrity = database.scalar(db, "PRAGMA integrity_check")
     finally:
-        db.conn.close()
+        db.close()
     return {"stored": len(stored), "lost": len(stats.acked_uuids - stored),
             "duplicated": (rows - len(stored)) + same_notes, "conflicts": conflicts, "integrity": integrity}
 

@@ -42,7 +42,7 @@ def from_source(path, wanted):
         return {kind: kinds.export(db, kind, fmt, CLOCK)["content"]
                 for kind, fmt in (("cells", "geojson"), ("buildings", "csv"), ("households", "csv"))}
     finally:
-        db.conn.close()
+        db.close()
 
 
 def synthesise(households, seed=7):

@@ -149,10 +149,10 @@ def present(db_path, uuids):
     db = database.connect(db_path)
     try:
         db.execute("CREATE TEMP TABLE wanted (uuid TEXT PRIMARY KEY)")
-        db.conn.executemany("INSERT INTO wanted VALUES (?)", [(u,) for u in uuids])
+        db.executemany("INSERT INTO wanted VALUES (?)", [(u,) for u in uuids])
         return {r["uuid"] for r in database.rows(db, "SELECT v.uuid FROM visits v JOIN wanted USING (uuid)")}
     finally:
-        db.conn.close()
+        db.close()
 
 
 def log_lines(path, pattern):

@@ -153,7 +153,7 @@ def accounts(url, db_path, members, leaders):
     if not names["leader"]:  # a leader holds a grid, not cells
         names["leader"] = [r["username"] for r in database.rows(
             db, "SELECT username FROM users WHERE role = 'leader' AND active ORDER BY id LIMIT ?", [leaders])]
-    db.conn.close()
+    db.close()
 
     def member(username):
         session, account = open_session(url, username)
@@ -227,7 +227,7 @@ class Bench:
             JOIN assignments a ON a.cell_id = h.cell_id JOIN users u ON u.id = a.user_id
             WHERE u.username = ? AND a.valid_to IS NULL
             ORDER BY (SELECT count(*) FROM visits v WHERE v.household_id = h.id) DESC LIMIT 1""", [self.member])
-        db.conn.close()
+        db.close()
 
     def stop(self):
         if self.server:
@@ -330,7 +330,7 @@ class Bench:
     def leader_name(self):
         db = database.connect(self.path)
         name = database.scalar(db, "SELECT username FROM users WHERE role = 'leader' AND active ORDER BY id LIMIT 1")
-        db.conn.close()
+        db.close()
         return name
 
     def sessions(self, members, leaders):

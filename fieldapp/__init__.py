@@ -64,7 +64,7 @@ def create_app(test_config=None):
     )
 
     # Migrate once at start: an older database upgrades before the first request.
-    database.connect(app.config["DATABASE"], migrate=True).conn.close()
+    database.connect(app.config["DATABASE"], migrate=True).close()
 
     # In this order: the hooks run in it (after-request hooks in reverse), and the body limit of security
     # comes before CSRF protection reads a form.

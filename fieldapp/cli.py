@@ -47,7 +47,7 @@ def demo_command(households, seed, replace):
     if household_data.count(db):
         if not replace:
             raise click.ClickException(f"{path} already holds households; pass --replace to rebuild it.")
-        db.conn.close()
+        db.close()
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)

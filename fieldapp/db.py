@@ -1,4 +1,5 @@
-"""The request's database connection (as flaskr's db.py): each server thread keeps its own between requests."""
+"""The request's database connection (as flaskr's db.py): a SQLite connection kept by each server thread between
+requests, or one from the process's PostgreSQL pool for the request."""
 import threading
 
 from flask import current_app, g
@@ -14,14 +15,14 @@ def init_app(app):
 
 
 def get_db():
-    """The request's database connection: the thread's own, kept open between requests."""
+    """The request's database connection."""
     if "db" not in g:
-        g.db = database.kept(_kept, current_app.config["DATABASE"])
+        g.db = database.request_connection(_kept, current_app.config["DATABASE"])
     return g.db
 
 
 def close_db(exc=None):
     """Hand the request's connection back: nothing may stay open inside a transaction."""
     db = g.pop("db", None)
-    if db is not None and db.conn.in_transaction:
-        db.conn.rollback()
+    if db is not None:
+        database.release(db)

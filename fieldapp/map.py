@@ -128,7 +128,7 @@ def matches(household, filters):
 
 
 # The encoded map per (database state, day, scope, filters, tiles): a leader opening the map again, or
-# the page and its data request, cost one build. PRAGMA data_version tells when the data changed.
+# the page and its data request, cost one build. mapdata.data_version tells when the data changed.
 _payloads = OrderedDict()
 _payloads_lock = threading.Lock()
 PAYLOADS_KEPT = 16
@@ -138,7 +138,7 @@ def map_payload(db, scope, filters, tiles):
     """The map's GeoJSON for scope and filters, gzipped, with its ETag and the cells it could not draw."""
     now = clock(db)
     path = current_app.config["DATABASE"]
-    key = (path, mapdata.data_version(path), now["today"], now["offset"], now["default_cycle"],
+    key = (path, mapdata.data_version(db, path), now["today"], now["offset"], now["default_cycle"],
            None if scope is None else tuple(scope), tuple(filter_query(filters).items()), tiles)
     with _payloads_lock:
         if key in _payloads:

@@ -239,4 +239,4 @@ def purge_command(dry_run):
         count = purge(db, via="cli")
         click.echo(f"{count} resident(s) who moved out more than {days} days ago anonymised.")
     finally:
-        db.conn.close()
+        db.close()

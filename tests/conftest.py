@@ -1,13 +1,11 @@
 """Fixtures in the style of flaskr: an app on a temporary database, a client, and sign-in helpers."""
-import os
 import shutil
-import tempfile
 
 import pytest
 
 from fieldapp import create_app
 from fieldapp.data import db as database
-from tests import factories
+from tests import engines, factories
 
 
 @pytest.fixture(autouse=True)
@@ -18,31 +16,26 @@ def fast_password_hashing(monkeypatch):
     monkeypatch.setattr(auth, "hasher", factories.FAST_HASHER)
 
 
-def _scratch_dir(fallback):
-    """A new folder in memory-backed /dev/shm where there is one (fsync is free there)."""
-    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
-        return tempfile.mkdtemp(prefix="fieldapp-test-", dir="/dev/shm")
-    return tempfile.mkdtemp(prefix="fieldapp-test-", dir=fallback)
-
-
 @pytest.fixture
 def db_dir(tmp_path):
-    """A folder for a test database."""
-    path = _scratch_dir(str(tmp_path))
+    """A folder for files of a test (databases, backups)."""
+    path = engines.scratch_dir()
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory):
-    """A database file with every migration applied, copied for each test (migrating takes longer)."""
-    folder = _scratch_dir(str(tmp_path_factory.mktemp("template")))
-    path = os.path.join(folder, "template.db")
-    db = database.connect(path, migrate=True)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.conn.close()
-    yield path
-    shutil.rmtree(folder, ignore_errors=True)
+def engine():
+    """The run's databases: SQLite files, or a throwaway PostgreSQL cluster (FIELDAPP_TEST_ENGINE=postgresql)."""
+    made = engines.start()
+    yield made
+    made.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(engine):
+    """A database with every migration applied, cloned for each test (migrating takes longer)."""
+    return engines.template(engine, "fieldapp_template")
 
 
 @pytest.fixture(scope="session")
@@ -52,15 +45,15 @@ def shared_app(migrated_template):
 
 
 @pytest.fixture
-def app(shared_app, migrated_template, db_dir):
+def app(shared_app, engine, migrated_template):
     """The app on a fresh, migrated database of its own; configuration changes end with the test."""
-    path = os.path.join(db_dir, "test.db")
-    shutil.copy(migrated_template, path)
+    target = engine.fresh(migrated_template)
     saved = dict(shared_app.config)
-    shared_app.config["DATABASE"] = path
+    shared_app.config["DATABASE"] = target
     yield shared_app
     shared_app.config.clear()
     shared_app.config.update(saved)
+    engine.drop(target)
 
 
 @pytest.fixture
@@ -68,7 +61,7 @@ def db(app):
     """A connection to the app's database, for arranging and checking data."""
     conn = database.connect(app.config["DATABASE"])
     yield conn
-    conn.conn.close()
+    conn.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 from argon2 import PasswordHasher
 
 from fieldapp import rules
-from fieldapp.data.db import write
+from fieldapp.data.db import insert, write
 
 # Cheap argon2 parameters for tests only (verification takes its parameters from the hash).
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -28,7 +28,7 @@ def make_grid(db, **kw):
     n = next(_seq)
     row = {"code": f"G{n}", "name": f"第{n}网格", **kw}
     with write(db):
-        return db["grids"].insert(row).last_pk
+        return insert(db, "grids", row)
 
 
 def make_cell(db, grid_id=None, lon=120.10, lat=30.28, size=0.002, **kw):
@@ -38,7 +38,7 @@ def make_cell(db, grid_id=None, lon=120.10, lat=30.28, size=0.002, **kw):
     row = {"grid_id": grid_id, "code": f"C{n}", "name": f"微网格{n}", "geometry": json.dumps(geometry),
            "min_lon": lon, "min_lat": lat, "max_lon": lon + size, "max_lat": lat + size, **kw}
     with write(db):
-        return db["cells"].insert(row).last_pk
+        return insert(db, "cells", row)
 
 
 def make_building(db, cell_id, lon=120.1005, lat=30.2805, **kw):
@@ -46,7 +46,7 @@ def make_building(db, cell_id, lon=120.1005, lat=30.2805, **kw):
     row = {"external_id": f"B{n}", "cell_id": cell_id, "name": f"{n}号楼", "kind": "apartment",
            "lon": lon, "lat": lat, **kw}
     with write(db):
-        return db["buildings"].insert(row).last_pk
+        return insert(db, "buildings", row)
 
 
 def make_household(db, cell_id, building_id=None, **kw):
@@ -57,16 +57,16 @@ def make_household(db, cell_id, building_id=None, **kw):
     if building_id is None and "lon" not in kw:
         row.update(lon=120.1008, lat=30.2808)
     with write(db):
-        return db["households"].insert(row).last_pk
+        return insert(db, "households", row)
 
 
 def make_resident(db, household_id, tags=(), **kw):
     row = {"household_id": household_id, "name": "王秀英", "phone": "13812341234", "created_at": _now(), **kw}
     with write(db):
-        resident_id = db["residents"].insert(row).last_pk
+        resident_id = insert(db, "residents", row)
         for code in tags:
             tag_id = db.execute("SELECT id FROM tags WHERE code = ?", [code]).fetchone()[0]
-            db["resident_tags"].insert({"resident_id": resident_id, "tag_id": tag_id})
+            insert(db, "resident_tags", {"resident_id": resident_id, "tag_id": tag_id}, returning=None)
     return resident_id
 
 
@@ -75,13 +75,13 @@ def make_user(db, role="member", username=None, grid_id=None, active=True, **kw)
     row = {"username": username or f"user{n}", "display_name": f"用户{n}", "password_hash": _HASH,
            "role": role, "grid_id": grid_id, "active": int(active), "created_at": _now(), **kw}
     with write(db):
-        return db["users"].insert(row).last_pk
+        return insert(db, "users", row)
 
 
 def assign(db, cell_id, user_id, valid_from="2020-01-01T00:00:00Z", valid_to=None):
     with write(db):
-        return db["assignments"].insert({"cell_id": cell_id, "user_id": user_id,
-                                         "valid_from": valid_from, "valid_to": valid_to}).last_pk
+        return insert(db, "assignments", {"cell_id": cell_id, "user_id": user_id,
+                                         "valid_from": valid_from, "valid_to": valid_to})
 
 
 def make_upload(db, username, kind="cells", content=None, filename="cells.geojson", token=None):
@@ -114,10 +114,10 @@ def make_request(db, household_id, user_id, category="medical", status="open", d
     """A ledger request with its "created" event; return its id."""
     at = created_at or _now()
     with write(db):
-        request_id = db["requests"].insert({
+        request_id = insert(db, "requests", {
             "uuid": f"request-{next(_seq)}", "household_id": household_id, "category": category,
             "description": description, "status": status, "responsible_user_id": user_id, "due_date": due_date,
-            "created_by": user_id, "created_at": at, "updated_at": at, **kw}).last_pk
-        db["request_events"].insert({"request_id": request_id, "user_id": user_id, "at": at, "kind": "created",
+            "created_by": user_id, "created_at": at, "updated_at": at, **kw})
+        insert(db, "request_events", {"request_id": request_id, "user_id": user_id, "at": at, "kind": "created",
                                      "from_status": None, "to_status": "open", "note": description, "data": "{}"})
     return request_id

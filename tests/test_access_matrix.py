@@ -183,13 +183,13 @@ def world(db):
     authors = {"own": m1, "other_cell": m2, "other_grid": m3}
     now = factories._now()
     visits = {}
-    from fieldapp.data.db import write
+    from fieldapp.data.db import insert, write
 
     with write(db):
         for t, h in households.items():
-            visits[t] = db["visits"].insert({"uuid": f"v-{t}", "household_id": h, "user_id": authors[t], "visited_at": now,
+            visits[t] = insert(db, "visits", {"uuid": f"v-{t}", "household_id": h, "user_id": authors[t], "visited_at": now,
                                              "received_at": now, "location_flag": "no_location", "outcome": "met",
-                                             "notes": f"{MARKS[t]}走访"}).last_pk
+                                             "notes": f"{MARKS[t]}走访"})
     return {"grids": {"own": grid_a, "other_cell": grid_a, "other_grid": grid_b}, "cells": cells,
             "households": households, "residents": residents,
             "visits": visits, "users": {"m1": m1, "m2": m2, "m3": m3}, "members": authors,

@@ -30,7 +30,7 @@ def _visits(path):
         return {r["uuid"]: (r["household_id"], r["outcome"], r["notes"])
                 for r in database.rows(db, "SELECT uuid, household_id, outcome, notes FROM visits")}
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_a_backup_taken_while_visits_are_written_is_a_consistent_snapshot(live, tmp_path):
@@ -41,7 +41,7 @@ def test_a_backup_taken_while_visits_are_written_is_a_consistent_snapshot(live, 
         writer = database.connect(live["path"])
         while not stop.is_set():
             written.append(factories.make_visit(writer, live["household"], live["member"]))
-        writer.conn.close()
+        writer.close()
 
     thread = threading.Thread(target=write_visits)
     thread.start()
@@ -76,7 +76,7 @@ def test_backup_and_restore_commands_round_trip(live, runner, db, tmp_path):
     made = runner.invoke(args=["backup", target])
     assert made.exit_code == 0 and "integrity checked" in made.output
     factories.make_visit(db, live["household"], live["member"])  # written after the backup
-    db.conn.close()  # the app is stopped for a restore
+    db.close()  # the app is stopped for a restore
     restored = CliRunner().invoke(cli.main, ["restore", target], env={"FIELDAPP_DATABASE": live["path"]})
     assert restored.exit_code == 0, restored.output
     assert _visits(live["path"]) == {}
@@ -104,14 +104,15 @@ def test_restore_refuses_an_unsound_backup(live, tmp_path, spoil, reason):
 
 def _add_migration(path, name):
     db = database.connect(path)
-    db["_sqlite_migrations"].insert({"migration_set": "fieldapp", "name": name, "applied_at": "2030-01-01"})
+    database.insert(db, "_sqlite_migrations", {"migration_set": "fieldapp", "name": name, "applied_at": "2030-01-01"},
+                    returning=None)
     db.execute("PRAGMA journal_mode = DELETE")
-    db.conn.close()
+    db.close()
 
 
 def test_restore_refuses_a_database_a_server_is_running_on(live, db, tmp_path):
     source = backup.backup(live["path"], str(tmp_path / "b.db"))["path"]
-    db.conn.close()
+    db.close()
     lock = backup.hold_server_lock(live["path"])  # as gunicorn.conf.py does while serving
     try:
         with pytest.raises(backup.BackupRefused, match="a server is running on it"):
@@ -131,12 +132,12 @@ def test_restoring_an_older_backup_upgrades_its_schema(live, db, tmp_path):
     old.execute("DROP INDEX audit_log_user")
     old.execute("DROP INDEX audit_log_action")
     old.execute("PRAGMA journal_mode = DELETE")
-    old.conn.close()
-    db.conn.close()
+    old.close()
+    db.close()
     assert backup.restore(source, live["path"])["applied"] == 1
     restored = database.connect(live["path"])
     assert restored["login_attempts"].exists()
-    restored.conn.close()
+    restored.close()
 
 
 def test_restore_into_a_new_place_needs_no_previous_database(live, tmp_path):
@@ -150,7 +151,7 @@ def test_restore_into_a_new_place_needs_no_previous_database(live, tmp_path):
 
 def test_restore_replaces_a_database_too_damaged_to_open(live, db, tmp_path):
     source = backup.backup(live["path"], str(tmp_path / "b.db"))["path"]
-    db.conn.close()
+    db.close()
     with open(live["path"], "wb") as damaged:
         damaged.write(b"\x00garbage" * 5000)
     restored = CliRunner().invoke(cli.main, ["restore", source], env={"FIELDAPP_DATABASE": live["path"]})

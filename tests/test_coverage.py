@@ -117,7 +117,7 @@ def homes(db):
         if household_tag:
             with database.write(db):
                 tag_id = database.scalar(db, "SELECT id FROM tags WHERE code = ?", [household_tag])
-                db["household_tags"].insert({"household_id": made[name], "tag_id": tag_id})
+                database.insert(db, "household_tags", {"household_id": made[name], "tag_id": tag_id}, returning=None)
 
     home("30d first minute", "2026-01-30T16:00:00Z")            # 31 Jan 00:00 local: the cycle's first day
     home("30d last second before", "2026-01-30T15:59:59Z")      # 30 Jan 23:59:59 local: due

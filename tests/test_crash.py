@@ -21,7 +21,7 @@ def community(tmp_path):
         for _ in range(5):
             factories.make_household(db, cell)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.conn.close()
+    db.close()
     return path
 
 

@@ -23,7 +23,7 @@ def demo_db(tmp_path_factory):
     db = database.connect(path, migrate=True)
     demo.build(db)
     yield db
-    db.conn.close()
+    db.close()
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def empty(tmp_path):
     """A second, empty database."""
     db = database.connect(str(tmp_path / "empty.db"), migrate=True)
     yield db
-    db.conn.close()
+    db.close()
 
 
 def features(db, kind):

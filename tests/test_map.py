@@ -11,7 +11,7 @@ import pytest
 
 from fieldapp import geo, rules
 from fieldapp.data import households, mapdata
-from fieldapp.data.db import write
+from fieldapp.data.db import insert, write
 from fieldapp.clock import clock
 from tests import factories
 
@@ -46,7 +46,7 @@ def area(db):
     factories.make_request(db, home["open_request"], m1)
     factories.make_visit(db, home["visited"], m1)
     with write(db):
-        db["households"].update(home["vacant"], {"occupancy": "vacant"})
+        db.execute("UPDATE households SET occupancy = 'vacant' WHERE id = ?", [home["vacant"]])
     factories.make_resident(db, home["due"], name="李秀英", phone="13912345678", tags=["elderly_alone"])
     house = factories.make_household(db, a1, None, lon=120.1015, lat=30.2815, address="龙坞村 7号")
     factories.make_visit(db, house, m1)
@@ -188,7 +188,8 @@ def test_unknown_filter_values_are_ignored_with_a_notice(client, auth, area):
 
 def test_a_broken_cell_outline_does_not_break_the_map_and_the_admin_sees_which(client, auth, area, db):
     with write(db):
-        db["cells"].update(area["cells"]["A2"], {"geometry": '{"type": "Polygon", "coordinates": [[[120.11, 30.28]'})
+        db.execute("UPDATE cells SET geometry = ? WHERE id = ?",
+                   ['{"type": "Polygon", "coordinates": [[[120.11, 30.28]', area["cells"]["A2"]])
     auth.login("boss")
     page = client.get("/map/?lang=en").get_data(as_text=True)
     assert "A-02 翠苑二区" in page and "not JSON" in page
@@ -218,7 +219,7 @@ def test_map_statuses_agree_with_with_status(app, db, area):
         cases[name] = household
     tagged = factories.make_household(db, a1)
     with write(db):
-        db["household_tags"].insert({"household_id": tagged, "tag_id": 1})  # elderly_alone: 7 days
+        insert(db, "household_tags", {"household_id": tagged, "tag_id": 1}, returning=None)  # elderly_alone: 7 days
     factories.make_visit(db, tagged, area["members"]["m1"], visited_at=_ago(10))
     with app.app_context():
         now = clock(db)
@@ -304,7 +305,7 @@ def test_gaode_tiles_shift_what_is_drawn_but_not_what_is_stored(client, auth, ar
     assert rules.distance_m(*point(shifted, house), *geo.wgs84_to_gcj02(120.1015, 30.2815)) < 0.2
     ring = _cells(shifted)[f"c{area['cells']['A1']}"]["geometry"]["coordinates"][0]
     assert rules.distance_m(*ring[0], *geo.wgs84_to_gcj02(120.10, 30.28)) < 0.2
-    assert db["households"].get(area["house"])["lon"] == 120.1015
+    assert db.execute("SELECT lon FROM households WHERE id = ?", [area["house"]]).fetchone()[0] == 120.1015
     script = client.get("/map/setup.js").get_data(as_text=True)
     assert "autonavi.com" in script and "AutoNavi" in script
     assert client.get("/map/shift?lon=120.1&lat=30.28").get_json()["lon"] == pytest.approx(

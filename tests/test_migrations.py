@@ -28,7 +28,7 @@ def test_old_database_upgrades_at_start_without_loss(tmp_path):
     assert database.pending_migrations(old)[0] == "0002_reference_data"
     cell_id = factories.make_cell(old)
     household_id = factories.make_household(old, cell_id, address="老库 1号")
-    old.conn.close()
+    old.close()
 
     create_app({"DATABASE": path, "SECRET_KEY": "x"})
 
@@ -61,14 +61,14 @@ def test_append_only_tables_refuse_updates_and_deletes(db, table):
     household_id = factories.make_household(db, cell_id)
     now = "2026-11-01T02:00:00Z"
     with database.write(db):
-        visit_id = db["visits"].insert({"uuid": "u-1", "household_id": household_id, "user_id": user_id,
+        visit_id = database.insert(db, "visits", {"uuid": "u-1", "household_id": household_id, "user_id": user_id,
                                         "visited_at": now, "received_at": now, "location_flag": "no_location",
-                                        "outcome": "met"}).last_pk
-        request_id = db["requests"].insert({"uuid": "r-1", "household_id": household_id, "category": "other",
+                                        "outcome": "met"})
+        request_id = database.insert(db, "requests", {"uuid": "r-1", "household_id": household_id, "category": "other",
                                             "description": "x", "due_date": "2026-11-10", "created_by": user_id,
-                                            "created_at": now, "updated_at": now}).last_pk
-        db["request_events"].insert({"request_id": request_id, "user_id": user_id, "at": now, "kind": "created"})
-        db["audit_log"].insert({"at": now, "user_id": user_id, "action": "test"})
+                                            "created_at": now, "updated_at": now})
+        database.insert(db, "request_events", {"request_id": request_id, "user_id": user_id, "at": now, "kind": "created"})
+        database.insert(db, "audit_log", {"at": now, "user_id": user_id, "action": "test"})
     assert visit_id
     for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
         with pytest.raises(database.sqlite3.DatabaseError, match="append-only"):

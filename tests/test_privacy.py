@@ -177,7 +177,7 @@ def test_the_audit_search_pages_and_names_ignored_filters(app, auth, client, db,
 
 
 def test_the_audit_search_filters_by_day(auth, client, db, world):
-    db["audit_log"].insert({"at": "2026-01-10T03:00:00Z", "user_id": None, "action": "purge", "detail": "{}"})
+    database.insert(db, "audit_log", {"at": "2026-01-10T03:00:00Z", "user_id": None, "action": "purge", "detail": "{}"})
     auth.login("boss")
     assert "purge" in client.get("/privacy/audit?from=2026-01-10&to=2026-01-10").get_data(as_text=True)
     assert "purge" not in client.get("/privacy/audit?from=2026-01-11").get_data(as_text=True).split('id="audit-rows"')[1]

@@ -34,7 +34,7 @@ def _autocheckpoint(path):
     try:
         return database.scalar(db, "PRAGMA wal_autocheckpoint")
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_under_replication_the_app_never_checkpoints_the_wal(tmp_path, monkeypatch):
@@ -86,7 +86,7 @@ def test_a_lost_database_comes_back_from_the_replica(replicated, monkeypatch):
     with database.write(db):
         db.execute("INSERT INTO visits VALUES ('v-2', 'came back later')")
     _run("replicate", "-once", env=replicated)
-    db.conn.close()
+    db.close()
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
@@ -100,4 +100,4 @@ def test_a_lost_database_comes_back_from_the_replica(replicated, monkeypatch):
             {"uuid": "v-1", "notes": "met at the door"}, {"uuid": "v-2", "notes": "came back later"}]
         assert database.scalar(restored, "PRAGMA integrity_check") == "ok"
     finally:
-        restored.conn.close()
+        restored.close()

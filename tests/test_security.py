@@ -79,11 +79,8 @@ def test_over_https_cookies_are_secure_and_hsts_is_sent(client, world):
         assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_behind_a_proxy_the_forwarded_scheme_and_address_count(migrated_template, tmp_path):
-    import shutil
-
-    path = str(tmp_path / "proxy.db")
-    shutil.copy(migrated_template, path)
+def test_behind_a_proxy_the_forwarded_scheme_and_address_count(engine, migrated_template):
+    path = engine.fresh(migrated_template)
     proxied = create_app({"TESTING": True, "DATABASE": path, "SECRET_KEY": "x", "BEHIND_PROXY": True})
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
     page = proxied.test_client().get("/auth/login", headers=headers)
@@ -95,7 +92,8 @@ def test_behind_a_proxy_the_forwarded_scheme_and_address_count(migrated_template
                 headers={**headers, "Referer": "https://localhost/"})
     db = database.connect(path)
     assert database.scalar(db, "SELECT ip FROM audit_log WHERE action = 'login_failed'") == "203.0.113.7"
-    db.conn.close()
+    db.close()
+    engine.drop(path)
 
 
 def test_without_a_proxy_forwarded_headers_are_ignored(client):

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from fieldapp import rules
 from fieldapp.data import ledger
-from fieldapp.data.db import one, rows, scalar, write
+from fieldapp.data.db import insert, one, rows, scalar, write
 
 _HISTORY = ("SELECT a.id, a.cell_id, a.user_id, a.valid_from, a.valid_to, c.code AS cell_code, c.name AS cell_name, "
             "u.username, u.display_name, u.active, b.display_name AS assigned_by_name "
@@ -32,8 +32,7 @@ def assign(db, cell_id, user_id, by, at=None):
     with write(db):
         if current(db, cell_id, user_id):
             raise AssignmentError("already_assigned")
-        return db.execute("INSERT INTO assignments (cell_id, user_id, valid_from, assigned_by) VALUES (?, ?, ?, ?)",
-                          [cell_id, user_id, at, by]).lastrowid
+        return insert(db, "assignments", {"cell_id": cell_id, "user_id": user_id, "valid_from": at, "assigned_by": by})
 
 
 def end(db, assignment_id, at=None, *, by=None, requests_follow=False):

@@ -2,14 +2,13 @@
 import json
 
 from fieldapp import rules
-from fieldapp.data.db import one, write
+from fieldapp.data.db import insert, one, write
 
 
 def log(db, *, user_id, action, target_type=None, target_id=None, detail=None, ip=None):
     """Append one entry (inside the caller's transaction when there is one); return its id."""
     with write(db):
-        return db["audit_log"].insert(
-            {
+        return insert(db, "audit_log", {
                 "at": rules.iso(rules.utcnow()),
                 "user_id": user_id,
                 "action": action,
@@ -18,7 +17,7 @@ def log(db, *, user_id, action, target_type=None, target_id=None, detail=None, i
                 "detail": json.dumps(detail or {}, ensure_ascii=False),
                 "ip": ip,
             }
-        ).last_pk
+        )
 
 
 def offline_copy_households(db, entry_id, user_id):

@@ -1,6 +1,5 @@
 """SQLite's side of backups: bare connections to files that are not the live database, the online backup API,
 the integrity checks, and the schema versions a file holds."""
-import sqlite_utils
 from sqlite_utils.utils import sqlite3
 
 from fieldapp.data import db as database
@@ -51,7 +50,7 @@ def inspect(path):
     conn = open_file(path, readonly=True)
     try:
         integrity = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        db = sqlite_utils.Database(conn)
+        db = database.SQLiteDatabase(conn)
         return {"integrity": integrity, "applied": [m.name for m in migrations.applied(db)],
                 "pending": [m.name for m in migrations.pending(db)]}
     finally:
@@ -60,7 +59,7 @@ def inspect(path):
 
 def known_versions():
     """The names of every schema version this app has."""
-    return [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]
+    return migrations.names()
 
 
 def upgrade_and_quick_check(path):
@@ -69,4 +68,4 @@ def upgrade_and_quick_check(path):
     try:
         return [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
     finally:
-        db.conn.close()
+        db.close()

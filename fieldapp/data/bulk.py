@@ -1,26 +1,14 @@
-"""Bulk loading of generated rows (the demo community): one fast transaction, indexes built afterwards."""
+"""Bulk loading of generated rows (the demo community): one fast transaction, rows with ids chosen up front."""
 import contextlib
 
-from fieldapp.data.db import scalar, write
+from fieldapp.data.db import scalar
 
 
 @contextlib.contextmanager
 def load(db):
-    """Run a block as one fast write transaction: no fsync, a large cache, no per-row constraint checks."""
-    # The generated rows are made to fit the schema, and tests/test_demo.py proves it with integrity_check
-    # and foreign_key_check. Checked row by row, the IN-list CHECKs and the foreign keys add about two thirds
-    # to the time it takes to insert a million visits.
-    pragmas = ("synchronous", "cache_size", "foreign_keys", "ignore_check_constraints")
-    saved = {name: scalar(db, f"PRAGMA {name}") for name in pragmas}
-    for name, value in zip(pragmas, ("OFF", -262_144, "OFF", "ON")):
-        db.execute(f"PRAGMA {name} = {value}")
-    try:
-        with write(db):
-            yield db
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        for name, value in saved.items():
-            db.execute(f"PRAGMA {name} = {int(value)}")
+    """Run a block as one fast write transaction (each engine's own way: data/db.py, data/postgres.py)."""
+    with db.bulk():
+        yield db
 
 
 def next_ids(db, tables):
@@ -29,13 +17,7 @@ def next_ids(db, tables):
 
 
 def insert(db, table, columns, rows):
-    """Insert rows (tuples in the order of columns) in bulk, building the table's indexes afterwards."""
-    # Building an index once is much faster than keeping it up to date through a million inserts.
-    indexes = db.execute("SELECT name, sql FROM sqlite_master "
-                         "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]).fetchall()
-    for name, _sql in indexes:
-        db.execute(f"DROP INDEX {name}")
-    marks = ", ".join("?" * len(columns))
-    db.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-    for _name, sql in indexes:
-        db.execute(sql)
+    """Insert rows (tuples in the order of columns) in bulk; ids among them count as taken."""
+    db.load(table, columns, rows)
+    if "id" in columns:
+        db.ids_given(table)

@@ -23,9 +23,9 @@ _TAGGED = "LEFT JOIN cycles c ON c.household_id = h.id "
 _DAYS = status.cycle_days("c")
 
 
-def _with_cycles(cell_ids, params):
+def _with_cycles(dialect, cell_ids, params):
     """The WITH clause of CTE cycles (data/status.py) for the households of cell_ids (None: all)."""
-    return status.with_clause(None if cell_ids is None else cells_clause(cell_ids, params, name="scope"))
+    return status.with_clause(dialect, None if cell_ids is None else cells_clause(cell_ids, params, name="scope"))
 
 
 _WHO = "LEFT JOIN users lu ON lu.id = h.last_visit_user_id "
@@ -35,7 +35,7 @@ def _current(db, clock, cell_ids, params, who=""):
     """(FROM-WHERE over occupied households of cell_ids, SQL of the instant since which a visit covers one)."""
     params["default_cycle"] = clock["default_cycle"]
     since = status.cycle_began(db, clock, params, _DAYS)
-    sql = (f"{_with_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
+    sql = (f"{_with_cycles(db.dialect, cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
            f"{who}WHERE h.occupancy = 'occupied' AND {cells_clause(cell_ids, params)}")
     return sql, since
 
@@ -44,44 +44,53 @@ def current_by_cell(db, clock, cell_ids=None):
     """Per cell: occupied households and how many were visited within their current cycle."""
     params = {}
     sql, since = _current(db, clock, cell_ids, params)
-    columns = f"h.cell_id, count(*) AS households, coalesce(sum(h.last_visit_at >= {since}), 0) AS visited"
+    columns = f"h.cell_id, count(*) AS households, count(*) FILTER (WHERE h.last_visit_at >= {since}) AS visited"
     return rows(db, sql.format(columns=columns) + " GROUP BY h.cell_id", params)
 
 
-# Visits a household needs in a past period: rules.required_visits in SQL (integer division).
-_NEEDED = f"max(1, :period_days / {_DAYS})"
+
+
+def _needed(dialect):
+    """SQL of the visits a household needs in a past period: rules.required_visits (integer division)."""
+    return dialect.greatest("1", f":period_days / {_DAYS}")
+
+
 # Its visits in the period, counted by index per household (cheaper than grouping a month of visits).
 _MADE = ("(SELECT count(*) FROM visits v WHERE v.household_id = h.id "
          "AND v.visited_at >= :start AND v.visited_at < :end)")
 
 
-def _period(clock, period, cell_ids, params, who=""):
+def _period(db, clock, period, cell_ids, params, who=""):
     """FROM-WHERE over the occupied households of cell_ids that existed in a past period."""
     tz = rules.clock_zone(clock)
     params.update(default_cycle=clock["default_cycle"], start=rules.local_midnight_utc(period["start"], tz),
                   end=rules.local_midnight_utc(period["end"] + timedelta(days=1), tz),
                   period_days=rules.period_days(period["start"], period["end"]))
-    return (f"{_with_cycles(cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
+    return (f"{_with_cycles(db.dialect, cell_ids, params)} SELECT {{columns}} FROM households h {_TAGGED}"
             f"{who}WHERE h.occupancy = 'occupied' AND h.created_at < :end AND {cells_clause(cell_ids, params)}")
 
 
 def period_by_cell(db, clock, period, cell_ids=None):
     """Per cell: households of a past period and how many got the visits their cycle asks for in it."""
     params = {}
-    columns = f"h.cell_id, count(*) AS households, coalesce(sum({_MADE} >= {_NEEDED}), 0) AS visited"
-    return rows(db, _period(clock, period, cell_ids, params).format(columns=columns) + " GROUP BY h.cell_id", params)
+    columns = (f"h.cell_id, count(*) AS households, "
+               f"count(*) FILTER (WHERE {_MADE} >= {_needed(db.dialect)}) AS visited")
+    return rows(db, _period(db, clock, period, cell_ids, params).format(columns=columns) + " GROUP BY h.cell_id",
+                params)
 
 
-_HOUSEHOLD_COLUMNS = ("h.id, h.cell_id, h.address, h.created_at, h.last_visit_at, lu.display_name AS last_visit_by, "
-                      f"{_DAYS} AS cycle_days, date(h.last_visit_at, :offset) AS last_visit_day, "
-                      # rules.due_since: a cycle after the last visit, or since the household was added.
-                      "coalesce(date(h.last_visit_at, :offset, '+' || " + _DAYS + " || ' days'), "
-                      "date(h.created_at, :offset)) AS due_since")
+def _household_columns(dialect):
+    """A listed household's columns: its cycle, the day of its last visit and the day it fell due."""
+    day = dialect.local_day
+    return ("h.id, h.cell_id, h.address, h.created_at, h.last_visit_at, lu.display_name AS last_visit_by, "
+            f"{_DAYS} AS cycle_days, {day('h.last_visit_at', ':offset')} AS last_visit_day, "
+            # rules.due_since: a cycle after the last visit, or since the household was added.
+            f"coalesce({day('h.last_visit_at', ':offset', _DAYS)}, {day('h.created_at', ':offset')}) AS due_since")
 
 
 def _ranked(db, sql, params, order, limit):
     """Rows of sql in order, the first `limit` of them (None: all), each with the total number of rows."""
-    sql = f"SELECT *, count(*) OVER () AS total FROM ({sql}) ORDER BY {order}"
+    sql = f"SELECT *, count(*) OVER () AS total FROM ({sql}) AS listed ORDER BY {order}"
     if limit is not None:
         sql += " LIMIT :limit"
         params["limit"] = limit
@@ -92,20 +101,21 @@ def not_visited(db, clock, cell_ids, limit=None):
     """The occupied households of cell_ids not visited within their current cycle, the most overdue first."""
     params = {"today": clock["today"], "offset": clock["offset"]}
     sql, since = _current(db, clock, cell_ids, params, _WHO)
-    sql = (f"SELECT *, CAST(julianday(:today) - julianday(due_since) AS INTEGER) AS days_overdue FROM ("
-           f"{sql.format(columns=_HOUSEHOLD_COLUMNS)} AND {status.needs_visit(since)})")
+    sql = (f"SELECT *, {db.dialect.days_between(':today', 'due_since')} AS days_overdue FROM ("
+           f"{sql.format(columns=_household_columns(db.dialect))} AND {status.needs_visit(since)}) AS due")
     return _ranked(db, sql, params, "days_overdue DESC, address, id", limit)
 
 
 def not_visited_in_period(db, clock, period, cell_ids, limit=None):
     """The households of cell_ids that got fewer visits than their cycle asks for in a past period."""
     params = {"offset": clock["offset"]}
-    columns = (f"{_HOUSEHOLD_COLUMNS}, {_MADE} AS visits, {_NEEDED} AS needed, "
+    columns = (f"{_household_columns(db.dialect)}, {_MADE} AS visits, {_needed(db.dialect)} AS needed, "
                "(SELECT max(v.visited_at) FROM visits v WHERE v.household_id = h.id AND v.visited_at < :end) "
                "AS last_before_end")
-    sql = _period(clock, period, cell_ids, params, _WHO).format(columns=columns)
-    sql = (f"SELECT id, cell_id, address, cycle_days, visits, needed, date(last_before_end, :offset) AS last_visit_day, "
-           f"NULL AS last_visit_by FROM ({sql}) WHERE visits < needed")
+    sql = _period(db, clock, period, cell_ids, params, _WHO).format(columns=columns)
+    sql = (f"SELECT id, cell_id, address, cycle_days, visits, needed, "
+           f"{db.dialect.local_day('last_before_end', ':offset')} AS last_visit_day, "
+           f"NULL AS last_visit_by FROM ({sql}) AS made WHERE visits < needed")
     return _ranked(db, sql, params, "visits - needed, last_visit_day IS NOT NULL, last_visit_day, address, id", limit)
 
 
@@ -119,10 +129,10 @@ def long_overdue(db, clock, cell_ids, limit=None):
     before = status.by_cycle(db, clock, params, "before", _DAYS,
                              lambda days: rules.cycle_start(today - timedelta(days=days), days))
     added = status.by_cycle(db, clock, params, "added", _DAYS, lambda days: rules.cycle_start(today, days))
-    columns = f"{_HOUSEHOLD_COLUMNS}, c2.code AS cell_code, c2.name AS cell_name"
+    columns = f"{_household_columns(db.dialect)}, c2.code AS cell_code, c2.name AS cell_name"
     sql = sql.format(columns=columns).replace("WHERE h.occupancy", "JOIN cells c2 ON c2.id = h.cell_id WHERE h.occupancy")
-    sql = (f"SELECT *, CAST(julianday(:today) - julianday(due_since) AS INTEGER) AS days_due FROM ({sql} "
-           f"AND (h.last_visit_at < {before} OR (h.last_visit_at IS NULL AND h.created_at < {added})))")
+    sql = (f"SELECT *, {db.dialect.days_between(':today', 'due_since')} AS days_due FROM ({sql} "
+           f"AND (h.last_visit_at < {before} OR (h.last_visit_at IS NULL AND h.created_at < {added}))) AS due")
     return _ranked(db, sql, params, "days_due DESC, address, id", limit)
 
 
@@ -135,7 +145,7 @@ def visited_since(db, household_ids, since, cell_ids):
                     " WHERE w.household_id = v.household_id ORDER BY w.visited_at DESC LIMIT 1) AS visited_by "
                     "FROM visits v JOIN households h ON h.id = v.household_id "
                     f"WHERE {cells_clause(household_ids, params, 'v.household_id', 'household')} "
-                    f"AND {cells_clause(cell_ids, params, 'h.cell_id', 'scope')} AND v.received_at >= :since GROUP BY v.household_id ORDER BY max(v.visited_at) DESC", params)
+                    f"AND {cells_clause(cell_ids, params, 'h.cell_id', 'scope')} AND v.received_at >= :since GROUP BY v.household_id, h.address ORDER BY max(v.visited_at) DESC", params)
 
 
 def cells(db, cell_ids):

@@ -3,8 +3,10 @@ import json
 
 from fieldapp.data.db import rows
 
-# Restricting to a scope with one JSON parameter keeps the SQL the same for 3 cells or 3,000.
-_IN_SCOPE = "(:cells IS NULL OR {column} IN (SELECT value FROM json_each(:cells)))"
+def _in_scope(db, column):
+    """SQL restricting column to the cells of the :cells parameter (see _scope; NULL: every cell). One JSON
+    parameter keeps the SQL the same for 3 cells or 3,000."""
+    return f"(:cells IS NULL OR {column} IN {db.dialect.json_values(':cells', 'INTEGER')})"
 
 
 def _scope(cell_ids):
@@ -15,7 +17,7 @@ def _scope(cell_ids):
 def cells(db, cell_ids=None):
     """Cells with their grid and geometry (GeoJSON text)."""
     return rows(db, "SELECT c.id, c.code, c.name, g.code AS grid_code, g.name AS grid_name, c.geometry "
-                    "FROM cells c JOIN grids g ON g.id = c.grid_id WHERE " + _IN_SCOPE.format(column="c.id") +
+                    "FROM cells c JOIN grids g ON g.id = c.grid_id WHERE " + _in_scope(db, "c.id") +
                 " ORDER BY c.id", _scope(cell_ids))
 
 
@@ -23,16 +25,17 @@ def buildings(db, cell_ids=None):
     """Buildings with their cell's code."""
     return rows(db, "SELECT b.id, b.external_id, b.name, b.kind, b.lon, b.lat, b.footprint, b.cell_id, "
                     "c.code AS cell_code FROM buildings b JOIN cells c ON c.id = b.cell_id WHERE " +
-                _IN_SCOPE.format(column="b.cell_id") + " ORDER BY b.id", _scope(cell_ids))
+                _in_scope(db, "b.cell_id") + " ORDER BY b.id", _scope(cell_ids))
 
 
 def residents(db, cell_ids=None):
     """Current residents of the households in scope, with their tags' labels, in household order."""
     return rows(db, "SELECT r.household_id, r.name, r.phone, "
-                    "(SELECT group_concat(t.label, ',') FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id "
+                    f"(SELECT {db.dialect.joined('t.label', order='t.id')} FROM resident_tags rt "
+                    "JOIN tags t ON t.id = rt.tag_id "
                     " WHERE rt.resident_id = r.id) AS tags "
                     "FROM residents r JOIN households h ON h.id = r.household_id "
-                    "WHERE r.moved_out_at IS NULL AND " + _IN_SCOPE.format(column="h.cell_id") +
+                    "WHERE r.moved_out_at IS NULL AND " + _in_scope(db, "h.cell_id") +
                 " ORDER BY r.household_id, r.id", _scope(cell_ids))
 
 
@@ -49,7 +52,7 @@ def visits(db, cell_ids=None, since=None, until=None):
         "(SELECT a.notes FROM visit_amendments a WHERE a.visit_id = v.id AND a.notes IS NOT NULL "
         " ORDER BY a.at DESC, a.id DESC LIMIT 1) AS amended_notes "
         "FROM visits v JOIN households h ON h.id = v.household_id JOIN cells c ON c.id = h.cell_id "
-        "JOIN users u ON u.id = v.user_id WHERE " + _IN_SCOPE.format(column="h.cell_id") +
+        "JOIN users u ON u.id = v.user_id WHERE " + _in_scope(db, "h.cell_id") +
         " AND (:since IS NULL OR v.visited_at >= :since) AND (:until IS NULL OR v.visited_at < :until) "
         "ORDER BY v.visited_at, v.id",
         params,

@@ -36,7 +36,8 @@ def residents_by_household(db):
     """Current residents with their tag codes, grouped by household id."""
     grouped = {}
     for r in rows(db, "SELECT r.id, r.household_id, r.name, r.phone, "
-                      "(SELECT group_concat(t.code) FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id "
+                      f"(SELECT {db.dialect.joined('t.code', order='t.id')} FROM resident_tags rt "
+                      "JOIN tags t ON t.id = rt.tag_id "
                       " WHERE rt.resident_id = r.id) AS tags "
                       "FROM residents r WHERE r.moved_out_at IS NULL ORDER BY r.id"):
         grouped.setdefault(r["household_id"], []).append(r)
@@ -54,7 +55,7 @@ def apply_cells(db, plan):
         for code, name in plan["new_grids"]:
             db.execute("INSERT INTO grids (code, name) VALUES (?, ?)", [code, name])
         grid_ids = grids(db)
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO cells (grid_id, code, name, geometry, min_lon, min_lat, max_lon, max_lat) "
             "VALUES (:grid_id, :code, :name, :geometry, :min_lon, :min_lat, :max_lon, :max_lat) "
             "ON CONFLICT(code) DO UPDATE SET grid_id = excluded.grid_id, name = excluded.name, "
@@ -67,7 +68,7 @@ def apply_cells(db, plan):
 def apply_buildings(db, plan):
     """Insert or update the plan's buildings in one transaction."""
     with write(db):
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO buildings (external_id, cell_id, name, kind, lon, lat, footprint) "
             "VALUES (:external_id, :cell_id, :name, :kind, :lon, :lat, :footprint) "
             "ON CONFLICT(external_id) DO UPDATE SET cell_id = excluded.cell_id, name = excluded.name, "
@@ -80,7 +81,7 @@ def apply_households(db, plan):
     """Insert or update the plan's households and their residents in one transaction."""
     now = rules.iso(rules.utcnow())
     with write(db):
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO households (external_id, cell_id, building_id, unit, room, address, lon, lat, "
             "occupancy, created_at) VALUES (:external_id, :cell_id, :building_id, :unit, :room, :address, "
             ":lon, :lat, :occupancy, :created_at) "
@@ -96,11 +97,11 @@ def apply_households(db, plan):
 def _apply_residents(db, residents, now):
     """Add the file's residents to their households, or update the phone and tags of those known by name."""
     ids = {r["external_id"]: r["id"] for r in rows(
-        db, "SELECT id, external_id FROM households WHERE external_id IN (SELECT value FROM json_each(?))",
+        db, f"SELECT id, external_id FROM households WHERE external_id IN {db.dialect.json_values('?')}",
         [json.dumps(list(residents))])}
     known = {}
     for r in rows(db, "SELECT id, household_id, name FROM residents WHERE moved_out_at IS NULL AND household_id IN "
-                      "(SELECT value FROM json_each(?))", [json.dumps(list(ids.values()))]):
+                      f"{db.dialect.json_values('?', 'INTEGER')}", [json.dumps(list(ids.values()))]):
         known.setdefault((r["household_id"], r["name"]), r["id"])
     new, updated, tagged = [], [], []
     for external_id, people in residents.items():
@@ -112,15 +113,14 @@ def _apply_residents(db, residents, now):
             else:
                 updated.append((person["phone"] or None, resident_id))
                 tagged.append((resident_id, person["tag_ids"]))
-    db.conn.executemany("UPDATE residents SET phone = ? WHERE id = ?", updated)
-    # Under BEGIN IMMEDIATE nobody else inserts: new rows take the ids after the largest one, in order.
-    first = (db.execute("SELECT max(id) FROM residents").fetchone()[0] or 0) + 1
-    db.conn.executemany("INSERT INTO residents (id, household_id, name, phone, created_at) VALUES (?, ?, ?, ?, ?)",
-                        [(first + i, *person[:4]) for i, person in enumerate(new)])
+    db.executemany("UPDATE residents SET phone = ? WHERE id = ?", updated)
+    # New rows take ids reserved for them, in order (SQLite: under BEGIN IMMEDIATE nobody else inserts).
+    first = db.reserve_ids("residents", len(new))
+    db.copy("residents", ("id", "household_id", "name", "phone", "created_at"),
+            [(first + i, *person[:4]) for i, person in enumerate(new)])
     tagged.extend((first + i, person[4]) for i, person in enumerate(new) if person[4])
-    db.conn.executemany("DELETE FROM resident_tags WHERE resident_id = ?", [(rid,) for _phone, rid in updated])
-    db.conn.executemany("INSERT INTO resident_tags (resident_id, tag_id) VALUES (?, ?)",
-                        [(rid, tag_id) for rid, tag_ids in tagged for tag_id in tag_ids])
+    db.executemany("DELETE FROM resident_tags WHERE resident_id = ?", [(rid,) for _phone, rid in updated])
+    db.copy("resident_tags", ("resident_id", "tag_id"), [(rid, tag_id) for rid, tag_ids in tagged for tag_id in tag_ids])
 
 
 def save_upload(db, *, token, user_id, kind, crs, filename, content):

@@ -10,7 +10,7 @@ _STATUS_QUERY = """
     COALESCE(h.lon, b.lon) AS lon, COALESCE(h.lat, b.lat) AS lat,
     b.name AS building_name, b.kind AS building_kind,
     h.last_visit_at, h.last_visit_user_id, lu.display_name AS last_visit_by,
-    date(h.last_visit_at, :offset) AS last_visit_day,
+    {last_visit_day} AS last_visit_day,
     coalesce(rq.open_requests, 0) AS open_requests, coalesce(rq.overdue_requests, 0) AS overdue_requests,
     coalesce(rq.return_visits, 0) AS return_visits, {cycle_days} AS cycle_days, c.codes AS cycle_tags
   FROM households h
@@ -31,7 +31,7 @@ def _cells_clause(cell_ids, params):
     return in_clause("h.cell_id", cell_ids, params, "cell")
 
 
-def _where(params, cell_ids=None, household_id=None, building_id=None, tag=None, search=None):
+def _where(dialect, params, cell_ids=None, household_id=None, building_id=None, tag=None, search=None):
     """The WHERE clause over households h for these filters, adding its parameters to params."""
     where = [_cells_clause(cell_ids, params)]
     if household_id is not None:
@@ -41,16 +41,17 @@ def _where(params, cell_ids=None, household_id=None, building_id=None, tag=None,
         where.append("h.building_id = :building_id")
         params["building_id"] = building_id
     if tag:
-        # CROSS JOIN: from the household's few residents to their tags. Left to itself SQLite went from the
-        # tag to its thousands of residents for every household: 2.3 s for a member's 300 households.
-        where.append("EXISTS (SELECT 1 FROM residents r CROSS JOIN resident_tags rt ON rt.resident_id = r.id "
-                     "CROSS JOIN tags t ON t.id = rt.tag_id WHERE r.household_id = h.id AND t.code = :tag "
+        # From the household's few residents to their tags. Left to itself SQLite went from the tag to its
+        # thousands of residents for every household: 2.3 s for a member's 300 households.
+        join = dialect.ordered_join
+        where.append(f"EXISTS (SELECT 1 FROM residents r {join} resident_tags rt ON rt.resident_id = r.id "
+                     f"{join} tags t ON t.id = rt.tag_id WHERE r.household_id = h.id AND t.code = :tag "
                      "AND r.moved_out_at IS NULL)")
         params["tag"] = tag
     if search:
-        # instr, not LIKE: a substring of a 2-3 character Chinese name, and no wildcards to escape.
-        where.append("(instr(h.address, :search) OR EXISTS (SELECT 1 FROM residents r "
-                     "WHERE r.household_id = h.id AND instr(r.name, :search)))")
+        # Not LIKE: a substring of a 2-3 character Chinese name, and no wildcards to escape.
+        where.append(f"({dialect.contains('h.address', ':search')} OR EXISTS (SELECT 1 FROM residents r "
+                     f"WHERE r.household_id = h.id AND {dialect.contains('r.name', ':search')}))")
         params["search"] = search
     return " AND ".join(where)
 
@@ -62,15 +63,16 @@ def with_status(db, clock, *, status=None, **filters):
     '+480 minutes') and default_cycle (days).
     """
     params = dict(clock)
-    where = _where(params, **filters)
+    where = _where(db.dialect, params, **filters)
     sql = _STATUS_QUERY.format(
-        with_clause=status_sql.with_clause(where, requests=True, codes=True), where=where,
+        with_clause=status_sql.with_clause(db.dialect, where, requests=True, codes=True), where=where,
+        last_visit_day=db.dialect.local_day("h.last_visit_at", ":offset"),
         cycle_days=status_sql.cycle_days("c"),
         needs_visit=status_sql.needs_visit(status_sql.cycle_began(db, clock, params, "cycle_days"), "last_visit_at"),
         status=status_sql.status(overdue="overdue_requests", open_requests="open_requests", occupancy="occupancy",
                                  due="needs_visit"))
     if status:
-        sql = f"SELECT * FROM ({sql}) WHERE status = :status"
+        sql = f"SELECT * FROM ({sql}) AS households WHERE status = :status"
         params["status"] = status
     return rows(db, sql, params)
 
@@ -78,7 +80,7 @@ def with_status(db, clock, *, status=None, **filters):
 def matching_ids(db, **filters):
     """Ids of the households matching filters (see _where), without the cost of their status."""
     params = {}
-    return {r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_where(params, **filters)}", params)}
+    return {r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_where(db.dialect, params, **filters)}", params)}
 
 
 def count(db):
@@ -103,7 +105,7 @@ def residents(db, household_id):
     return rows(
         db,
         "SELECT r.id, r.name, r.phone, r.gender, r.birth_year, "
-        "(SELECT group_concat(t.code) FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id "
+        f"(SELECT {db.dialect.joined('t.code', order='t.id')} FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id "
         " WHERE rt.resident_id = r.id) AS tags "
         "FROM residents r WHERE r.household_id = ? AND r.moved_out_at IS NULL ORDER BY r.id",
         [household_id],

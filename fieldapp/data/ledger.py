@@ -4,7 +4,7 @@ import json
 
 from fieldapp import rules
 from fieldapp.data.coverage import cells_clause
-from fieldapp.data.db import one, rows, scalar, write
+from fieldapp.data.db import insert, one, rows, scalar, write
 
 
 class StaleRequest(Exception):
@@ -71,7 +71,8 @@ def counts(db, scope, filters, today):
     # The households only when cells matter: for the whole district that saves a look-up per request.
     source = ("FROM requests q JOIN households h ON h.id = q.household_id "
               if scope["cell_ids"] is not None or others.get("cell") is not None else "FROM requests q ")
-    found = rows(db, f"SELECT q.status, count(*) AS n, sum(q.status IN ('open', 'in_progress') AND q.due_date < :today) "
+    found = rows(db, f"SELECT q.status, count(*) AS n, "
+                     f"count(*) FILTER (WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today) "
                      f"AS overdue {source} WHERE {scope_clause(scope, params)} "
                      f"AND {_filters_clause(others, params, today)} GROUP BY q.status", params)
     result = {status: 0 for status in rules.REQUEST_STATUSES}
@@ -101,7 +102,7 @@ def events(db, request_id):
     """A request's history, oldest first, with who acted and (for assignments) whom it went to."""
     found = rows(db, "SELECT e.*, u.display_name AS who, ru.display_name AS assignee FROM request_events e "
                      "JOIN users u ON u.id = e.user_id "
-                     "LEFT JOIN users ru ON ru.id = json_extract(e.data, '$.responsible_user_id') "
+                     f"LEFT JOIN users ru ON ru.id = {db.dialect.json_int('e.data', 'responsible_user_id')} "
                      "WHERE e.request_id = ? ORDER BY e.at, e.id", [request_id])
     for event in found:
         event["data"] = json.loads(event["data"] or "{}")
@@ -110,7 +111,7 @@ def events(db, request_id):
 
 def _event(db, request_id, user_id, at, kind, from_status, to_status, note, visit_id=None, data=None):
     """Append one event to a request's history."""
-    db["request_events"].insert({
+    insert(db, "request_events", {
         "request_id": request_id, "user_id": user_id, "at": at, "kind": kind, "from_status": from_status,
         "to_status": to_status, "note": note, "visit_id": visit_id,
         "data": json.dumps(data or {}, ensure_ascii=False)})
@@ -128,7 +129,7 @@ def apply(db, request_id, action, *, user_id, at, version=None, note=None, data=
     data = dict(data or {})
     with write(db):
         request = one(db, "SELECT id, status, version, household_id, responsible_user_id, due_date, referral "
-                          "FROM requests WHERE id = ?", [request_id])
+                          f"FROM requests WHERE id = ?{db.dialect.for_update}", [request_id])
         if request is None or (household_id is not None and request["household_id"] != household_id):
             raise rules.IllegalTransition("the request is not one of this household's")
         if version is not None and request["version"] != version:
@@ -183,13 +184,12 @@ def create(db, *, uuid, household_id, category, description, responsible_user_id
     Returns (created: bool, request id).
     """
     with write(db):
-        known = scalar(db, "SELECT id FROM requests WHERE uuid = ?", [uuid])
-        if known:
-            return False, known
-        request_id = db["requests"].insert({
+        request_id = insert(db, "requests", {
             "uuid": uuid, "household_id": household_id, "visit_id": None, "category": category,
             "description": description, "status": "open", "responsible_user_id": responsible_user_id,
-            "due_date": due_date, "created_by": user_id, "created_at": at, "updated_at": at}).last_pk
+            "due_date": due_date, "created_by": user_id, "created_at": at, "updated_at": at}, unless="uuid")
+        if request_id is None:  # a resend, maybe at the same moment on another connection (see visits.record)
+            return False, scalar(db, "SELECT id FROM requests WHERE uuid = ?", [uuid])
         _event(db, request_id, user_id, at, "created", None, "open", description,
                data={"channel": channel, "responsible_user_id": responsible_user_id, "due_date": due_date})
     return True, request_id
@@ -229,11 +229,11 @@ def overdue_groups(db, cell_ids, today, by):
     key, name, join = {"person": ("q.responsible_user_id", "u.display_name", "LEFT JOIN users u ON u.id = q.responsible_user_id "),
                        "cell": ("h.cell_id", "c.name", "JOIN cells c ON c.id = h.cell_id ")}[by]
     params = {"today": today}
-    late = "CAST(julianday(:today) - julianday(q.due_date) AS INTEGER)"
+    late = db.dialect.days_between(":today", "q.due_date")
     return rows(db, f"SELECT {key} AS id, {name} AS name, count(*) AS requests, max({late}) AS most_late, "
                     f"sum({late}) AS days_late FROM requests q JOIN households h ON h.id = q.household_id {join}"
                     f"WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today "
-                    f"AND {cells_clause(cell_ids, params)} GROUP BY {key} "
+                    f"AND {cells_clause(cell_ids, params)} GROUP BY {key}, {name} "
                     "ORDER BY requests DESC, most_late DESC, name", params)
 
 
@@ -244,18 +244,19 @@ def status_counts(db, cell_ids, today):
 
 def candidates(db, grid_id, at):
     """Who may be made responsible for a request in grid_id: its members at `at` and its leaders."""
-    return rows(db, "SELECT u.id, u.display_name, u.role, group_concat(DISTINCT a.cell_id) AS cells FROM users u "
+    return rows(db, f"SELECT u.id, u.display_name, u.role, {db.dialect.joined('a.cell_id', distinct=True)} AS cells "
+                    "FROM users u "
                     "LEFT JOIN assignments a ON a.user_id = u.id AND a.valid_from <= :at "
                     "AND (a.valid_to IS NULL OR a.valid_to > :at) "
                     "AND a.cell_id IN (SELECT id FROM cells WHERE grid_id = :grid) "
-                    "WHERE u.active AND ((u.role = 'leader' AND u.grid_id = :grid) OR a.id IS NOT NULL) "
-                    "GROUP BY u.id ORDER BY u.role = 'leader', u.display_name, u.id", {"grid": grid_id, "at": at})
+                    "WHERE u.active = 1 AND ((u.role = 'leader' AND u.grid_id = :grid) OR a.id IS NOT NULL) "
+                    "GROUP BY u.id, u.display_name, u.role ORDER BY u.role = 'leader', u.display_name, u.id", {"grid": grid_id, "at": at})
 
 
 def find_households(db, cell_ids, search, limit=20):
     """Households of cell_ids whose address or a resident's name contains search, for a new request."""
     params = {"search": search, "limit": limit}
     return rows(db, "SELECT h.id, h.address, c.name AS cell_name FROM households h JOIN cells c ON c.id = h.cell_id "
-                    f"WHERE {cells_clause(cell_ids, params)} AND (instr(h.address, :search) OR EXISTS ("
+                    f"WHERE {cells_clause(cell_ids, params)} AND ({db.dialect.contains('h.address', ':search')} OR EXISTS ("
                     "SELECT 1 FROM residents r WHERE r.household_id = h.id AND r.moved_out_at IS NULL "
-                    "AND instr(r.name, :search))) ORDER BY h.address LIMIT :limit", params)
+                    f"AND {db.dialect.contains('r.name', ':search')})) ORDER BY h.address LIMIT :limit", params)

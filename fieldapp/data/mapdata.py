@@ -6,7 +6,8 @@ from sqlite_utils.utils import sqlite3
 
 from fieldapp import rules
 from fieldapp.data import status
-from fieldapp.data.db import in_clause, one, rows
+from fieldapp.data.db import in_clause, one, rows, scalar
+from fieldapp.data.dialect import SQLITE
 
 # Each household's status rank (index into rules.STATUSES, most urgent first) and whether it needs a visit,
 # as data/status.py builds them: joins on grouped requests and tag cycles, "visited since the cycle began"
@@ -28,7 +29,7 @@ def _status_sql(db, clock, cell_ids, params):
                          due=needs, ranked=True)
     # A grid's households by index, rather than every tagged resident and open request of the district.
     scope = None if cell_ids is None else in_clause("h.cell_id", cell_ids, params, "scope")
-    return status.with_clause(scope, requests=True), rank, needs
+    return status.with_clause(db.dialect, scope, requests=True), rank, needs
 
 
 def _match(filters, params, rank, needs):
@@ -112,9 +113,10 @@ def members_in(db, cell_ids, at):
     """The users responsible at UTC timestamp at for cells of cell_ids (None: all), with their cell ids."""
     params = {"at": at}
     clause = in_clause("a.cell_id", cell_ids, params, "cell")
-    found = rows(db, f"SELECT u.id, u.display_name, group_concat(DISTINCT a.cell_id) AS cells FROM assignments a "
-                     f"JOIN users u ON u.id = a.user_id WHERE {clause} AND a.valid_from <= :at "
-                     f"AND (a.valid_to IS NULL OR a.valid_to > :at) GROUP BY u.id ORDER BY u.display_name",
+    found = rows(db, f"SELECT u.id, u.display_name, {db.dialect.joined('a.cell_id', distinct=True)} AS cells "
+                     f"FROM assignments a JOIN users u ON u.id = a.user_id WHERE {clause} AND a.valid_from <= :at "
+                     f"AND (a.valid_to IS NULL OR a.valid_to > :at) GROUP BY u.id, u.display_name "
+                     f"ORDER BY u.display_name",
                  params)
     for member in found:
         member["cells"] = [int(cell_id) for cell_id in member["cells"].split(",")]
@@ -132,14 +134,18 @@ def building(db, building_id):
                    "JOIN cells c ON c.id = b.cell_id WHERE b.id = ?", [building_id])
 
 
-# One watching connection per database file and process: PRAGMA data_version changes when any other
-# connection commits, so a cached map can be served until the data actually changes.
+# SQLite: one watching connection per database file and process; PRAGMA data_version changes when any other
+# connection commits. PostgreSQL: the change counter that triggers move with every commit to what a map shows
+# (migration 0009), the same for every app server. A cached map is served until the data actually changes.
 _watchers = {}
 _watch_lock = threading.Lock()
 
 
-def data_version(path):
-    """A value that changes whenever anything is committed to the database at path."""
+def data_version(db, target):
+    """A value that changes whenever something is committed to the database target (db: a connection to it)."""
+    if db.dialect is not SQLITE:
+        return scalar(db, "SELECT sum(n) FROM data_changes")
+    path = target
     key = (os.getpid(), path)
     with _watch_lock:
         conn = _watchers.get(key)

@@ -44,9 +44,11 @@ def audit_actions(db):
 
 def residents_matching(db, search, limit=50):
     """Residents whose name or phone contains search, with their household's address."""
+    contains = db.dialect.contains
     return rows(db, "SELECT r.id, r.name, r.phone, r.anonymised_at, h.id AS household_id, h.address "
                     "FROM residents r JOIN households h ON h.id = r.household_id "
-                    "WHERE instr(r.name, :q) OR instr(coalesce(r.phone, ''), :q) ORDER BY r.name, r.id LIMIT :limit",
+                    f"WHERE {contains('r.name', ':q')} OR {contains('r.phone', ':q')} "
+                    "ORDER BY r.name, r.id LIMIT :limit",
                 {"q": search, "limit": limit})
 
 
@@ -75,8 +77,8 @@ def resident_record(db, resident_id):
                         "WHERE (a.target_type = 'resident' AND a.target_id = :resident) "
                         "OR (a.target_type = 'household' AND a.target_id = :household) "
                         # an offline copy names the households it took, in one entry
-                        "OR (a.action = 'offline_copy' AND EXISTS (SELECT 1 FROM json_each(a.detail, '$.households') "
-                        "WHERE json_each.value = :household)) ORDER BY a.id",
+                        f"OR (a.action = 'offline_copy' AND {db.dialect.json_has('a.detail', 'households', ':household')}) "
+                        "ORDER BY a.id",
                     {"resident": resident_id, "household": household_id})
     return {"resident": resident, "household": household, "visits": visits, "requests": requests,
             "accesses": accesses}

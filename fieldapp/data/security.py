@@ -1,7 +1,10 @@
 """Sign-in attempts (the throttle's memory, shared by every worker) and scope checks the forms cannot make."""
-from fieldapp.data.db import rows, scalar, write
+from datetime import timedelta
 
-KEEP_ATTEMPTS = "-1 day"  # older attempts no longer count for anything
+from fieldapp import rules
+from fieldapp.data.db import insert, rows, scalar, write
+
+KEEP_ATTEMPTS = timedelta(days=1)  # older attempts no longer count for anything
 
 
 def recent_failures(db, *, username, ip, device, since):
@@ -37,20 +40,19 @@ def record_attempt(db, *, username, ip, device, success, at):
     """Remember one sign-in attempt (a success also makes the device known to the account); forget attempts
     older than a day in the same transaction."""
     with write(db):
-        db["login_attempts"].insert({"at": at, "username": username.lower()[:64], "ip": ip or "",
+        insert(db, "login_attempts", {"at": at, "username": username.lower()[:64], "ip": ip or "",
                                      "device": device, "success": int(success)})
         if success and device:
             db.execute("INSERT INTO known_devices (username, device, last_success_at) VALUES (?, ?, ?) "
                        "ON CONFLICT (username, device) DO UPDATE SET last_success_at = excluded.last_success_at",
                        [username.lower()[:64], device, at])
-        db.execute("DELETE FROM login_attempts WHERE at < strftime('%Y-%m-%dT%H:%M:%SZ', ?, ?)",
-                   [at, KEEP_ATTEMPTS])
+        db.execute("DELETE FROM login_attempts WHERE at < ?", [rules.iso(rules.parse_iso(at) - KEEP_ATTEMPTS)])
 
 
 def lift_throttle(db, username, at):
     """Let an account sign in again at once (an admin's reset): its failures so far no longer count."""
     with write(db):
-        db["login_attempts"].insert({"at": at, "username": username.lower()[:64], "ip": "", "device": None,
+        insert(db, "login_attempts", {"at": at, "username": username.lower()[:64], "ip": "", "device": None,
                                      "success": 1})
 
 

@@ -2,7 +2,7 @@
 import json
 
 from fieldapp import rules
-from fieldapp.data.db import rows, scalar, write
+from fieldapp.data.db import insert, rows, scalar, write
 
 
 def current(db):
@@ -38,7 +38,7 @@ def save(db, *, default_cycle_days, tag_cycles, category_days, user_id, ip=None)
                 changes[f"category:{category['code']}"] = [category["due_days"], days]
                 db.execute("UPDATE categories SET due_days = ? WHERE code = ?", [days, category["code"]])
         if changes:
-            db["audit_log"].insert({"at": rules.iso(rules.utcnow()), "user_id": user_id, "action": "settings",
+            insert(db, "audit_log", {"at": rules.iso(rules.utcnow()), "user_id": user_id, "action": "settings",
                                     "target_type": "settings", "target_id": None,
                                     "detail": json.dumps(changes, ensure_ascii=False), "ip": ip})
     return changes

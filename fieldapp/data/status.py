@@ -24,54 +24,54 @@ _OPEN = _listed(rules.OPEN_REQUEST_STATUSES)
 _COUNTED = _listed((*rules.OPEN_REQUEST_STATUSES, "resolved"))  # resolved: awaiting the return visit
 
 
-def with_clause(where=None, *, requests=False, codes=False):
+def with_clause(dialect, where=None, *, requests=False, codes=False):
     """The WITH clause that a query over the households h matching the SQL condition where (None: every
-    household) starts from: CTE cycles (see _cycles), and request_counts (see _request_counts) if asked.
-
-    Scoped by where, both walk from the matching households (CTE scope, computed once) into the indexes; for
-    every household, one pass over the tags and the open requests is faster.
-    """
+    household) starts from: CTE cycles (see _cycles), and request_counts (see _request_counts) if asked, in the
+    words of dialect (data/dialect.py)."""
+    # Scoped by where, both walk from the matching households (CTE scope, computed once) into the indexes; for
+    # every household, one pass over the tags and the open requests is faster.
     scoped = where is not None
     tables = [f"scope AS MATERIALIZED (SELECT h.id FROM households h WHERE {where})"] if scoped else []
     if requests:
-        tables.append(_request_counts(scoped))
-    tables.append(_cycles(scoped, codes))
+        tables.append(_request_counts(dialect, scoped))
+    tables.append(_cycles(dialect, scoped, codes))
     return "WITH " + ", ".join(tables)
 
 
-def _cycles(scoped, codes):
+def _cycles(dialect, scoped, codes):
     """CTE `cycles(household_id, days[, codes])`: the shortest cycle of the tags of each tagged household and of
     its current residents, and if asked the codes of those tags (each once, in order, comma-separated)."""
-    if scoped:  # CROSS JOIN keeps SQLite walking from the scope into the indexes
-        residents = ("FROM scope s CROSS JOIN residents r ON r.household_id = s.id "
+    if scoped:  # walking from the scope into the indexes
+        join = dialect.ordered_join
+        residents = (f"FROM scope s {join} residents r ON r.household_id = s.id "
                      "JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id")
-        own = "FROM scope s CROSS JOIN household_tags ht ON ht.household_id = s.id JOIN tags t ON t.id = ht.tag_id"
+        own = f"FROM scope s {join} household_tags ht ON ht.household_id = s.id JOIN tags t ON t.id = ht.tag_id"
     else:
         residents = "FROM tags t JOIN resident_tags rt ON rt.tag_id = t.id JOIN residents r ON r.id = rt.resident_id"
         own = "FROM tags t JOIN household_tags ht ON ht.tag_id = t.id"
     code = ", t.code" if codes else ""
-    listed = ", group_concat(code ORDER BY code) AS codes" if codes else ""
+    listed = f", {dialect.joined('code', order='code')} AS codes" if codes else ""
     return (f"cycles AS (SELECT household_id, min(days) AS days{listed} FROM ("
             f"SELECT r.household_id, t.cycle_days AS days{code} {residents} "
             f"WHERE r.moved_out_at IS NULL AND t.cycle_days IS NOT NULL "
             f"{'UNION' if codes else 'UNION ALL'} "
             f"SELECT ht.household_id, t.cycle_days{code} {own} WHERE t.cycle_days IS NOT NULL"
-            f") GROUP BY household_id)")
+            f") AS tagged GROUP BY household_id)")
 
 
-def _request_counts(scoped):
+def _request_counts(dialect, scoped):
     """CTE `request_counts(household_id, open_requests, overdue_requests, return_visits)`: each household's open
     requests (open or in progress), those of them due before :today, and resolved ones awaiting a return visit."""
-    source = "FROM scope s CROSS JOIN requests q ON q.household_id = s.id" if scoped else "FROM requests q"
-    return (f"request_counts AS (SELECT q.household_id, sum(q.status IN {_OPEN}) AS open_requests, "
-            f"sum(q.status IN {_OPEN} AND q.due_date < :today) AS overdue_requests, "
-            f"sum(q.status = 'resolved') AS return_visits {source} "
+    source = f"FROM scope s {dialect.ordered_join} requests q ON q.household_id = s.id" if scoped else "FROM requests q"
+    return (f"request_counts AS (SELECT q.household_id, count(*) FILTER (WHERE q.status IN {_OPEN}) AS open_requests, "
+            f"count(*) FILTER (WHERE q.status IN {_OPEN} AND q.due_date < :today) AS overdue_requests, "
+            f"count(*) FILTER (WHERE q.status = 'resolved') AS return_visits {source} "
             f"WHERE q.status IN {_COUNTED} GROUP BY q.household_id)")
 
 
 def cycle_days(cycles="c"):
     """SQL of a household's cycle in days (rules.cycle_days), with the CTE cycles joined as cycles."""
-    return f"min(:default_cycle, coalesce({cycles}.days, :default_cycle))"
+    return f"(CASE WHEN {cycles}.days < :default_cycle THEN {cycles}.days ELSE :default_cycle END)"
 
 
 def cycle_values(db, default_days):

@@ -1,6 +1,6 @@
 """Accounts: look-up, creation, sign-in bookkeeping."""
 from fieldapp import rules
-from fieldapp.data.db import one, rows, write
+from fieldapp.data.db import insert, one, rows, write
 
 
 def get(db, user_id):
@@ -17,8 +17,7 @@ def create(db, *, username, password_hash, role, display_name=None, grid_id=None
            must_change_password=False):
     """Create an account and return its id."""
     with write(db):
-        return db["users"].insert(
-            {
+        return insert(db, "users", {
                 "username": username,
                 "display_name": display_name or username,
                 "password_hash": password_hash,
@@ -28,7 +27,7 @@ def create(db, *, username, password_hash, role, display_name=None, grid_id=None
                 "must_change_password": int(must_change_password),
                 "created_at": rules.iso(rules.utcnow()),
             }
-        ).last_pk
+        )
 
 
 def record_login(db, user_id, password_hash=None):

@@ -3,7 +3,7 @@ import json
 
 from fieldapp import rules
 from fieldapp.data import ledger
-from fieldapp.data.db import one, rows, write
+from fieldapp.data.db import insert, one, rows, write
 
 
 def record(db, visit, new_requests=(), followups=()):
@@ -13,11 +13,13 @@ def record(db, visit, new_requests=(), followups=()):
     recorded before (a resend); "conflict" when the uuid is known with other content (nothing written).
     """
     with write(db):
-        known = one(db, "SELECT id, payload_sha256 FROM visits WHERE uuid = ?", [visit["uuid"]])
-        if known:
+        # A resend of the same uuid on another connection at the same moment waits at the insert for the first
+        # to commit, then inserts nothing and reads it as the stored visit (PostgreSQL; SQLite has one writer).
+        visit_id = insert(db, "visits", visit, unless="uuid")
+        if visit_id is None:
+            known = one(db, "SELECT id, payload_sha256 FROM visits WHERE uuid = ?", [visit["uuid"]])
             same = known["payload_sha256"] == visit["payload_sha256"]
             return ("existing" if same else "conflict"), known["id"]
-        visit_id = db["visits"].insert(visit).last_pk
         occupancy = rules.OCCUPANCY_AFTER[visit["outcome"]]
         db.execute(
             "UPDATE households SET last_visit_at = :at, last_visit_user_id = :user, "
@@ -28,10 +30,10 @@ def record(db, visit, new_requests=(), followups=()):
         )
         at = visit["received_at"]
         for request in new_requests:
-            request_id = db["requests"].insert({
+            request_id = insert(db, "requests", {
                 **request, "household_id": visit["household_id"], "visit_id": visit_id, "status": "open",
                 "created_by": visit["user_id"], "created_at": at, "updated_at": at,
-            }).last_pk
+            })
             _event(db, request_id, visit["user_id"], at, "created", None, "open",
                    request["description"], visit_id)
         for followup in followups:
@@ -51,7 +53,7 @@ def _follow_up(db, followup, visit, visit_id):
 
 def _event(db, request_id, user_id, at, kind, from_status, to_status, note, visit_id=None, data=None):
     """Append one event to a request's history."""
-    db["request_events"].insert({
+    insert(db, "request_events", {
         "request_id": request_id, "user_id": user_id, "at": at, "kind": kind, "from_status": from_status,
         "to_status": to_status, "note": note, "visit_id": visit_id,
         "data": json.dumps(data or {}, ensure_ascii=False),
@@ -95,16 +97,16 @@ def timeline(db, household_id, limit=50):
 def amend(db, visit_id, user_id, at, reason, outcome=None, notes=None):
     """Record an amendment of a visit; the original stays as it was."""
     with write(db):
-        return db["visit_amendments"].insert({"visit_id": visit_id, "user_id": user_id, "at": at,
-                                               "reason": reason, "outcome": outcome, "notes": notes}).last_pk
+        return insert(db, "visit_amendments", {"visit_id": visit_id, "user_id": user_id, "at": at,
+                                               "reason": reason, "outcome": outcome, "notes": notes})
 
 
 def record_conflict(db, *, uuid, visit_id, user_id, received_at, body):
     """Keep a resend whose content differs from the stored visit (the stored one stays as it was)."""
     with write(db):
-        return db["sync_conflicts"].insert({"uuid": uuid, "visit_id": visit_id, "user_id": user_id,
+        return insert(db, "sync_conflicts", {"uuid": uuid, "visit_id": visit_id, "user_id": user_id,
                                             "received_at": received_at,
-                                            "body": json.dumps(body, ensure_ascii=False)}).last_pk
+                                            "body": json.dumps(body, ensure_ascii=False)})
 
 
 

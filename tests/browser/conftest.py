@@ -1,6 +1,5 @@
 """Browser tests: the real app on a demo database, served on 127.0.0.1, driven in Debian's chromium."""
 import os
-import shutil
 import threading
 
 import pytest
@@ -8,6 +7,7 @@ from werkzeug.serving import make_server
 
 from fieldapp import create_app
 from fieldapp.data import db as database
+from tests import engines
 
 CHROMIUM = "/usr/bin/chromium"
 # As root in a closed network: no sandbox, and none of chromium's own background connections.
@@ -30,16 +30,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory):
+def demo_template(engine):
     """A demo community database, built once per test session."""
     from fieldapp import demo
 
-    path = str(tmp_path_factory.mktemp("demo") / "demo.db")
-    db = database.connect(path, migrate=True)
-    demo.build(db)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.conn.close()
-    return path
+    return engines.template(engine, "fieldapp_demo", demo.build)
 
 
 class LiveServer:
@@ -69,13 +64,13 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_server(demo_template, tmp_path_factory):
+def live_server(engine, demo_template):
     """A server on a private copy of the demo database (one per test module)."""
-    path = str(tmp_path_factory.mktemp("live") / "live.db")
-    shutil.copy(demo_template, path)
-    server = LiveServer(create_app({"DATABASE": path, "SECRET_KEY": "browser tests"}))
+    target = engine.fresh(demo_template)
+    server = LiveServer(create_app({"DATABASE": target, "SECRET_KEY": "browser tests"}))
     yield server
     server.stop()
+    engine.drop(target)
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def examples(live_server):
         SELECT r.id FROM requests r JOIN households h ON h.id = r.household_id JOIN cells c ON c.id = h.cell_id
         WHERE c.grid_id = (SELECT grid_id FROM users WHERE username = 'leader1') AND r.status = 'in_progress'
         ORDER BY (SELECT count(*) FROM request_events e WHERE e.request_id = r.id) DESC, r.id LIMIT 1""")
-    db.conn.close()
+    db.close()
     assert household and request, "the demo community has no household of member1 or no request in progress"
     return {"household": household, "request": request}
 

@@ -59,7 +59,7 @@ def test_admin_imports_cells_and_households_fixing_the_bad_row(desktop, live_ser
     db = live_server.db()
     cell_id = database.scalar(db, "SELECT id FROM cells WHERE code = 'NEW-1'")
     stored = database.scalar(db, "SELECT count(*) FROM households WHERE cell_id = ?", [cell_id])
-    db.conn.close()
+    db.close()
     assert stored == 3
     desktop.goto(f"/map/?cell={cell_id}")
     expect(desktop.locator("#map-summary")).to_contain_text("共 3 户")

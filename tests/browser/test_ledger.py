@@ -10,7 +10,7 @@ from tests.browser.conftest import sign_in
 def one_row(server, sql, params=()):
     db = server.db()
     row = database.one(db, sql, params)
-    db.conn.close()
+    db.close()
     return row
 
 
@@ -69,7 +69,7 @@ def test_a_request_from_open_to_closed(phone, live_server):
     kinds = [r["kind"] for r in database.rows(db, "SELECT kind FROM request_events WHERE request_id = ? ORDER BY id",
                                               [request_id])]
     status = database.scalar(db, "SELECT status FROM requests WHERE id = ?", [request_id])
-    db.conn.close()
+    db.close()
     assert kinds[-3:] == ["progress", "resolved", "return_visit"] and status == "closed"
 
 

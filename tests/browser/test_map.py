@@ -14,7 +14,7 @@ def grid_cells(server, username):
     db = server.db()
     count = database.scalar(db, "SELECT count(*) FROM cells WHERE grid_id = "
                                 "(SELECT grid_id FROM users WHERE username = ?)", [username])
-    db.conn.close()
+    db.close()
     return count
 
 

@@ -11,7 +11,7 @@ def count_visits(server, household_ids):
     db = server.db()
     marks = ", ".join("?" * len(household_ids))
     total = database.scalar(db, f"SELECT count(*) FROM visits WHERE household_id IN ({marks})", list(household_ids))
-    db.conn.close()
+    db.close()
     return total
 
 

@@ -48,7 +48,7 @@ def audit_since(server, first_id, action):
     db = server.db()
     found = database.rows(db, "SELECT u.username, a.target_id, a.detail FROM audit_log a JOIN users u ON u.id = a.user_id "
                               "WHERE a.id >= ? AND a.action = ? ORDER BY a.id", [first_id, action])
-    db.conn.close()
+    db.close()
     return [(row["username"], row["target_id"], json.loads(row["detail"])) for row in found]
 
 
@@ -56,7 +56,7 @@ def next_audit_id(server):
     """The id the next audit entry will get."""
     db = server.db()
     found = database.scalar(db, "SELECT coalesce(max(id), 0) + 1 FROM audit_log")
-    db.conn.close()
+    db.close()
     return found
 
 
@@ -137,7 +137,7 @@ def test_a_new_copy_drops_the_households_of_a_cell_the_member_left(phone, live_s
     assert f"/households/{left[0]}" in kept and f"/households/{left[0]}/visits/new" in kept
 
     assignments.end(db, assignments.current(db, cells[-1], member)["id"])  # the leader moves them off the cell
-    db.conn.close()
+    db.close()
     status = phone.locator("#offline-status")
     before = status.get_attribute("data-prepared-at")
     phone.get_by_role("button", name="离线准备").click()

@@ -11,14 +11,14 @@ def household_point(server, household_id):
     db = server.db()
     row = database.one(db, "SELECT COALESCE(h.lat, b.lat) AS lat, COALESCE(h.lon, b.lon) AS lon FROM households h "
                            "LEFT JOIN buildings b ON b.id = h.building_id WHERE h.id = ?", [household_id])
-    db.conn.close()
+    db.close()
     return row
 
 
 def visits_of(server, household_id):
     db = server.db()
     rows = database.rows(db, "SELECT * FROM visits WHERE household_id = ? ORDER BY id", [household_id])
-    db.conn.close()
+    db.close()
     return rows
 
 
