@@ -54,6 +54,7 @@ def init_app(app):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
     app.before_request(limit_body)
     app.before_request(check_origin)
+    app.before_request(refuse_nul)
     app.before_request(enforce_session_limits)
     app.after_request(security_headers)
     user_loaded_from_cookie.connect(_remembered, app)
@@ -166,6 +167,32 @@ def may_offer_resend():
     site in this session. A cross-site POST gets no second, valid token for what another site wrote."""
     token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
     return from_this_site() and token_of_this_session(token)
+
+
+# --- Characters no database stores ---------------------------------------------------------------------------
+
+def _nul_field():
+    """The name of the first query, form or JSON field holding a NUL character (PostgreSQL's text cannot hold
+    one, SQLite's would cut it short elsewhere), or None. Uploaded files are not fields: binary files hold NULs."""
+    sources = (request.args, request.form) if request.method not in SAFE_METHODS else (request.args,)
+    for source in sources:
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "") or "?"
+    if request.method not in SAFE_METHODS and request.is_json:
+        body = request.get_data(cache=True)
+        if b"\x00" in body or b"\\u0000" in body.lower():
+            return "JSON"
+    return None
+
+
+def refuse_nul():
+    """Refuse a request whose query, form or JSON holds a NUL character, naming the field, before any view."""
+    field = _nul_field()
+    if field is not None:
+        return refusal(400, _("“%(field)s” holds a NUL character (\\0), which cannot be stored. Nothing was changed.",
+                              field=field))
+    return None
 
 
 # --- Body limits ----------------------------------------------------------------------------------------------

@@ -109,16 +109,14 @@ class Files:
         self.folder = scratch_dir()
 
     def create(self, name, template=None):
-        path = os.path.join(self.folder, f"{name}.db")
+        """A new database file called name (a copy of the file template if given), in a folder of its own."""
+        path = os.path.join(tempfile.mkdtemp(dir=self.folder), f"{name}.db")
         if template:
             shutil.copy(template, path)
         return path
 
     def fresh(self, template):
-        folder = tempfile.mkdtemp(dir=self.folder)
-        path = os.path.join(folder, "test.db")
-        shutil.copy(template, path)
-        return path
+        return self.create("test", template)
 
     def drop(self, path):
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)

@@ -12,7 +12,7 @@ CLOCK = {"today": TODAY.isoformat(), "offset": "+480 minutes", "default_cycle": 
 
 
 def test_the_status_case_decides_as_household_status_and_ranks_as_urgency(db):
-    sql = {ranked: status.status(overdue=":overdue", open_requests=":open", occupancy=":occupancy", due=":due",
+    sql = {ranked: status.status(overdue=":overdue", open_requests=":open", occupancy=":occupancy", due=":due = 1",
                                  ranked=ranked) for ranked in (False, True)}
     for overdue, open_requests, occupancy, due in product((0, 1), (0, 2), ("occupied", "vacant", "moved_out"),
                                                           (0, 1)):

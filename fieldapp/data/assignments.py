@@ -42,8 +42,8 @@ def end(db, assignment_id, at=None, *, by=None, requests_follow=False):
     at = at or rules.iso(rules.utcnow())
     with write(db):
         found = get(db, assignment_id)
-        changed = db.execute("UPDATE assignments SET valid_to = max(?, valid_from) WHERE id = ? AND valid_to IS NULL",
-                             [at, assignment_id]).rowcount
+        changed = db.execute(f"UPDATE assignments SET valid_to = {db.dialect.greatest('?', 'valid_from')} "
+                             "WHERE id = ? AND valid_to IS NULL", [at, assignment_id]).rowcount
         if not changed:
             raise AssignmentError("not_open")
         if not requests_follow:
@@ -52,7 +52,7 @@ def end(db, assignment_id, at=None, *, by=None, requests_follow=False):
                                "AND user_id != :user ORDER BY valid_from, id LIMIT 1",
                            {"cell": found["cell_id"], "user": found["user_id"]})
         successor = successor or scalar(db, "SELECT u.id FROM users u JOIN cells c ON c.grid_id = u.grid_id "
-                                            "WHERE c.id = ? AND u.role = 'leader' AND u.active ORDER BY u.id LIMIT 1",
+                                            "WHERE c.id = ? AND u.role = 'leader' AND u.active = 1 ORDER BY u.id LIMIT 1",
                                         [found["cell_id"]]) or by
         if successor is None:
             return None, 0

@@ -45,7 +45,7 @@ def _filters_clause(filters, params, today):
         where.append("q.created_at < :raised_to")
         params["raised_to"] = filters["raised_to"]
     params["today"] = today
-    return " AND ".join(where) or "1"
+    return " AND ".join(where) or "TRUE"
 
 
 _FROM = ("FROM requests q JOIN households h ON h.id = q.household_id JOIN cells c ON c.id = h.cell_id "

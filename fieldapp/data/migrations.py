@@ -7,6 +7,8 @@ applied in sqlite-utils' `_sqlite_migrations` table (the one its databases alway
 """
 from datetime import datetime, timezone
 
+from fieldapp.data.statements import insert_many, write
+
 
 class Migrations:
     """The ordered schema versions and what each database has applied."""
@@ -56,8 +58,6 @@ class Migrations:
 
     def apply(self, db, stop_before=None):
         """Apply the pending versions in order, each in its own transaction, up to stop_before (a name)."""
-        from fieldapp.data.db import write  # data.db imports this module
-
         table = self._table(db)
         for version in self.pending(db):
             if version.name == stop_before:
@@ -494,8 +494,6 @@ migrations.sql(
 @migrations(name="0002_reference_data")
 def m0002_reference_data(db):
     """Seed the request categories with their time limits, the resident tags and the default cycle."""
-    from fieldapp.data.db import insert_many  # data.db imports this module
-
     insert_many(db, "categories", [
         {"code": code, "label": label, "due_days": days, "position": i}
         for i, (code, label, days) in enumerate([

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from fieldapp.data.dialect import POSTGRES
+from fieldapp.data.statements import write
 
 Error = psycopg.Error
 IntegrityError = psycopg.IntegrityError
@@ -130,8 +131,6 @@ class Database:
     def bulk(self):
         """One write transaction for generated rows, committed without waiting for the disk (they can be made
         again), its tables analysed afterwards for the planner."""
-        from fieldapp.data.db import write  # data.db imports this module
-
         with write(self):
             self.conn.execute("SET LOCAL synchronous_commit = off")
             yield self

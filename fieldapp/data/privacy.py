@@ -17,7 +17,7 @@ _MOVED_OUT_SINCE = """
 def audit_search(db, *, user_id=None, action=None, target_type=None, target_id=None, since=None, until=None,
                  ip=None, before=None, limit=50):
     """Audit entries matching every given filter, newest first, with the person's name; `before` pages by id."""
-    where, params = ["1"], {"limit": limit}
+    where, params = ["TRUE"], {"limit": limit}
     for column, value in (("a.user_id", user_id), ("a.action", action), ("a.target_type", target_type),
                           ("a.target_id", target_id), ("a.ip", ip)):
         if value is not None:
