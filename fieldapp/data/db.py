@@ -14,7 +14,7 @@ from sqlite_utils.utils import sqlite3
 from fieldapp.data import postgres
 from fieldapp.data.dialect import SQLITE
 from fieldapp.data.migrations import migrations
-from fieldapp.data.statements import in_clause, insert, insert_many, one, rows, scalar, write  # noqa: F401
+from fieldapp.data.statements import in_clause, insert, insert_many, one, rows, scalar, upsert_sql, write  # noqa: F401
 
 # What a query can raise on either engine: any database error, and a broken constraint.
 DatabaseError = (sqlite3.DatabaseError, postgres.DatabaseError)
@@ -71,6 +71,11 @@ class SQLiteDatabase(sqlite_utils.Database):
         """Load rows (tuples in the order of columns): one prepared INSERT run for each."""
         marks = ", ".join("?" * len(columns))
         self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def upsert(self, table, columns, rows, *, key, keep=()):
+        """Insert the dicts rows (their columns), or update the row with the same key (but not its columns keep)."""
+        values = f"VALUES ({', '.join(':' + c for c in columns)})"
+        self.conn.executemany(upsert_sql(table, columns, key, keep, values), [{c: r[c] for c in columns} for r in rows])
 
     def reserve_ids(self, table, count):
         """The first of count consecutive free ids of table, for rows inserted with them in this transaction

@@ -55,41 +55,26 @@ def apply_cells(db, plan):
         for code, name in plan["new_grids"]:
             db.execute("INSERT INTO grids (code, name) VALUES (?, ?)", [code, name])
         grid_ids = grids(db)
-        db.executemany(
-            "INSERT INTO cells (grid_id, code, name, geometry, min_lon, min_lat, max_lon, max_lat) "
-            "VALUES (:grid_id, :code, :name, :geometry, :min_lon, :min_lat, :max_lon, :max_lat) "
-            "ON CONFLICT(code) DO UPDATE SET grid_id = excluded.grid_id, name = excluded.name, "
-            "geometry = excluded.geometry, min_lon = excluded.min_lon, min_lat = excluded.min_lat, "
-            "max_lon = excluded.max_lon, max_lat = excluded.max_lat",
-            [{**cell, "grid_id": grid_ids[cell["grid_code"]]} for cell in plan["cells"]],
-        )
+        db.upsert("cells", ("grid_id", "code", "name", "geometry", "min_lon", "min_lat", "max_lon", "max_lat"),
+                  [{**cell, "grid_id": grid_ids[cell["grid_code"]]} for cell in plan["cells"]], key="code")
 
 
 def apply_buildings(db, plan):
     """Insert or update the plan's buildings in one transaction."""
     with write(db):
-        db.executemany(
-            "INSERT INTO buildings (external_id, cell_id, name, kind, lon, lat, footprint) "
-            "VALUES (:external_id, :cell_id, :name, :kind, :lon, :lat, :footprint) "
-            "ON CONFLICT(external_id) DO UPDATE SET cell_id = excluded.cell_id, name = excluded.name, "
-            "kind = excluded.kind, lon = excluded.lon, lat = excluded.lat, footprint = excluded.footprint",
-            plan["buildings"],
-        )
+        db.upsert("buildings", ("external_id", "cell_id", "name", "kind", "lon", "lat", "footprint"),
+                  plan["buildings"], key="external_id")
 
 
 def apply_households(db, plan):
     """Insert or update the plan's households and their residents in one transaction."""
     now = rules.iso(rules.utcnow())
     with write(db):
-        db.executemany(
-            "INSERT INTO households (external_id, cell_id, building_id, unit, room, address, lon, lat, "
-            "occupancy, created_at) VALUES (:external_id, :cell_id, :building_id, :unit, :room, :address, "
-            ":lon, :lat, :occupancy, :created_at) "
-            "ON CONFLICT(external_id) DO UPDATE SET cell_id = excluded.cell_id, "
-            "building_id = excluded.building_id, unit = excluded.unit, room = excluded.room, "
-            "address = excluded.address, lon = excluded.lon, lat = excluded.lat, occupancy = excluded.occupancy",
-            [{**household, "created_at": now} for household in plan["households"]],
-        )
+        # created_at is kept for a known household: it tells since when the household has been due.
+        db.upsert("households", ("external_id", "cell_id", "building_id", "unit", "room", "address", "lon", "lat",
+                                 "occupancy", "created_at"),
+                  [{**household, "created_at": now} for household in plan["households"]], key="external_id",
+                  keep=("created_at",))
         if plan["residents"]:
             _apply_residents(db, plan["residents"], now)
 

@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from fieldapp.data.dialect import POSTGRES
-from fieldapp.data.statements import write
+from fieldapp.data.statements import upsert_sql, write
 
 Error = psycopg.Error
 IntegrityError = psycopg.IntegrityError
@@ -112,6 +112,15 @@ class Database:
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+
+    def upsert(self, table, columns, rows, *, key, keep=()):
+        """Insert the dicts rows (their columns), or update the row with the same key (but not its columns keep):
+        COPY into a temporary table, then one INSERT ... SELECT."""
+        staged = f"staged_{table}"
+        self.conn.execute(f"CREATE TEMPORARY TABLE {staged} AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA")
+        self.copy(staged, columns, ([row[c] for c in columns] for row in rows))
+        self.conn.execute(upsert_sql(table, columns, key, keep, f"SELECT {', '.join(columns)} FROM {staged}"))
+        self.conn.execute(f"DROP TABLE {staged}")
 
     def reserve_ids(self, table, count):
         """The first of count consecutive free ids of table, for rows inserted with them in this transaction:

@@ -46,6 +46,14 @@ def insert_many(db, table, rows):
                        [[row[c] for c in columns] for row in rows])
 
 
+def upsert_sql(table, columns, key, keep, source):
+    """INSERT of columns from source (a VALUES list or a SELECT) into table that updates the row with the same
+    key instead, leaving the columns keep as they were."""
+    changed = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key and c not in keep)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) {source} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {changed}")
+
+
 def rows(db, sql, params=()):
     """Run a query and return its rows as plain dicts."""
     return list(db.query(sql, params))
