@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
 
-.PHONY: run test setup translations demo vendor clean bench bench-quick bench-crash bench-setup \
+.PHONY: run test setup translations demo vendor clean bench bench-quick bench-crash bench-crash-postgres bench-setup \
 	replicate replicate-setup restore-drill
 
 $(BIN)/python:
@@ -84,6 +84,13 @@ bench-quick: bench-setup
 # sent=N acknowledged=N stored=N lost=0 duplicated=0 conflicts=N throughput=N/s p95=N ms
 bench-crash: setup
 	$(BIN)/python bench/crash_bench.py
+
+# The same on PostgreSQL 15+ (Debian's postgresql package): the demo in a server of the bench's own, on disk with
+# fsync on, removed afterwards (the first run builds the demo, about 2 minutes, and keeps a dump in bench/cache/);
+# the app is the crash victim, as above. `bench/crash_bench.py --engine postgresql --kill database` crashes
+# PostgreSQL instead (pg_ctl stop -m immediate) and starts it again.
+bench-crash-postgres: setup
+	$(BIN)/python bench/crash_bench.py --engine postgresql
 
 # Continuous replication (litestream.yml): the app under Litestream, which streams every transaction of the
 # database to FIELDAPP_REPLICA (a folder; litestream.yml also documents an S3-compatible store).

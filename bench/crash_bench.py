@@ -1,11 +1,17 @@
 """Load and crash: concurrent phones send visits through the real gunicorn while the server is SIGKILLed and
 restarted; afterwards every acknowledged visit must be in the database exactly once.
 
+On SQLite (the default) the database is a copy of the 100,000-household demo; with --engine postgresql it is the
+same demo built in a PostgreSQL server of the bench's own (a new cluster on disk, fsync on, removed afterwards).
+The crash victim is the app (--kill app); --kill database instead stops PostgreSQL as a power cut would
+(`pg_ctl stop -m immediate`) and starts it again, while the app keeps serving.
+
 Each client signs in as a demo member, sends batches of 1-3 visits (new uuids), resends 20 % of its batches
 with the same uuids (as a phone whose answer was lost), sends one conflicting resend (same uuid, other notes)
 and, when the server is down, retries the same batch until it is answered — as the offline queue does.
 
     .venv/bin/python bench/crash_bench.py [--clients 50] [--duration 60] [--kill-at 30] [--workers 2 --threads 4]
+        [--engine sqlite|postgresql] [--kill app|database]
 
 Ends with: sent=N acknowledged=N stored=N lost=0 duplicated=0 conflicts=N throughput=N/s p95=N ms
 """
@@ -17,6 +23,7 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -112,6 +119,7 @@ class Phone:
                 self.stats.latency(time.perf_counter() - started)
                 return json.loads(text)["results"]
             self.stats.count("failed_attempts")
+            self.stats.count(f"failed_with {status or 'no answer'}")
             time.sleep(0.2 + self.random.random() * 0.3)
             if status in (400, 401):  # a stale token, or the session is gone: as the phone, get new ones
                 self.recover()
@@ -201,43 +209,66 @@ def _in_threads(calls):
         thread.join()
 
 
-def accounts_of(db_path, limit):
+def accounts_of(target, limit):
     """Usernames of members who hold cells today."""
-    db = database.connect(db_path)
+    db = database.connect(target)
     try:
         return [r["username"] for r in database.rows(db, """
-            SELECT DISTINCT u.username FROM users u JOIN assignments a ON a.user_id = u.id AND a.valid_to IS NULL
-            WHERE u.role = 'member' AND u.active ORDER BY u.id LIMIT ?""", [limit])]
+            SELECT u.username FROM users u WHERE u.role = 'member' AND u.active = 1
+            AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.valid_to IS NULL)
+            ORDER BY u.id LIMIT ?""", [limit])]
     finally:
         db.close()
 
 
-def check_database(db_path, stats):
-    """What the database holds of the sent visits: stored, lost, duplicated, conflicts kept."""
-    db = database.connect(db_path)
+def check_database(target, stats):
+    """What the database holds of the sent visits: stored, lost, duplicated, conflicts kept, its integrity."""
+    db = database.connect(target)
     try:
         db.execute("CREATE TEMP TABLE sent (uuid TEXT PRIMARY KEY)")
         db.executemany("INSERT INTO sent VALUES (?)", [(u,) for u in stats.sent_uuids])
         stored = {r["uuid"] for r in database.rows(db, "SELECT v.uuid FROM visits v JOIN sent USING (uuid)")}
         rows = database.scalar(db, "SELECT count(*) FROM visits v JOIN sent USING (uuid)")
         same_notes = database.scalar(db, "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM visits "
-                                         "WHERE notes LIKE 'crash bench %' GROUP BY notes)")
+                                         "WHERE notes LIKE 'crash bench %' GROUP BY notes) AS same")
         conflicts = database.scalar(db, "SELECT count(*) FROM sync_conflicts c JOIN sent USING (uuid)")
-        integrity = database.scalar(db, "PRAGMA integrity_check")
+        integrity = integrity_check(db)
     finally:
         db.close()
     return {"stored": len(stored), "lost": len(stats.acked_uuids - stored),
             "duplicated": (rows - len(stored)) + same_notes, "conflicts": conflicts, "integrity": integrity}
 
 
-def run(db_path, *, clients=50, duration=60.0, kill_at=30.0, workers=2, threads=4, password="demo1234",
-        usernames=None, log_path=None):
-    """Run the load against a copy of db_path, kill the server at kill_at (None: never); return the figures."""
+def integrity_check(db):
+    """"ok", or what is damaged: SQLite's integrity_check; on PostgreSQL amcheck's checks of every table's heap
+    and every B-tree index of the schema against its table (heapallindexed)."""
+    if db.dialect.name == "sqlite":
+        return database.scalar(db, "PRAGMA integrity_check")
+    db.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+    damaged = []
+    for table in database.rows(db, "SELECT c.oid::int AS oid, c.relname AS name FROM pg_class c "
+                                   "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'"):
+        found = database.rows(db, "SELECT msg FROM verify_heapam(?::oid)", [table["oid"]])
+        damaged += [f"{table['name']}: {r['msg']}" for r in found]
+    for index in database.rows(db, "SELECT c.oid::int AS oid, c.relname AS name FROM pg_class c "
+                                   "JOIN pg_am am ON am.oid = c.relam WHERE c.relkind = 'i' AND am.amname = 'btree' "
+                                   "AND c.relnamespace = 'public'::regnamespace"):
+        try:
+            db.execute("SELECT bt_index_check(?::oid, true)", [index["oid"]])
+        except database.DatabaseError as error:
+            damaged.append(f"{index['name']}: {str(error).strip()}")
+    return "; ".join(damaged) or "ok"
+
+
+def run(target, *, clients=50, duration=60.0, kill_at=30.0, kill="app", cluster=None, workers=2, threads=4,
+        password="demo1234", usernames=None, log_path=None):
+    """Run the load against the database target (a file path or a URL; it is written to) and, at kill_at (None:
+    never), SIGKILL the app (kill="app") or crash its PostgreSQL server (kill="database": cluster, a
+    tests.pg_cluster.Cluster) and start it again; return the figures."""
     folder = tempfile.mkdtemp(prefix="fieldapp-crash-")
-    path = os.path.join(folder, "crash.db")
-    shutil.copy(db_path, path)
-    usernames = usernames or accounts_of(path, 12)
-    server = Server(path, workers=workers, threads=threads, log_path=log_path or os.path.join(folder, "gunicorn.log"))
+    usernames = usernames or accounts_of(target, 12)
+    server = Server(target, workers=workers, threads=threads,
+                    log_path=log_path or os.path.join(folder, "gunicorn.log"))
     server.start()
     stats = Stats()
     phones = [Phone(n, server, usernames[n % len(usernames)], password, stats) for n in range(clients)]
@@ -250,20 +281,46 @@ def run(db_path, *, clients=50, duration=60.0, kill_at=30.0, workers=2, threads=
     restart = None
     if kill_at is not None:
         time.sleep(max(0.0, started + kill_at - time.monotonic()))
-        server.kill()
+        stop, start = (cluster.crash, cluster.start) if kill == "database" else (server.kill, server.start)
+        stop()
         down = time.monotonic()
-        server.start()
+        start()
         restart = time.monotonic() - down
     for thread in threads_:
         thread.join(timeout=duration + 60)
     elapsed = time.monotonic() - started
     server.stop()
-    found = check_database(path, stats)
+    found = check_database(target, stats)
     shutil.rmtree(folder, ignore_errors=True)
     latencies = sorted(stats.latencies)
     p95 = latencies[int(0.95 * (len(latencies) - 1))] * 1000 if latencies else 0
     return {"sent": len(stats.sent_uuids), "acknowledged": len(stats.acked_uuids), **found,
             "throughput": len(stats.acked_uuids) / elapsed, "p95": p95, "restart_s": restart, **stats.counts}
+
+
+def postgres_demo(cluster, households=100_000):
+    """The demo of that size as database "demo" of cluster (its URL): restored from a dump in bench/cache/, which
+    the first run builds with `fieldapp demo` and dumps there (about 2 minutes for 100,000 households)."""
+    from bench.common import CACHE
+
+    url = cluster.create("demo")
+    dump = Path(os.environ.get("FIELDAPP_BENCH_PGDUMP", CACHE / f"demo-{households}.pgdump"))
+    started, restored = time.perf_counter(), dump.exists()
+    if restored:
+        subprocess.run([os.path.join(cluster.bin, "pg_restore"), "--no-owner", "-d", url, str(dump)], check=True)
+    else:
+        subprocess.run([sys.executable, "-m", "fieldapp", "demo", "--households", str(households)],
+                       env={**os.environ, "FIELDAPP_DATABASE": url}, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        dump.parent.mkdir(parents=True, exist_ok=True)
+        partial = dump.with_name(dump.name + ".partial")  # an interrupted dump is never taken for the cache
+        subprocess.run([os.path.join(cluster.bin, "pg_dump"), "-Fc", "-f", str(partial), url], check=True)
+        partial.replace(dump)
+    db = database.connect(url)
+    db.execute("ANALYZE")  # a restored database has no planner statistics yet
+    db.close()
+    print(f"{'restored' if restored else 'built'} the demo in PostgreSQL in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return url
 
 
 def summary_line(figures):
@@ -276,6 +333,7 @@ def summary_line(figures):
 def main():
     """Run the bench on the 100,000-household demo and print the details, then the summary line."""
     from bench.common import big_database
+    from tests.pg_cluster import Cluster
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -283,12 +341,33 @@ def main():
     parser.add_argument("--kill-at", type=float, default=30, help="seconds into the run; negative: no kill")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"),
+                        default=os.environ.get("FIELDAPP_BENCH_ENGINE", "sqlite"),
+                        help="postgresql: a PostgreSQL server of the bench's own, on disk with fsync on")
+    parser.add_argument("--kill", choices=("app", "database"), default="app",
+                        help="database: crash PostgreSQL (pg_ctl stop -m immediate) instead of the app")
     args = parser.parse_args()
-    figures = run(big_database(), clients=args.clients, duration=args.duration,
-                  kill_at=args.kill_at if args.kill_at >= 0 else None, workers=args.workers, threads=args.threads)
+    if args.kill == "database" and args.engine != "postgresql":
+        parser.error("--kill database needs --engine postgresql")
+    folder, cluster = tempfile.mkdtemp(prefix="fieldapp-crash-"), None
+    try:
+        if args.engine == "postgresql":
+            cluster = Cluster(durable=True)
+            target = postgres_demo(cluster)
+        else:
+            target = os.path.join(folder, "crash.db")
+            shutil.copy(big_database(), target)
+        figures = run(target, clients=args.clients, duration=args.duration,
+                      kill_at=args.kill_at if args.kill_at >= 0 else None, kill=args.kill, cluster=cluster,
+                      workers=args.workers, threads=args.threads)
+    finally:
+        if cluster:
+            cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     details = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in figures.items()}
-    print(f"workers={args.workers} threads={args.threads} clients={args.clients} duration={args.duration:.0f}s "
-          + json.dumps(details, sort_keys=True), file=sys.stderr)
+    print(f"engine={args.engine} kill={args.kill} workers={args.workers} threads={args.threads} "
+          f"clients={args.clients} duration={args.duration:.0f}s " + json.dumps(details, sort_keys=True),
+          file=sys.stderr)
     print(summary_line(figures))
     return 0 if figures["lost"] == 0 and figures["duplicated"] == 0 and figures["integrity"] == "ok" else 1
 
