@@ -46,6 +46,11 @@ def test_init_db_command_reports_and_is_idempotent(runner, app):
 
 def test_indexes_for_the_hot_queries(db):
     def uses_index(sql, params):
+        if db.dialect.name == "postgresql":
+            # On a table of a few rows the planner reads it whole: forbid that to see whether an index serves.
+            db.execute("SET enable_seqscan = off")
+            plan = " ".join(row[0] for row in db.execute("EXPLAIN " + sql, params))
+            return "Index Scan" in plan or "Index Only Scan" in plan
         plan = " ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params))
         return "USING INDEX" in plan or "USING COVERING INDEX" in plan
 
@@ -71,6 +76,6 @@ def test_append_only_tables_refuse_updates_and_deletes(db, table):
         database.insert(db, "audit_log", {"at": now, "user_id": user_id, "action": "test"})
     assert visit_id
     for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
-        with pytest.raises(database.sqlite3.DatabaseError, match="append-only"):
+        with pytest.raises(database.DatabaseError, match="append-only"):
             with database.write(db):
                 db.execute(statement)
