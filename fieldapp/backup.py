@@ -1,72 +1,85 @@
-"""`fieldapp backup` and `fieldapp restore`: SQLite's online backup API, with checks before anything is replaced.
+"""`fieldapp backup` and `fieldapp restore`: a consistent copy of the live database, and checks before anything is
+replaced. Each engine has its side: SQLite's online backup API (data/backup.py), PostgreSQL's pg_dump and pg_restore
+(data/pg_backup.py); this module holds what both do alike.
 
 A live WAL database is never copied as a file (the file alone may miss committed pages that are still in the
-write-ahead log); the backup API reads one consistent snapshot while visits go on being written.
+write-ahead log); the backup API reads one consistent snapshot while visits go on being written, as pg_dump does.
 """
-import fcntl
 import os
-import shutil
 import time
-from datetime import datetime, timezone
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from fieldapp.config import DEFAULTS
-from fieldapp.data import backup as data_backup
+from fieldapp.data import backup as sqlite_side
+from fieldapp.data import db as database
+from fieldapp.data import pg_backup as postgres_side
+from fieldapp.data import postgres
+
+BackupRefused = sqlite_side.BackupRefused
+SIDES = (sqlite_side, postgres_side)
 
 
-class BackupRefused(Exception):
-    """A backup or restore was refused; the message says why and what to do."""
+def side_of(target):
+    """The side of backups for the database target: PostgreSQL's for a URL, SQLite's for a file."""
+    return postgres_side if database.is_postgres(target) else sqlite_side
 
 
-def backup(source_path, dest, *, checked=True):
-    """Write a consistent copy of the database at source_path to dest (a file, or a folder for a dated file).
-
-    Returns {"path", "bytes", "seconds"}. Refuses to overwrite an existing file; checked=False skips the
-    integrity check of the copy (for keeping a damaged database before it is replaced).
-    """
-    if os.path.isdir(dest):
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        dest = os.path.join(dest, f"fieldapp-{stamp}.db")
-    if os.path.exists(dest):
-        raise BackupRefused(f"{dest} exists already; choose a new name or a folder.")
-    if not os.path.isfile(source_path):
-        raise BackupRefused(f"There is no database at {source_path}.")
-    started = time.perf_counter()
-    temporary = f"{dest}.partial"
-    data_backup.copy_file(source_path, temporary)
-    problems = check(temporary)["problems"] if checked else []
-    if problems:
-        os.remove(temporary)
-        raise BackupRefused("The copy failed its check: " + "; ".join(problems))
-    with open(temporary, "rb") as written:
-        os.fsync(written.fileno())
-    os.replace(temporary, dest)  # a backup file is complete or absent, never half written
-    return {"path": dest, "bytes": os.path.getsize(dest), "seconds": time.perf_counter() - started}
-
-
-def check(path):
-    """Whether path is a sound backup this version can restore: {"problems", "applied", "pending"}."""
-    if not os.path.isfile(path):
-        return {"problems": [f"{path} is not a file."], "applied": [], "pending": []}
+def _made_by(path):
+    """The side whose backups begin as the file at path does, or None (no file, or neither's)."""
     try:
-        found = data_backup.inspect(path)
-    except data_backup.DatabaseError as error:
-        return {"problems": [f"{path} is not a readable SQLite database ({error})."], "applied": [], "pending": []}
-    applied, pending = found["applied"], found["pending"]
-    problems = []
-    if found["integrity"] != ["ok"]:
-        problems.append("integrity check failed: " + "; ".join(found["integrity"][:5]))
-    known = data_backup.known_versions()
+        with open(path, "rb") as file:
+            start = file.read(16)
+    except OSError:
+        return None
+    return next((side for side in SIDES if start.startswith(side.MAGIC)), None)
+
+
+def backup(source, dest, *, checked=True):
+    """Write a consistent copy of the database source (a file or a URL) to dest (a file, or a folder for a dated
+    file).
+
+    Returns {"path", "bytes", "seconds", "checked"}. Refuses to overwrite an existing file; checked=False skips the
+    check of the copy (for keeping a damaged database before it is replaced).
+    """
+    side = side_of(source)
+    if os.path.isdir(dest):
+        dest = os.path.join(dest, f"fieldapp-{sqlite_side.stamp()}{side.SUFFIX}")
+    started = time.perf_counter()
+
+    def write(temporary):
+        side.copy(source, temporary)
+        problems = check(temporary, target=source)["problems"] if checked else []
+        if problems:
+            raise BackupRefused("The copy failed its check: " + "; ".join(problems))
+
+    sqlite_side.complete_or_absent(dest, write)  # a backup file is complete or absent, never half written
+    return {"path": dest, "bytes": os.path.getsize(dest), "seconds": time.perf_counter() - started,
+            "checked": side.CHECKED if checked else None}
+
+
+def check(path, *, target=None):
+    """Whether path is a sound backup this version can restore into target's engine (by default the engine that
+    made the file): {"problems", "applied", "pending"}."""
+    made_by = _made_by(path)
+    side = side_of(target) if target is not None else made_by or sqlite_side
+    if made_by not in (None, side):
+        return {"problems": [f"{path} is a {made_by.NAME} {made_by.KIND}, and the database is {side.NAME}: "
+                             f"restore it into a {made_by.NAME} database."], "applied": [], "pending": []}
+    found = side.read(path)
+    applied, problems = found["applied"], list(found["problems"])
+    if problems:
+        return {"problems": problems, "applied": applied, "pending": found["pending"]}
+    known = sqlite_side.known_versions()
     newest = max(_number(name) for name in known)
     newer = [name for name in applied if name not in known and _number(name) > newest]
     if newer:
         problems.append(f"made by a newer version of the app (schema {', '.join(newer)}); upgrade the app first.")
     if not applied:
-        problems.append("not a Zero Distance database (no schema versions).")
-    return {"problems": problems, "applied": applied, "pending": pending}
+        problems.append(f"not a Zero Distance {side.KIND} (no schema versions).")
+    return {"problems": problems, "applied": applied, "pending": found["pending"]}
 
 
 def _number(name):
@@ -75,80 +88,43 @@ def _number(name):
     return int(digits) if digits.isdecimal() else 0
 
 
-def lock_path(db_path):
-    """The file a running server holds a lock on, beside the database."""
-    return f"{db_path}.server-lock"
+def hold_server_lock(target):
+    """Take the server's lock on the database target while serving (a descriptor to keep open; None on
+    PostgreSQL, which knows its sessions itself)."""
+    return side_of(target).hold_server_lock(target)
 
 
-def hold_server_lock(db_path):
-    """Take the shared server lock on db_path for as long as the returned descriptor stays open."""
-    fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    return fd
+def in_use(target):
+    """Why the database target looks in use (a server runs on it), or None."""
+    return side_of(target).in_use(target)
 
 
-def in_use(db_path):
-    """Why db_path looks in use (a server holds its lock, or a write-ahead log is open), or None."""
-    if os.path.exists(lock_path(db_path)):
-        fd = os.open(lock_path(db_path), os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return "a server is running on it"
-        finally:
-            os.close(fd)  # closing releases the lock if it was taken
-    wal = f"{db_path}-wal"
-    if os.path.exists(wal) and os.path.getsize(wal) > 0:
-        return "it has an open write-ahead log (a process has it open, or it was not closed cleanly)"
-    return None
+def remove(target):
+    """Delete the database target whole: its file, or every object of its schema on PostgreSQL."""
+    side_of(target).remove(target)
 
 
-def restore(source_path, target_path, *, force=False):
-    """Replace the database at target_path with the backup at source_path, after checking both.
+def restore(source_path, target, *, force=False):
+    """Replace the database target with the backup at source_path, after checking both.
 
-    Keeps the replaced database beside it (returned as "kept"), applies newer migrations to the restored
-    copy and checks it. Raises BackupRefused when the backup is unsound or the target is in use (unless force).
+    Keeps the replaced database (returned as "kept": beside a SQLite file, beside the dump for PostgreSQL), applies
+    newer migrations to the restored copy and checks it. Raises BackupRefused when the backup is unsound or the
+    target is in use (unless force).
     """
-    found = check(source_path)
+    side = side_of(target)
+    found = check(source_path, target=target)
     if found["problems"]:
         raise BackupRefused(f"{source_path}: " + " ".join(found["problems"]))
-    if os.path.abspath(source_path) == os.path.abspath(target_path):
+    if os.path.abspath(source_path) == os.path.abspath(target):
         raise BackupRefused("The backup and the database are the same file.")
-    busy = in_use(target_path) if os.path.exists(target_path) else None
+    busy = side.in_use(target)
     if busy and not force:
-        raise BackupRefused(f"{target_path} is in use: {busy}. Stop the server first, or pass --force.")
-    kept = _keep(target_path) if os.path.exists(target_path) else None
-    try:
-        data_backup.copy_into(source_path, target_path)
-    except data_backup.DatabaseError:  # the current file is no database any more: replace the file itself
-        _replace_file(source_path, target_path)
-    # A quick check is enough: the source had the full one.
-    if data_backup.upgrade_and_quick_check(target_path) != ["ok"]:
+        raise BackupRefused(f"{side.describe(target)} is in use: {busy}. Stop the server first, or pass --force.")
+    kept = side.keep(target, source_path)
+    side.replace(source_path, target)
+    if side.upgrade_and_check(target):
         raise BackupRefused(f"The restored database failed its check; the previous one is kept at {kept}.")
     return {"kept": kept, "applied": len(found["pending"])}
-
-
-def _keep(path):
-    """Copy the database about to be replaced beside it, damaged or not; return the copy's path."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    kept = f"{path}.before-restore-{stamp}"
-    try:
-        return backup(path, kept, checked=False)["path"]
-    except data_backup.DatabaseError:
-        for suffix in ("", "-wal"):
-            if os.path.exists(path + suffix):
-                shutil.copy2(path + suffix, kept + suffix)
-        return kept
-
-
-def _replace_file(source_path, target_path):
-    """Put a copy of the backup in place of target_path's file (and drop its write-ahead log)."""
-    temporary = f"{target_path}.restoring"
-    data_backup.copy_file(source_path, temporary, readonly=True)
-    for suffix in ("-wal", "-shm"):
-        if os.path.exists(target_path + suffix):
-            os.remove(target_path + suffix)
-    os.replace(temporary, target_path)
 
 
 @click.command("backup")
@@ -161,7 +137,7 @@ def backup_command(dest):
     except BackupRefused as refused:
         raise click.ClickException(str(refused)) from None
     click.echo(f"Backup written to {made['path']}: {made['bytes'] / 1048576:.1f} MB in {made['seconds']:.1f} s, "
-               f"integrity checked.")
+               f"{made['checked']}.")
 
 
 @click.command("restore")
@@ -176,4 +152,4 @@ def restore_command(source, force):
     except BackupRefused as refused:
         raise click.ClickException(str(refused)) from None
     kept = f" The previous database is kept at {done['kept']}." if done["kept"] else ""
-    click.echo(f"Restored {source} into {target}; {done['applied']} schema upgrade(s) applied.{kept}")
+    click.echo(f"Restored {source} into {postgres.shown(target)}; {done['applied']} schema upgrade(s) applied.{kept}")

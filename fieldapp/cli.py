@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from fieldapp.data import cells, users
+from fieldapp.data import cells, postgres, users
 from fieldapp.data import households as household_data
 from fieldapp.data import db as database
 
@@ -29,7 +29,8 @@ def init_db():
     db = database.connect(current_app.config["DATABASE"])
     pending = database.pending_migrations(db)
     database.migrations.apply(db)
-    click.echo(f"Database {current_app.config['DATABASE']}: "
+    db.close()
+    click.echo(f"Database {postgres.shown(current_app.config['DATABASE'])}: "
                f"{len(pending)} migration(s) applied, schema up to date.")
 
 
@@ -37,21 +38,24 @@ def init_db():
 @with_appcontext
 @click.option("--households", default=2000, show_default=True, help="How many households to make.")
 @click.option("--seed", default=20261128, show_default=True, help="Random seed: same seed, same community.")
-@click.option("--replace", is_flag=True, help="Delete the existing database first.")
+@click.option("--replace", is_flag=True,
+              help="Delete the existing database first (PostgreSQL: every table of its schema).")
 def demo_command(households, seed, replace):
     """Build the demo community (a made-up sub-district in Hangzhou's Xihu district)."""
-    from fieldapp import demo
+    from fieldapp import backup, demo
 
-    path = current_app.config["DATABASE"]
-    db = database.connect(path, migrate=True)
+    target = current_app.config["DATABASE"]
+    db = database.connect(target, migrate=True)
     if household_data.count(db):
         if not replace:
-            raise click.ClickException(f"{path} already holds households; pass --replace to rebuild it.")
+            raise click.ClickException(f"{postgres.shown(target)} already holds households; "
+                                       "pass --replace to rebuild it.")
         db.close()
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-        db = database.connect(path, migrate=True)
+        try:
+            backup.remove(target)
+        except backup.BackupRefused as refused:
+            raise click.ClickException(str(refused)) from None
+        db = database.connect(target, migrate=True)
     started = time.perf_counter()
     summary = demo.build(db, households=households, seed=seed,
                          geodata_dir=demo.GEODATA_DIR if households == 2000 else None)

@@ -1,9 +1,10 @@
 """Error pages in the reader's language, and the expired-form page that keeps what was typed."""
-from flask import jsonify, render_template, request, url_for
+from flask import current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from fieldapp import security
+from fieldapp import i18n, security
+from fieldapp.data import postgres
 
 
 def init_app(app):
@@ -17,11 +18,35 @@ def init_app(app):
                                                                  "Nothing you sent was half-saved; "
                                                                  "please try again.")))
     app.register_error_handler(CSRFError, expired_form)
+    for unavailable in (postgres.OperationalError, postgres.Unreachable):
+        app.register_error_handler(unavailable, database_unavailable)
 
 
 def _error_page(code, message):
     """Render the error page for code with message."""
     return render_template("errors/error.html", code=code, message=message), code
+
+
+def database_unavailable(error):
+    """PostgreSQL failed the request (the connection lost, the server restarting or out of reach): 503, try again.
+
+    The error page shows who is signed in. When the connection was lost before that was read, asking again fails at
+    once and a bare page says the same; a pool that gave no connection would make the page wait as long again, so
+    the bare page comes at once.
+    """
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    current_app.logger.warning("Database unavailable for %s %s: %s", request.method, request.path, reason)
+    message = _("The database cannot be reached just now. Nothing you sent was half-saved; "
+                "please try again in a moment.")
+    if isinstance(error, postgres.OperationalError) or request.path.startswith("/api/"):
+        try:
+            return security.refusal(503, message)
+        except (postgres.OperationalError, postgres.Unreachable):
+            pass
+    # Rendered without the app's template context (who is signed in, the navigation), which needs the database.
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render(
+        lang=i18n.select_locale(), title=_("Zero Distance"), message=message, back=_("Back to the start page"))
+    return page, 503
 
 
 def expired_form(error):

@@ -1,8 +1,20 @@
-"""The app factory: configuration order, the secret key, the SQLite version check."""
-import pytest
+"""The app factory: configuration order, the secret key, the SQLite version check, a database it cannot reach."""
+import os
+import subprocess
+import sys
 
+import pytest
+from click.testing import CliRunner
+
+from fieldapp import __main__ as cli
 from fieldapp import create_app
+from fieldapp.config import ROOT
 from fieldapp.data import db as database
+from tests import engines
+
+# Nothing listens on port 1: the connection is refused at once, with or without a PostgreSQL server in the run.
+UNREACHABLE = "postgresql://fieldapp:secret@127.0.0.1:1/fieldapp"
+WHY = "PostgreSQL at 127.0.0.1:1/fieldapp cannot be reached: Connection refused"
 
 
 def test_test_config_overrides_environment(monkeypatch, tmp_path):
@@ -51,6 +63,41 @@ def test_app_refuses_to_start_on_old_sqlite(monkeypatch, tmp_path):
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 45, 1))
     with pytest.raises(database.SQLiteTooOld):
         create_app({"DATABASE": str(tmp_path / "old.db"), "SECRET_KEY": "x"})
+
+
+@pytest.mark.skipif(not engines.POSTGRES, reason="PostgreSQL only: run with FIELDAPP_TEST_ENGINE=postgresql")
+def test_the_sqlite_version_check_is_for_sqlite_alone(monkeypatch, app):
+    from sqlite_utils.utils import sqlite3
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 45, 1))
+    started = create_app({"DATABASE": app.config["DATABASE"], "SECRET_KEY": "x"})
+    assert started.config["DATABASE"] == app.config["DATABASE"]
+
+
+def test_app_refuses_to_start_on_a_postgresql_server_it_cannot_reach():
+    with pytest.raises(database.Unreachable) as refused:
+        create_app({"DATABASE": UNREACHABLE, "SECRET_KEY": "x"})
+    assert str(refused.value).startswith(WHY)
+    assert "\n" not in str(refused.value) and "secret" not in str(refused.value)
+
+
+def test_fieldapp_commands_say_in_one_line_that_the_database_cannot_be_reached():
+    refused = CliRunner().invoke(cli.main, ["init-db"], env={"FIELDAPP_DATABASE": UNREACHABLE})
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines() == [refused.output.strip()]
+    assert refused.output.startswith(f"Error: {WHY}")
+    helped = CliRunner().invoke(cli.main, ["--help"], env={"FIELDAPP_DATABASE": UNREACHABLE})
+    assert helped.exit_code == 0 and "Traceback" not in helped.output
+    assert f"Error: {WHY}" in helped.output and "restore" in helped.output  # what needs no app is still listed
+
+
+def test_gunicorn_refuses_to_start_with_one_line():
+    env = {**os.environ, "FIELDAPP_DATABASE": UNREACHABLE, "PORT": "0"}
+    started = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "fieldapp:create_app()"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    assert "Traceback" not in started.stderr
+    assert [line for line in started.stderr.splitlines() if line.strip()][-1].startswith(f"Error: {WHY}")
 
 
 

@@ -10,7 +10,7 @@ import contextlib
 import functools
 import re
 import threading
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -23,6 +23,8 @@ from fieldapp.data.statements import upsert_sql, write
 Error = psycopg.Error
 IntegrityError = psycopg.IntegrityError
 DatabaseError = psycopg.DatabaseError
+# A lost connection, a server shutting down or restarting, a statement cancelled: the request may be tried again.
+OperationalError = psycopg.OperationalError
 
 
 def is_url(target):
@@ -39,6 +41,15 @@ def describe(url):
     parts = urlsplit(url)
     host = parts.hostname or "localhost (socket)"
     return f"{host}:{parts.port or 5432}/{parts.path.lstrip('/') or '(default database)'}"
+
+
+def shown(target):
+    """The database setting as a message may show it: a PostgreSQL URL without its password, a file path as it is."""
+    if not is_url(target):
+        return target
+    parts = urlsplit(target)
+    user, at, hosts = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}{at}{hosts}"))
 
 
 # `?` and `:name` (not `::type`) outside quoted strings, identifiers and comments; `%` anywhere.
@@ -155,7 +166,8 @@ class Database:
 
     @property
     def in_transaction(self):
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
+        # UNKNOWN: the connection is lost, and its transaction with it; there is nothing left to roll back.
+        return self.conn.info.transaction_status not in (TransactionStatus.IDLE, TransactionStatus.UNKNOWN)
 
     def begin(self):
         self.conn.execute("BEGIN")
@@ -190,8 +202,12 @@ def _statement(sql, params):
 
 
 def _configure(conn):
-    """Every connection of the app: autocommit, client-side binding, numbers as SQLite returns them."""
+    """Every connection of the app: autocommit, client-side binding, numbers as SQLite returns them, commits on
+    disk before they are acknowledged."""
     conn.autocommit = True
+    # A phone relies on a visit being on disk once it is acknowledged (SQLite: synchronous = FULL), whatever the
+    # server's or the database's default says. The demo's bulk load alone turns it off, for its own transaction.
+    conn.execute("SET synchronous_commit = on")
     conn.cursor_factory = psycopg.ClientCursor
     # sum() and avg() of integers are NUMERIC on PostgreSQL: read them as SQLite gives them (int or float).
     conn.adapters.register_loader("numeric", _NumberLoader)
@@ -221,9 +237,17 @@ def connect(url):
 
 
 def _reason(url, error):
-    """One line: which server failed and how."""
-    first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-    return f"PostgreSQL at {describe(url)} cannot be reached: {first}"
+    """One line: which server failed and how (libpq's message without the host and port it repeats)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    first = _ATTEMPT.sub("", lines[0]).strip()
+    detail = f"{first} ({' '.join(lines[1:])})" if lines[1:] else first
+    if first.startswith("FATAL:"):  # the server answered, and said no
+        return f"PostgreSQL at {describe(url)} refused the connection: {detail.removeprefix('FATAL:').strip()}"
+    return f"PostgreSQL at {describe(url)} cannot be reached: {detail}"
+
+
+# libpq's "connection failed: connection to server at "127.0.0.1", port 5432 failed: ", before the reason.
+_ATTEMPT = re.compile(r'^(?:connection failed: )?connection to server (?:at|on) .*? failed: ')
 
 
 _pools = {}
