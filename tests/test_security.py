@@ -445,3 +445,19 @@ def test_the_password_form_is_throttled_like_sign_in(auth, client, db, world):
     assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'password_failed'") == 5
     assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'password_throttled'") == 1
     assert _sign_in_from(client.application, "m1", factories.PASSWORD, "10.6.6.6") == 302  # unchanged
+
+
+# --- Characters no database stores ----------------------------------------------------------------------------
+
+def test_a_nul_character_in_json_or_a_form_is_refused_naming_where_and_nothing_is_stored(auth, client, db, world):
+    auth.login("m1")
+    token = client.get("/api/session").get_json()["csrf_token"]
+    household = world["households"]["own"]
+    visit = {"uuid": "nul-1", "household_id": household, "visited_at": "2026-11-01T02:00:00Z", "outcome": "met",
+             "notes": "门口\u0000留言", "location": None, "no_location_reason": "indoors"}
+    answer = client.post("/api/visits", json={"visits": [visit]}, headers={"X-CSRFToken": token, "Accept-Language": "en"})
+    assert answer.status_code == 400 and "“JSON” holds a NUL character" in answer.get_json()["error"]
+    page = client.post(f"/ledger/{world['requests']['own']}?lang=en", data={"csrf_token": token, "note": "a\x00b"})
+    assert page.status_code == 400 and "“note” holds a NUL character" in page.get_data(as_text=True)
+    assert database.scalar(db, "SELECT count(*) FROM visits") == 0
+    assert database.scalar(db, "SELECT count(*) FROM request_events WHERE note LIKE 'a%'") == 0
