@@ -43,18 +43,12 @@ class SQLite:
         """The integer at key of the JSON object text document (NULL if none)."""
         return f"json_extract({document}, '$.{key}')"
 
-    def least(self, *values):
-        return f"min({', '.join(values)})"
-
     def greatest(self, *values):
+        """The largest of the SQL values (not an aggregate)."""
         return f"max({', '.join(values)})"
 
     # A join that keeps SQLite's planner walking from the left table into the right one's index.
     ordered_join = "CROSS JOIN"
-
-    def indexed_by(self, index):
-        """Make SQLite's planner use index (it would otherwise guess wrong here); PostgreSQL plans by statistics."""
-        return f" INDEXED BY {index}"
 
     # Under BEGIN IMMEDIATE a writer holds the whole database: a row read to be changed needs no lock of its own.
     for_update = ""
@@ -91,16 +85,10 @@ class Postgres:
     def json_int(self, document, key):
         return f"CAST(CAST({document} AS jsonb) ->> '{key}' AS integer)"
 
-    def least(self, *values):
-        return f"least({', '.join(values)})"
-
     def greatest(self, *values):
         return f"greatest({', '.join(values)})"
 
     ordered_join = "JOIN"
-
-    def indexed_by(self, index):
-        return ""
 
     # Read committed: a row read to be changed (a request's version, a visit's uuid) is locked until the commit.
     for_update = " FOR UPDATE"
