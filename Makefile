@@ -33,19 +33,10 @@ run: demo
 	@echo ""
 	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py "fieldapp:create_app()"
 
-# The whole suite on SQLite, then on a throwaway PostgreSQL cluster that the run creates itself (tests/engines.py)
-# when Debian's postgresql package is installed; CI (.ci/run) requires it.
-PG_INITDB := $(lastword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb 2>/dev/null))
-
+# The whole suite on SQLite and, alongside, on a throwaway PostgreSQL cluster that the run makes itself when Debian's
+# postgresql package is installed (tests/run_suite.sh); CI (.ci/run) requires it.
 test: setup
-	$(BIN)/python -m pytest -q
-ifneq ($(PG_INITDB),)
-	FIELDAPP_TEST_ENGINE=postgresql $(BIN)/python -m pytest -q
-else
-	@if [ -n "$$CI$$FIELDAPP_REQUIRE_POSTGRES" ]; then \
-	  echo "PostgreSQL's server (initdb) is missing: install Debian's postgresql package (apt-get install postgresql)." >&2; exit 1; fi
-	@echo "The PostgreSQL run is left out: its server is not installed (apt-get install postgresql)."
-endif
+	tests/run_suite.sh $(BIN)/python
 
 # Strings marked for translation -> fieldapp/translations/messages.pot -> the zh catalog.
 extract: setup
