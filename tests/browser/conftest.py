@@ -106,6 +106,7 @@ def sign_in(page, username, password="demo1234"):
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码", exact=True).fill(password)
     page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: "/auth/login" not in url)  # signed in: the landing page is the next one
 
 
 def wait_for_service_worker(page, timeout=60_000):
