@@ -100,13 +100,14 @@ def phone(browser, playwright_instance, live_server):
     context.close()
 
 
-def sign_in(page, username, password="demo1234"):
-    """Sign in through the form, as a person would."""
+def sign_in(page, username, password="demo1234", *, succeeds=True):
+    """Sign in through the form, as a person would (and, if it succeeds, wait for the page after it)."""
     page.goto("/auth/login")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码", exact=True).fill(password)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)  # signed in: the landing page is the next one
+    if succeeds:
+        page.wait_for_url(lambda url: "/auth/login" not in url)
 
 
 def wait_for_service_worker(page, timeout=60_000):

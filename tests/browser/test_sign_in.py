@@ -17,7 +17,7 @@ def test_member_signs_in_on_a_phone_and_reaches_their_households(phone):
 
 
 def test_wrong_password_shows_one_neutral_message(phone):
-    sign_in(phone, "member1", "not the password")
+    sign_in(phone, "member1", "not the password", succeeds=False)
     expect(phone.get_by_role("alert")).to_have_text("用户名或密码错误，或账号已停用。")
 
 
