@@ -26,8 +26,11 @@ preload_app = True
 def when_ready(server):
     """Hold the database's server lock while serving: `fieldapp restore` then refuses to overwrite it."""
     from fieldapp import backup
+    from fieldapp.data import db as database
 
     app = server.app.wsgi()
+    if database.is_postgres(app.config["DATABASE"]):
+        return  # the lock is a file beside a SQLite database; a PostgreSQL server guards its own files
     try:
         server.fieldapp_lock = backup.hold_server_lock(app.config["DATABASE"])
     except BlockingIOError:
