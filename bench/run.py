@@ -53,6 +53,7 @@ ENGINES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 RUNS_ON = {"pages": tuple(ENGINES), "cost": tuple(ENGINES), "visits": tuple(ENGINES), "limit": tuple(ENGINES),
            "app-servers": ("postgresql",)}
 SERVER_SECTIONS = ("pages", "cost", "map", "map-page", "visits", "limit", "app-servers", "lighthouse")
+TOGETHER = ("limit",)  # sections that take all their engines at once (in turns), not one engine after the other
 NEEDS = {"map-page": ("chromium",), "bytes": ("chromium",), "lighthouse": ("chromium", "node")}
 INSTALL = {"chromium": f"{CHROMIUM} is missing: apt-get install chromium",
            "node": "node/npm are missing: apt-get install nodejs npm",
@@ -540,21 +541,33 @@ class Bench:
                 f"{step['machine_cpu_share']:.0%}; per request app {step['app_cpu_ms_per_request']:.1f} ms, database "
                 f"{step['database_cpu_ms_per_request']:.1f} ms; app {step['server_rss_mib']:.0f} MiB")
 
-    def limit(self, engine):
-        """The mixed scenario raised step by step until p95 > 300 ms or errors appear."""
+    def limit(self, engines):
+        """The mixed scenario raised step by step until p95 > 300 ms or errors appear; at each step the engines
+        take turns, so that whatever else runs on the machine weighs on both alike."""
         steps = [20, 60, 120] if self.quick else [25, 50, 100, 150, 175, 200, 250, 300, 400]
         window = 10 if self.quick else 20
-        accounts_file = engine.sessions(60, 10)
-        figures, sustained = [], None
+        running = list(engines)
+        files = {engine.name: engine.sessions(60, 10) for engine in engines}
+        figures, sustained = {engine.name: [] for engine in engines}, {}
         for users in steps:
-            step = self.mixed(engine, engine.server.url, users, window, accounts_file)
-            figures.append(step)
-            print(f"  step {self.describe(step)}", flush=True)
-            if step["all"]["p95"] is None or step["all"]["p95"] > 300 or step["all"]["failures"]:
+            for engine in list(running):
+                step = self.mixed(engine, engine.server.url, users, window, files[engine.name])
+                figures[engine.name].append(step)
+                print(f"  step {self.describe(step)} — {engine.label}", flush=True)
+                if step["all"]["p95"] is None or step["all"]["p95"] > 300 or step["all"]["failures"]:
+                    running.remove(engine)
+                else:
+                    sustained[engine.name] = step
+            if not running:
                 break
-            sustained = step
-        self.keep("limit", engine, {"steps": figures, "sustained": sustained, "peak": PEAK,
-                                    "peak_visits_per_s": PEAK_VISITS_PER_S})
+        for engine in engines:
+            self.keep("limit", engine, {"steps": figures[engine.name], "sustained": sustained.get(engine.name),
+                                        "peak": PEAK, "peak_visits_per_s": PEAK_VISITS_PER_S})
+            past = figures[engine.name][-1] if figures[engine.name][-1] is not sustained.get(engine.name) else None
+            self.limit_row(engine, sustained.get(engine.name), past, steps[0])
+
+    def limit_row(self, engine, sustained, past, first):
+        """The table's row of the one-machine limit of engine (past: the first step beyond it, if one ran)."""
         figure = ("one-machine limit, mixed scenario (19 members : 1 leader, think time 1–3 s): last step with "
                   "p95 ≤ 300 ms and no errors")
         if sustained:
@@ -562,11 +575,13 @@ class Bench:
             self.table.add(figure, f"{sustained['users']} users, {sustained['all']['per_s']:.0f} requests/s, "
                            f"{visits_per_s:.1f} visits/s, p95 {sustained['all']['p95']:.0f} ms; CPU app "
                            f"{sustained['server_cpu_share']:.0%} + database {sustained['database_cpu_share']:.0%} "
-                           f"of {os.cpu_count()} cores", f"a sub-district's peak {PEAK_VISITS_PER_S:.1f} visits/s",
+                           f"of {os.cpu_count()} cores" + (f" ({past['users']} users: p95 {past['all']['p95']:.0f} ms, "
+                                                           f"{past['all']['failures']} failed)" if past else ""),
+                           f"a sub-district's peak {PEAK_VISITS_PER_S:.1f} visits/s",
                            f"{visits_per_s / PEAK_VISITS_PER_S:.2f}× headroom", "", None, engine=engine.name,
                            key=f"limit {engine.name}")
         else:
-            self.table.add(figure, f"p95 > 300 ms already at {steps[0]} users", "", None, "", None,
+            self.table.add(figure, f"p95 > 300 ms already at {first} users", "", None, "", None,
                            engine=engine.name, key=f"limit {engine.name}")
 
     # -- PostgreSQL ---------------------------------------------------------------------------------------------
@@ -585,15 +600,18 @@ class Bench:
                 print(f"  {self.describe(steps[-1])}", flush=True)
         finally:
             engine.stop(keep=1)
+        one = steps[0]["all"]
         for step in steps:
             every = step["all"]
             self.table.add(f"mixed scenario, {users} users on {step['servers']} gunicorn instance"
                            f"{'s' if step['servers'] > 1 else ''} (2 workers × 4 threads each) sharing one database",
                            f"{every['per_s']:.0f} requests/s, {step['visits']['per_s']:.1f} visits/s, p95 "
-                           f"{every['p95']:.0f} ms, {every['failures']} failed",
-                           f"CPU of {os.cpu_count()} cores: app {step['server_cpu_share']:.0%}, database "
-                           f"{step['database_cpu_share']:.0%}, locust {step['locust_cpu_share']:.0%}, all "
-                           f"{step['machine_cpu_share']:.0%}", None, engine=engine.name,
+                           f"{every['p95']:.0f} ms, {every['failures']} failed; CPU of {os.cpu_count()} cores: app "
+                           f"{step['server_cpu_share']:.0%}, database {step['database_cpu_share']:.0%}, locust "
+                           f"{step['locust_cpu_share']:.0%}, all processes {step['machine_cpu_share']:.0%}",
+                           "" if step is steps[0] else f"one instance {one['per_s']:.0f} requests/s, p95 "
+                           f"{one['p95']:.0f} ms", None if step is steps[0] else
+                           f"{every['per_s'] / one['per_s']:.2f}× the throughput", engine=engine.name,
                            key=f"app servers {step['servers']}")
         app_s, db_s = sum(s["app_cpu_s"] for s in steps), sum(s["database_cpu_s"] for s in steps)
         served, visits = sum(s["served"] for s in steps), sum(s["served_visits"] for s in steps)
@@ -770,18 +788,20 @@ def main():
             if section not in SERVER_SECTIONS:
                 bench.stop()
             print(f"[{section}]", flush=True)
-            for name in engines:
-                engine, began = bench.engines[name], time.perf_counter()
+            measure = getattr(bench, section.replace("-", "_").replace("import", "imports"))
+            for names in [engines] if section in TOGETHER else [[name] for name in engines]:
+                chosen, began = [bench.engines[name] for name in names], time.perf_counter()
+                labels = " and ".join(engine.label for engine in chosen)
                 try:
-                    if section in SERVER_SECTIONS:
+                    for engine in chosen if section in SERVER_SECTIONS else ():
                         engine.start()
-                    getattr(bench, section.replace("-", "_").replace("import", "imports"))(engine)
+                    measure(chosen) if section in TOGETHER else measure(chosen[0])
                 except Exception as error:  # noqa: BLE001 - one broken section must not hide the others' figures
-                    table.errors.append({"section": section, "engine": name,
+                    table.errors.append({"section": section, "engine": labels,
                                          "error": f"{type(error).__name__}: {error}"})
-                    print(f"  {section} on {engine.label} FAILED: {type(error).__name__}: {error}", file=sys.stderr,
+                    print(f"  {section} on {labels} FAILED: {type(error).__name__}: {error}", file=sys.stderr,
                           flush=True)
-                print(f"  ({engine.label}: {time.perf_counter() - began:.0f} s)", flush=True)
+                print(f"  ({labels}: {time.perf_counter() - began:.0f} s)", flush=True)
     finally:
         cluster = bench.engines.get("postgresql") and bench.engines["postgresql"].cluster
         if cluster:
@@ -803,7 +823,7 @@ def main():
         print()
         print(side_by_side)
     for error in table.errors:
-        print(f"ERROR in {error['section']} ({ENGINES[error['engine']]}): {error['error']}")
+        print(f"ERROR in {error['section']} ({error['engine']}): {error['error']}")
     print(f"written: {args.out}")
     return 1 if table.errors else 0
 
