@@ -8,6 +8,7 @@ bench/cache/, gunicorn with the repository's gunicorn.conf.py; each request is s
 and its statements are listed by time per request, most first.
 """
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -73,6 +74,7 @@ def main():
         if server:
             server.stop()
         cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
