@@ -57,8 +57,10 @@ vendor:
 # For the accessibility test only (tests/browser/test_axe.py): no page or the service worker loads it.
 	cp /tmp/fieldapp-vendor/axe-core/axe.min.js $(VENDOR)/axe-core-4.14.1.min.js
 
-# Every performance figure next to its baseline (README: Performance): one table, bench/results.json.
-# 100,000 households (built once into bench/cache/, about 2 minutes), then 7-9 minutes; bench-quick: 10,000, ~3.5.
+# Every performance figure next to its baseline (README: Performance): one table, bench/results.json. Pages, CPU
+# per request, visit POSTs and the mixed scenario on SQLite and on a PostgreSQL cluster the bench starts itself
+# (bench/postgres_server.py; without PostgreSQL's server, SQLite alone). 100,000 households (built once into
+# bench/cache/, about 2 minutes; PostgreSQL's copy cached as a pg_dump), then 12-20 minutes; bench-quick: 10,000, ~8.
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@

@@ -1,9 +1,11 @@
-"""Shared by the bench scripts: the 100,000-household demo database, signed-in clients, timing."""
+"""Shared by the bench scripts: the 100,000-household demo database, new visits, signed-in clients, timing."""
 import os
 import statistics
 import subprocess
 import sys
 import time
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +22,14 @@ def big_database(households=100_000):
                        env={**os.environ, "FIELDAPP_DATABASE": str(path)}, check=True, cwd=ROOT)
         print(f"built {path} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return str(path)
+
+
+def new_visit(household_id, label="bench"):
+    """A visit nobody has sent yet, as the phone's queue sends it."""
+    return {"uuid": str(uuid.uuid4()), "household_id": household_id,
+            "visited_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lat": None, "lon": None, "accuracy": None, "no_location_reason": "unavailable",
+            "outcome": "met", "notes": f"bench {label}", "residents_met": [], "new_requests": [], "followups": []}
 
 
 def signed_in_client(app, username, password="demo1234"):

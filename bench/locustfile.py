@@ -7,7 +7,8 @@ BENCH_SCENARIO chooses the users:
 - mixed: members doing their visit loop (list, household page, visit form, POST the visit) and grid leaders
   opening the map, its data, coverage and the ledger, with think times between pages.
 Every user first signs in (not measured); once all have, the measurement window of BENCH_MEASURE seconds
-starts, and at its end the run stops and writes what it saw, request by request name, to BENCH_OUT (JSON).
+starts, and at its end the run stops and writes what it saw, request by request name, to BENCH_OUT (JSON), with
+how many requests of each name were answered in the whole run (ramp included).
 BENCH_ACCOUNTS names a JSON file {"members": [account, ...], "leaders": [...]}, each account
 {"username", "cookies", "domain", "csrf_token", "households"} of a session opened by bench/run.py.
 """
@@ -15,14 +16,17 @@ import itertools
 import json
 import os
 import random
+import sys
 import time
-import uuid
-from datetime import datetime, timezone
+from pathlib import Path
 
 import gevent
 from gevent.event import Event
 from locust import FastHttpUser, between, constant, events, task
 from requests.cookies import create_cookie
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import new_visit  # noqa: E402
 
 SCENARIO = os.environ.get("BENCH_SCENARIO", "visits")
 MEASURE = float(os.environ.get("BENCH_MEASURE", "20"))
@@ -38,11 +42,13 @@ leaders = itertools.cycle(ACCOUNTS.get("leaders", []))
 ready = Event()
 window = {"start": None, "end": None, "signed_in": 0}
 seen = {}  # request name -> {"times": [...], "failures": n, "errors": {message: n}}
+served = {}  # request name -> how many were answered in the whole run: the server's CPU is read over all of them
 
 
 @events.request.add_listener
 def _record(request_type, name, response_time, exception, start_time=None, **_):
-    """Keep requests that started inside the measurement window."""
+    """Count every request; keep those that started inside the measurement window."""
+    served[f"{request_type} {name}"] = served.get(f"{request_type} {name}", 0) + 1
     if window["start"] is None or start_time is None or not window["start"] <= start_time < window["end"]:
         return
     entry = seen.setdefault(f"{request_type} {name}", {"times": [], "failures": 0, "errors": {}})
@@ -59,7 +65,8 @@ def _write(environment, **_):
     if out:
         with open(out, "w") as results:
             json.dump({"scenario": SCENARIO, "users": environment.parsed_options.num_users,
-                       "window_s": MEASURE, "signed_in": window["signed_in"], "requests": seen}, results)
+                       "window_s": MEASURE, "signed_in": window["signed_in"], "requests": seen, "served": served},
+                      results)
 
 
 def _signed_in(user):
@@ -72,14 +79,6 @@ def _signed_in(user):
         gevent.spawn_later(RAMP + MEASURE + 0.5, user.environment.runner.quit)
     ready.wait()
     gevent.sleep(random.uniform(0, RAMP) if SCENARIO == "mixed" else 0)
-
-
-def new_visit(household_id, label):
-    """A visit nobody has sent yet, as the phone's queue sends it."""
-    return {"uuid": str(uuid.uuid4()), "household_id": household_id,
-            "visited_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "lat": None, "lon": None, "accuracy": None, "no_location_reason": "unavailable",
-            "outcome": "met", "notes": f"bench {label}", "residents_met": [], "new_requests": [], "followups": []}
 
 
 class SignedIn(FastHttpUser):

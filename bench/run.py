@@ -1,13 +1,20 @@
 """`make bench`: every performance figure next to its baseline, measured in one run on this machine; one table
 printed (Markdown) and bench/results.json written.
 
-    .venv/bin/python bench/run.py [--quick] [--households N] [--only SECTION,...] [--out FILE]
+    .venv/bin/python bench/run.py [--quick] [--households N] [--only SECTION,...] [--engines sqlite,postgresql]
+                                  [--out FILE]
 
 The database is the demo of --households (100,000; --quick: 10,000) built once by `fieldapp demo` and cached in
-bench/cache/; each run works on a copy. The real server is gunicorn with the repository's gunicorn.conf.py on
-127.0.0.1, serving the app plus its baselines (bench/baseline.py) in the same processes. Load comes from locust
-(headless, bench/locustfile.py). Sections: pages, map, map-page, visits, limit, lighthouse, coverage, import,
-bytes. Without chromium or node the sections that need them say what to install and are skipped; the others run.
+bench/cache/: on SQLite each run works on a copy of the file; on PostgreSQL each run starts a durable cluster of its
+own (bench/postgres_server.py: fsync and synchronous_commit on) and restores the cached pg_dump of the demo into
+it. The real server is gunicorn with the repository's gunicorn.conf.py on 127.0.0.1, serving the app plus its
+baselines (bench/baseline.py) in the same processes. Load comes from locust (headless, bench/locustfile.py).
+
+Sections: pages, cost, map, map-page, visits, limit, app-servers, lighthouse, coverage, import, bytes. pages, cost,
+visits and limit run on every engine of --engines (default both), one engine after the other, and are printed
+side by side; app-servers (two gunicorn instances on one database) runs on PostgreSQL; the others on SQLite.
+Without chromium, node or PostgreSQL's server the sections that need them say what to install and are skipped;
+the others run.
 """
 import argparse
 import concurrent.futures
@@ -31,17 +38,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import big_database  # noqa: E402
+from bench import postgres_server  # noqa: E402
+from bench.common import big_database, new_visit  # noqa: E402
 from bench.server import Server  # noqa: E402
 from bench.visit_loop_bench import member_near  # noqa: E402
 from fieldapp.data import db as database  # noqa: E402
 from fieldapp.data.db import sqlite3  # noqa: E402  (the app's SQLite, from pysqlite3)
 
 CHROMIUM = "/usr/bin/chromium"
-SECTIONS = ("pages", "map", "map-page", "visits", "limit", "lighthouse", "coverage", "import", "bytes")
+SECTIONS = ("pages", "cost", "map", "map-page", "visits", "limit", "app-servers", "lighthouse", "coverage", "import",
+            "bytes")
+ENGINES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+# The engines a section runs on (of those the run picked); the others run on SQLite alone.
+RUNS_ON = {"pages": tuple(ENGINES), "cost": tuple(ENGINES), "visits": tuple(ENGINES), "limit": tuple(ENGINES),
+           "app-servers": ("postgresql",)}
+SERVER_SECTIONS = ("pages", "cost", "map", "map-page", "visits", "limit", "app-servers", "lighthouse")
+TOGETHER = ("limit",)  # sections that take all their engines at once (in turns), not one engine after the other
 NEEDS = {"map-page": ("chromium",), "bytes": ("chromium",), "lighthouse": ("chromium", "node")}
 INSTALL = {"chromium": f"{CHROMIUM} is missing: apt-get install chromium",
-           "node": "node/npm are missing: apt-get install nodejs npm"}
+           "node": "node/npm are missing: apt-get install nodejs npm",
+           "postgresql": f"PostgreSQL's server is missing: {postgres_server.INSTALL}"}
 # A sub-district's peak: 2,000 members, 40 visits each a day, peaks 20x the day's average rate.
 PEAK = {"members": 2000, "visits_per_member_day": 40, "peak_factor": 20}
 PEAK_VISITS_PER_S = PEAK["members"] * PEAK["visits_per_member_day"] / 86400 * PEAK["peak_factor"]
@@ -53,11 +69,13 @@ class Table:
     def __init__(self):
         self.rows, self.errors = [], []
 
-    def add(self, figure, value, baseline="", ratio=None, goal="", met=None, **data):
-        self.rows.append({"figure": figure, "value": value, "baseline": baseline, "ratio": ratio, "goal": goal,
-                          "met": met, **data})
+    def add(self, figure, value, baseline="", ratio=None, goal="", met=None, engine=None, **data):
+        """One row; a figure measured on each engine of the run names its engine (engine: a key of ENGINES)."""
+        shown = f"{figure} — {ENGINES[engine]}" if engine else figure
+        self.rows.append({"figure": shown, "value": value, "baseline": baseline, "ratio": ratio, "goal": goal,
+                          "met": met, "engine": engine, "measured": figure, **data})
         mark = "" if met is None else (" (goal met)" if met else " (GOAL MISSED)")
-        print(f"  {figure}: {value}" + (f" | baseline {baseline}" if baseline else "")
+        print(f"  {shown}: {value}" + (f" | baseline {baseline}" if baseline else "")
               + (f" | {ratio}" if ratio else "") + mark, flush=True)
 
     def markdown(self):
@@ -66,6 +84,22 @@ class Table:
             met = "" if row["met"] is None else ("yes" if row["met"] else "**no**")
             lines.append(f"| {row['figure']} | {row['value']} | {row['baseline']} | {row['ratio'] or ''} "
                          f"| {row['goal']} | {met} |")
+        return "\n".join(lines)
+
+    def side_by_side(self):
+        """The figures measured on several engines, one column per engine (value; baseline; ratio), or None."""
+        columns, figures = [], {}
+        for row in self.rows:
+            if row["engine"]:
+                columns += [row["engine"]] if row["engine"] not in columns else []
+                cell = row["value"] + (f"; {row['baseline']}" if row["baseline"] else "") + (
+                    f"; {row['ratio']}" if row["ratio"] else "")
+                figures.setdefault(row["measured"], {})[row["engine"]] = cell
+        if len(columns) < 2:
+            return None
+        lines = ["| figure | " + " | ".join(ENGINES[c] for c in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        for figure, cells in figures.items():
+            lines.append(f"| {figure} | " + " | ".join(cells.get(c, "") for c in columns) + " |")
         return "\n".join(lines)
 
 
@@ -85,8 +119,10 @@ def machine():
         except (OSError, IndexError, subprocess.SubprocessError):
             return None
 
+    postgresql = postgres_server.server_binaries()
     return {"cores": os.cpu_count(), "memory_mib": memory, "load_average_at_start": os.getloadavg(),
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "postgresql": version([os.path.join(postgresql, "postgres"), "--version"]) if postgresql else None,
             "chromium": version([CHROMIUM, "--version"]) if os.path.exists(CHROMIUM) else None,
             "node": version(["node", "--version"]) if shutil.which("node") else None}
 
@@ -106,6 +142,8 @@ def missing_tools():
         missing.append("chromium")
     if not (shutil.which("node") and shutil.which("npm")):
         missing.append("node")
+    if postgres_server.server_binaries() is None:
+        missing.append("postgresql")
     return missing
 
 
@@ -122,6 +160,15 @@ class Http:
         headers = {"Accept-Encoding": encoding, "Cookie": self.cookie, **headers}
         started = time.perf_counter()
         self.connection.request("GET", path, headers=headers)
+        answer = self.connection.getresponse()
+        body = answer.read()
+        return answer.status, body, time.perf_counter() - started
+
+    def post_json(self, path, document, **headers):
+        """(status, body, seconds) of one POST of document as JSON."""
+        headers = {"Content-Type": "application/json", "Cookie": self.cookie, **headers}
+        started = time.perf_counter()
+        self.connection.request("POST", path, body=json.dumps(document).encode(), headers=headers)
         answer = self.connection.getresponse()
         body = answer.read()
         return answer.status, body, time.perf_counter() - started
@@ -147,12 +194,12 @@ def accounts(url, db_path, members, leaders):
     """Sessions for up to members member accounts (with their households) and leaders leader accounts."""
     db = database.connect(db_path)
     names = {role: [r["username"] for r in database.rows(db, """
-        SELECT u.username FROM users u WHERE u.role = ? AND u.active AND EXISTS (
+        SELECT u.username FROM users u WHERE u.role = ? AND u.active = 1 AND EXISTS (
           SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.valid_to IS NULL) ORDER BY u.id LIMIT ?""",
         [role, limit])] for role, limit in (("member", members), ("leader", leaders))}
     if not names["leader"]:  # a leader holds a grid, not cells
         names["leader"] = [r["username"] for r in database.rows(
-            db, "SELECT username FROM users WHERE role = 'leader' AND active ORDER BY id LIMIT ?", [leaders])]
+            db, "SELECT username FROM users WHERE role = 'leader' AND active = 1 ORDER BY id LIMIT ?", [leaders])]
     db.close()
 
     def member(username):
@@ -168,19 +215,39 @@ def accounts(url, db_path, members, leaders):
     return found
 
 
-def locust(url, scenario, users, measure, folder, accounts_file, leaders=1):
-    """Run one locust scenario headless; what it saw in its measurement window, and its own CPU seconds."""
-    out = Path(folder, f"locust-{scenario}-{users}.json")
-    env = {**os.environ, "BENCH_SCENARIO": scenario, "BENCH_MEASURE": str(measure), "BENCH_OUT": str(out),
-           "BENCH_ACCOUNTS": str(accounts_file), "BENCH_LEADERS": str(leaders)}
+def locust(urls, scenario, users, measure, folder, accounts_file, leaders=1):
+    """Run one locust scenario headless against the servers at urls (one locust process each, the users and
+    leaders shared out between them, all started at once); what they saw in their measurement windows together,
+    and their own CPU seconds."""
+    urls = [urls] if isinstance(urls, str) else urls
     started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    process = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host", url,
-         "-u", str(users), "-r", str(users), "-t", f"{int(measure) + 120}s", "--only-summary", "--loglevel", "ERROR",
-         "--stop-timeout", "5"], env=env, capture_output=True, text=True, cwd=ROOT)
-    if not out.exists():
-        raise RuntimeError(f"locust {scenario} wrote nothing (exit {process.returncode}): {process.stderr[-2000:]}")
-    seen = json.loads(out.read_text())
+    runs = []
+    for number, url in enumerate(urls):
+        share = users // len(urls) + (number < users % len(urls))
+        out = Path(folder, f"locust-{scenario}-{users}-{len(urls)}-{number}.json")
+        out.unlink(missing_ok=True)
+        env = {**os.environ, "BENCH_SCENARIO": scenario, "BENCH_MEASURE": str(measure), "BENCH_OUT": str(out),
+               "BENCH_ACCOUNTS": str(accounts_file), "BENCH_LEADERS": str(max(1, leaders // len(urls)))}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host", url,
+             "-u", str(share), "-r", str(share), "-t", f"{int(measure) + 120}s", "--only-summary", "--loglevel",
+             "ERROR", "--stop-timeout", "5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT)
+        runs.append((process, out))
+    seen = {"window_s": measure, "requests": {}, "served": {}}
+    for process, out in runs:
+        _, errors = process.communicate()
+        if not out.exists():
+            raise RuntimeError(f"locust {scenario} wrote nothing (exit {process.returncode}): {errors[-2000:]}")
+        one = json.loads(out.read_text())
+        for name, entry in one["requests"].items():
+            merged = seen["requests"].setdefault(name, {"times": [], "failures": 0, "errors": {}})
+            merged["times"] += entry["times"]
+            merged["failures"] += entry["failures"]
+            for message, count in entry["errors"].items():
+                merged["errors"][message] = merged["errors"].get(message, 0) + count
+        for name, count in one.get("served", {}).items():
+            seen["served"][name] = seen["served"].get(name, 0) + count
     seen["wall_s"] = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the load generator's own CPU: it shares the machine
     seen["locust_cpu_s"] = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
@@ -202,67 +269,137 @@ def summary(seen, names=None):
             "p95": percentile(times, 0.95), "failures": failures, "errors": errors}
 
 
+class Engine:
+    """One engine of the run: its copy of the demo, the gunicorn instances serving it (the app and its baselines in
+    the same processes), and the member whose pages are measured."""
+
+    def __init__(self, name, households, folder):
+        self.name, self.label = name, ENGINES[name]
+        self.households, self.folder = households, folder
+        self.cluster, self.target, self.servers = None, None, []
+
+    def database(self):
+        """The engine's copy of the demo: a copy of the cached file, or a database on the bench's own durable
+        PostgreSQL cluster restored from the cached dump."""
+        if self.target is None and self.name == "sqlite":
+            self.target = os.path.join(self.folder, "bench.db")
+            shutil.copy(big_database(self.households), self.target)
+        elif self.target is None and self.cluster is None:
+            self.cluster = postgres_server.Cluster()
+            self.target = self.cluster.demo(self.households)
+        elif self.target is None:
+            raise RuntimeError("the demo could not be loaded into PostgreSQL earlier in this run")
+        return self.target
+
+    def serve(self):
+        """One more gunicorn instance on the engine's database, on a port of its own (2 workers × 4 threads)."""
+        server = Server(self.database(), workers=2, threads=4, app="bench.baseline:create_app()",
+                        log_path=os.path.join(self.folder, f"gunicorn-{self.name}-{len(self.servers)}.log"),
+                        env={"FIELDAPP_BENCH_DIR": self.folder, "FIELDAPP_SECRET_KEY": "bench"})
+        server.start(timeout=120)
+        self.servers.append(server)
+        return server
+
+    def start(self):
+        """The engine's first server, and the people the sections measure for."""
+        if self.servers:
+            return
+        self.serve()
+        db = database.connect(self.target)
+        try:
+            self.member, self.member_households = member_near(db)
+            self.household = database.scalar(db, """SELECT h.id FROM households h
+                JOIN assignments a ON a.cell_id = h.cell_id JOIN users u ON u.id = a.user_id
+                WHERE u.username = ? AND a.valid_to IS NULL
+                ORDER BY (SELECT count(*) FROM visits v WHERE v.household_id = h.id) DESC, h.id LIMIT 1""",
+                [self.member])
+            self.leader = database.scalar(
+                db, "SELECT username FROM users WHERE role = 'leader' AND active = 1 ORDER BY id LIMIT 1")
+        finally:
+            db.close()
+
+    @property
+    def server(self):
+        return self.servers[0]
+
+    def stop(self, keep=0):
+        """Stop the servers past the first keep ones."""
+        while len(self.servers) > keep:
+            self.servers.pop().stop()
+
+    def close(self):
+        """Stop the servers and the engine's PostgreSQL cluster."""
+        self.stop()
+        if self.cluster:
+            self.cluster.stop()
+            self.cluster = None
+
+    def cpu_seconds(self):
+        """CPU seconds used so far by the masters and workers of the engine's gunicorn instances."""
+        import psutil
+
+        total = 0.0
+        for server in self.servers:
+            for pid in server.pids():
+                try:
+                    times = psutil.Process(pid).cpu_times()
+                    total += times.user + times.system
+                except psutil.NoSuchProcess:
+                    pass
+        return total
+
+    def database_cpu_seconds(self):
+        """CPU seconds used so far by the database server: PostgreSQL's processes. SQLite runs inside the app's
+        processes, whose CPU cpu_seconds counts already: 0."""
+        return self.cluster.cpu_seconds() if self.cluster else 0.0
+
+    def memory_mib(self):
+        import psutil
+
+        return sum(psutil.Process(pid).memory_info().rss for s in self.servers for pid in s.pids()) / 2**20
+
+    def sessions(self, members, leaders):
+        """A file of accounts signed in on the engine's server, for locust."""
+        path = Path(self.folder, f"accounts-{self.name}-{members}-{leaders}.json")
+        if not path.exists():
+            path.write_text(json.dumps(accounts(self.server.url, self.target, members, leaders)))
+        return path
+
+
 class Bench:
-    """One run of every section against one server and one copy of the database."""
+    """One run of the sections against the engines' servers and copies of the demo."""
 
     def __init__(self, args, table, folder):
         self.args, self.table, self.folder = args, table, folder
         self.quick = args.quick
         self.runs = 15 if self.quick else 40
-        self.source = big_database(args.households)
-        self.path = os.path.join(folder, "bench.db")
-        shutil.copy(self.source, self.path)
-        self.server = None
+        self.engines = {name: Engine(name, args.households, folder) for name in args.engines}
         self.results = {}
 
-    # -- the server ---------------------------------------------------------------------------------------
-    def start(self):
-        self.server = Server(self.path, workers=2, threads=4, log_path=os.path.join(self.folder, "gunicorn.log"),
-                             app="bench.baseline:create_app()", env={"FIELDAPP_BENCH_DIR": self.folder,
-                                                                     "FIELDAPP_SECRET_KEY": "bench"})
-        self.server.start(timeout=120)
-        db = database.connect(self.path)
-        self.member, self.member_households = member_near(db)
-        self.household = database.scalar(db, """SELECT h.id FROM households h
-            JOIN assignments a ON a.cell_id = h.cell_id JOIN users u ON u.id = a.user_id
-            WHERE u.username = ? AND a.valid_to IS NULL
-            ORDER BY (SELECT count(*) FROM visits v WHERE v.household_id = h.id) DESC LIMIT 1""", [self.member])
-        db.close()
-
     def stop(self):
-        if self.server:
-            self.server.stop()
-            self.server = None
+        """Stop every engine's servers (the sections that run without one)."""
+        for engine in self.engines.values():
+            engine.stop()
 
-    def cpu_seconds(self):
-        """CPU seconds used so far by gunicorn's master and workers."""
-        import psutil
+    def close(self):
+        for engine in self.engines.values():
+            engine.close()
 
-        total = 0.0
-        for pid in self.server.pids():
-            try:
-                times = psutil.Process(pid).cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+    def keep(self, section, engine, figures):
+        """Keep a section's figures of one engine in results.json."""
+        self.results.setdefault(section, {})[engine.name] = figures
 
-    def memory_mib(self):
-        import psutil
-
-        return sum(psutil.Process(pid).memory_info().rss for pid in self.server.pids()) / 2**20
-
-    # -- sections -----------------------------------------------------------------------------------------
-    def pages(self):
+    # -- sections on every engine ---------------------------------------------------------------------------
+    def pages(self, engine):
         """The member's list and a household page next to a bare page of the same bytes, over HTTP."""
-        _, account = open_session(self.server.url, self.member)
-        client = Http(self.server.url, account["cookies"])
+        _, account = open_session(engine.server.url, engine.member)
+        client = Http(engine.server.url, account["cookies"])
         page = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
         figures = {}
-        for name, url in (("my households", "/households/"), ("household page", f"/households/{self.household}")):
+        for name, url in (("my households", "/households/"), ("household page", f"/households/{engine.household}")):
             status, html, _ = client.get(url, encoding="identity", **page)
             assert status == 200, f"{url} answered {status}"
-            file = re.sub(r"\W", "-", name) + ".html"
+            file = f"{engine.name}-" + re.sub(r"\W", "-", name) + ".html"
             Path(self.folder, file).write_bytes(html)
             served, bare, sizes = [], [], {}
             for _ in range(3):  # warm both workers
@@ -278,18 +415,225 @@ class Bench:
                                   statistics.median(bare), percentile(bare, 0.95))
             figures[name] = {"html_bytes": len(html), "wire_bytes": sizes, "p50_ms": p50, "p95_ms": p95,
                              "bare_p50_ms": b50, "bare_p95_ms": b95}
-            label = (f'"{name}" ({self.member_households} households)' if name == "my households"
+            label = (f'"{name}" ({engine.member_households} households)' if name == "my households"
                      else "household page")
             self.table.add(f"{label}, p50 / p95 over HTTP, {len(html) // 1024} KB of HTML",
                            f"{p50:.1f} / {p95:.1f} ms", f"bare page of the same bytes {b50:.1f} / {b95:.1f} ms",
                            f"{p50 / b50:.1f}× / {p95 / b95:.1f}×", "≤ 3×", max(p50 / b50, p95 / b95) <= 3,
-                           key=f"page {name}", data=figures[name])
-        self.results["pages"] = figures
+                           engine=engine.name, key=f"page {name} {engine.name}", data=figures[name])
+        self.keep("pages", engine, figures)
 
-    def map(self):
+    def cost(self, engine):
+        """What a request costs, one at a time: CPU of the app's processes and of the database server per request
+        for the member's list, a household page and a visit POST, each next to its baseline."""
+        count = 40 if self.quick else 150
+        session, account = open_session(engine.server.url, engine.member)
+        manifest = session.get(engine.server.url + "/api/offline-manifest", timeout=120).text
+        households = sorted({int(m) for m in re.findall(r"/households/(\d+)\"", manifest)})
+        client = Http(engine.server.url, account["cookies"])
+        page = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Accept-Encoding": "br, gzip"}
+
+        def get(url, **headers):
+            status, body, seconds = client.get(url, **headers)
+            assert status == 200, f"{url} answered {status}"
+            return seconds
+
+        def post_visit(number):
+            visit = new_visit(households[number % len(households)])
+            status, body, seconds = client.post_json("/api/visits", {"visits": [visit]},
+                                                     **{"X-CSRFToken": account["csrf_token"]})
+            assert status == 200 and json.loads(body)["results"][0]["status"] == "created", f"visit: {body[:200]}"
+            return seconds
+
+        def bare_insert(number):
+            visit = new_visit(households[number % len(households)])
+            status, body, seconds = client.post_json("/bench/insert", {"visits": [visit]}, **{"X-Id": visit["uuid"]})
+            assert status == 201, f"bare insert answered {status}"
+            return seconds
+
+        def measure(call):
+            for number in range(3):  # warm both workers
+                call(number)
+            app, db = engine.cpu_seconds(), engine.database_cpu_seconds()
+            seconds = [call(number) for number in range(count)]
+            return {"app_ms": (engine.cpu_seconds() - app) / count * 1000,
+                    "database_ms": (engine.database_cpu_seconds() - db) / count * 1000,
+                    "p50_ms": statistics.median(seconds) * 1000}
+
+        cases = []
+        for name, url in (("my households", "/households/"), ("household page", f"/households/{engine.household}")):
+            status, html, _ = client.get(url, encoding="identity", **page)
+            file = f"{engine.name}-cost-" + re.sub(r"\W", "-", name) + ".html"
+            Path(self.folder, file).write_bytes(html)
+            cases.append((name, "bare page of the same bytes", lambda _, url=url: get(url, **page),
+                          lambda _, file=file: get(f"/bench/bare/{file}", **{"Accept-Encoding": "br, gzip"})))
+        cases.append(("visit POST", "bare durable INSERT", post_visit, bare_insert))
+        figures = {}
+        for name, bare_name, call, bare in cases:
+            served, baseline = measure(call), measure(bare)
+            figures[name] = {"request": served, "baseline": baseline, "requests": count}
+            total, bare_total = served["app_ms"] + served["database_ms"], baseline["app_ms"] + baseline["database_ms"]
+            self.table.add(f"CPU per request, {name}, one at a time ({count}): app + database server",
+                           f"{served['app_ms']:.1f} + {served['database_ms']:.1f} = {total:.1f} ms "
+                           f"(p50 {served['p50_ms']:.1f} ms)",
+                           f"{bare_name} {baseline['app_ms']:.1f} + {baseline['database_ms']:.1f} = "
+                           f"{bare_total:.1f} ms", f"{total / bare_total:.1f}×", engine=engine.name,
+                           key=f"cost {name} {engine.name}")
+        self.keep("cost", engine, figures)
+
+    def visits(self, engine):
+        """Visit POSTs at 50 concurrent clients next to a bare durable INSERT, same server; CPU per visit."""
+        window = 10 if self.quick else 20
+        users = 50
+        accounts_file = engine.sessions(50, 5)
+        figures = {}
+        for scenario, name in (("visits", "POST /api/visits"), ("insert", "POST /bench/insert")):
+            cpu, db_cpu = engine.cpu_seconds(), engine.database_cpu_seconds()
+            seen = locust(engine.server.url, scenario, users, window, self.folder, accounts_file)
+            served = seen["served"].get(name, 0)
+            app_s, db_s = engine.cpu_seconds() - cpu, engine.database_cpu_seconds() - db_cpu
+            figures[scenario] = {**summary(seen, [name]), "server_cpu_s": app_s, "database_cpu_s": db_s,
+                                 "served": served, "app_cpu_ms": app_s / max(served, 1) * 1000,
+                                 "database_cpu_ms": db_s / max(served, 1) * 1000}
+        app, bare = figures["visits"], figures["insert"]
+        self.keep("visits", engine, figures)
+        share = app["per_s"] / bare["per_s"] if bare["per_s"] else 0
+        errors = app["failures"] + bare["failures"]
+        self.table.add(f"visit POST at {users} concurrent clients (session, CSRF, idempotency, durable commit): "
+                       "visits/s, p95; CPU per visit, app + database",
+                       f"{app['per_s']:.0f}/s, p95 {app['p95']:.0f} ms"
+                       + (f", {app['failures']} failed" if app["failures"] else "")
+                       + f"; {app['app_cpu_ms']:.1f} + {app['database_cpu_ms']:.1f} ms",
+                       f"bare durable INSERT {bare['per_s']:.0f}/s, p95 {bare['p95']:.0f} ms; "
+                       f"{bare['app_cpu_ms']:.1f} + {bare['database_cpu_ms']:.1f} ms",
+                       f"{share:.0%} of the throughput", "≥ 50 %", share >= 0.5 and not errors, engine=engine.name,
+                       key=f"visit post {engine.name}")
+
+    def mixed(self, engine, urls, users, window, accounts_file):
+        """One step of the mixed scenario against the servers at urls: what locust saw, and each side's CPU."""
+        urls, leaders = [urls] if isinstance(urls, str) else urls, max(1, users // 20)
+        cpu, db_cpu, machine_cpu = engine.cpu_seconds(), engine.database_cpu_seconds(), busy_seconds()
+        started = time.perf_counter()
+        seen = locust(urls, "mixed", users, window, self.folder, accounts_file, leaders)
+        elapsed = time.perf_counter() - started
+        app_s, db_s = engine.cpu_seconds() - cpu, engine.database_cpu_seconds() - db_cpu
+        served, visits = sum(seen["served"].values()), seen["served"].get("POST /api/visits", 0)
+        return {"users": users, "leaders": leaders, "servers": len(urls), "all": summary(seen),
+                "visits": summary(seen, ["POST /api/visits"]),
+                "per_request": {name: summary(seen, [name]) for name in seen["requests"]},
+                "server_cpu_share": app_s / elapsed / os.cpu_count(),
+                "database_cpu_share": db_s / elapsed / os.cpu_count(),
+                "locust_cpu_share": seen["locust_cpu_s"] / elapsed / os.cpu_count(),
+                "machine_cpu_share": (busy_seconds() - machine_cpu) / elapsed / os.cpu_count(),
+                "served": served, "served_visits": visits, "app_cpu_s": app_s, "database_cpu_s": db_s,
+                "app_cpu_ms_per_request": app_s / max(served, 1) * 1000,
+                "database_cpu_ms_per_request": db_s / max(served, 1) * 1000,
+                "server_rss_mib": engine.memory_mib(), "load_average": os.getloadavg()[0]}
+
+    @staticmethod
+    def describe(step):
+        every = step["all"]
+        return (f"{step['users']} users ({step['leaders']} leaders) on {step['servers']} server"
+                f"{'s' if step['servers'] > 1 else ''}: {every['per_s']:.0f} requests/s, "
+                f"{step['visits']['per_s']:.1f} visits/s, p95 {every['p95']:.0f} ms, {every['failures']} failed; "
+                f"CPU of {os.cpu_count()} cores: app {step['server_cpu_share']:.0%}, database "
+                f"{step['database_cpu_share']:.0%}, locust {step['locust_cpu_share']:.0%}, all processes "
+                f"{step['machine_cpu_share']:.0%}; per request app {step['app_cpu_ms_per_request']:.1f} ms, database "
+                f"{step['database_cpu_ms_per_request']:.1f} ms; app {step['server_rss_mib']:.0f} MiB")
+
+    def limit(self, engines):
+        """The mixed scenario raised step by step until p95 > 300 ms or errors appear; at each step the engines
+        take turns, so that whatever else runs on the machine weighs on both alike."""
+        steps = [20, 60, 120] if self.quick else [25, 50, 100, 150, 175, 200, 250, 300, 400]
+        window = 10 if self.quick else 20
+        running = list(engines)
+        files = {engine.name: engine.sessions(60, 10) for engine in engines}
+        figures, sustained = {engine.name: [] for engine in engines}, {}
+        for users in steps:
+            for engine in list(running):
+                step = self.mixed(engine, engine.server.url, users, window, files[engine.name])
+                figures[engine.name].append(step)
+                print(f"  step {self.describe(step)} — {engine.label}", flush=True)
+                if step["all"]["p95"] is None or step["all"]["p95"] > 300 or step["all"]["failures"]:
+                    running.remove(engine)
+                else:
+                    sustained[engine.name] = step
+            if not running:
+                break
+        for engine in engines:
+            self.keep("limit", engine, {"steps": figures[engine.name], "sustained": sustained.get(engine.name),
+                                        "peak": PEAK, "peak_visits_per_s": PEAK_VISITS_PER_S})
+            past = figures[engine.name][-1] if figures[engine.name][-1] is not sustained.get(engine.name) else None
+            self.limit_row(engine, sustained.get(engine.name), past, steps[0])
+
+    def limit_row(self, engine, sustained, past, first):
+        """The table's row of the one-machine limit of engine (past: the first step beyond it, if one ran)."""
+        figure = ("one-machine limit, mixed scenario (19 members : 1 leader, think time 1–3 s): last step with "
+                  "p95 ≤ 300 ms and no errors")
+        if sustained:
+            visits_per_s = sustained["visits"]["per_s"]
+            self.table.add(figure, f"{sustained['users']} users, {sustained['all']['per_s']:.0f} requests/s, "
+                           f"{visits_per_s:.1f} visits/s, p95 {sustained['all']['p95']:.0f} ms; CPU app "
+                           f"{sustained['server_cpu_share']:.0%} + database {sustained['database_cpu_share']:.0%} "
+                           f"of {os.cpu_count()} cores" + (f" ({past['users']} users: p95 {past['all']['p95']:.0f} ms, "
+                                                           f"{past['all']['failures']} failed)" if past else ""),
+                           f"a sub-district's peak {PEAK_VISITS_PER_S:.1f} visits/s",
+                           f"{visits_per_s / PEAK_VISITS_PER_S:.2f}× headroom", "", None, engine=engine.name,
+                           key=f"limit {engine.name}")
+        else:
+            self.table.add(figure, f"p95 > 300 ms already at {first} users", "", None, "", None,
+                           engine=engine.name, key=f"limit {engine.name}")
+
+    # -- PostgreSQL ---------------------------------------------------------------------------------------------
+    def app_servers(self, engine):
+        """The mixed scenario on one and then on two gunicorn instances sharing the one PostgreSQL database, the
+        same users split between them; from the database's CPU per request, what one of its cores carries."""
+        sustained = self.results.get("limit", {}).get(engine.name, {}).get("sustained")
+        users = sustained["users"] if sustained else (60 if self.quick else 100)
+        window = 10 if self.quick else 20
+        accounts_file = engine.sessions(60, 10)
+        engine.serve()
+        try:
+            steps = []
+            for count in (1, 2):
+                steps.append(self.mixed(engine, [s.url for s in engine.servers[:count]], users, window, accounts_file))
+                print(f"  {self.describe(steps[-1])}", flush=True)
+        finally:
+            engine.stop(keep=1)
+        one = steps[0]["all"]
+        for step in steps:
+            every = step["all"]
+            self.table.add(f"mixed scenario, {users} users on {step['servers']} gunicorn instance"
+                           f"{'s' if step['servers'] > 1 else ''} (2 workers × 4 threads each) sharing one database",
+                           f"{every['per_s']:.0f} requests/s, {step['visits']['per_s']:.1f} visits/s, p95 "
+                           f"{every['p95']:.0f} ms, {every['failures']} failed; CPU of {os.cpu_count()} cores: app "
+                           f"{step['server_cpu_share']:.0%}, database {step['database_cpu_share']:.0%}, locust "
+                           f"{step['locust_cpu_share']:.0%}, all processes {step['machine_cpu_share']:.0%}",
+                           "" if step is steps[0] else f"one instance {one['per_s']:.0f} requests/s, p95 "
+                           f"{one['p95']:.0f} ms", None if step is steps[0] else
+                           f"{every['per_s'] / one['per_s']:.2f}× the throughput", engine=engine.name,
+                           key=f"app servers {step['servers']}")
+        app_s, db_s = sum(s["app_cpu_s"] for s in steps), sum(s["database_cpu_s"] for s in steps)
+        served, visits = sum(s["served"] for s in steps), sum(s["served_visits"] for s in steps)
+        carried = {"app_cpu_ms_per_request": app_s / served * 1000, "database_cpu_ms_per_request": db_s / served * 1000,
+                   "app_cpu_ms_per_visit": app_s / visits * 1000, "database_cpu_ms_per_visit": db_s / visits * 1000}
+        carried["app_cores_per_database_core"] = app_s / db_s
+        carried["visits_per_s_per_database_core"] = visits / db_s
+        self.keep("app-servers", engine, {"steps": steps, "carried": carried})
+        self.table.add("what one database core carries, mixed scenario (by CPU per request of both runs above)",
+                       f"{1000 / carried['database_cpu_ms_per_request']:.0f} requests/s, "
+                       f"{carried['visits_per_s_per_database_core']:.0f} visits/s with their pages "
+                       f"({carried['database_cpu_ms_per_request']:.1f} ms of database CPU a request)",
+                       f"one app core: {1000 / carried['app_cpu_ms_per_request']:.0f} requests/s "
+                       f"({carried['app_cpu_ms_per_request']:.1f} ms a request)",
+                       f"{carried['app_cores_per_database_core']:.1f} app cores per database core", engine=engine.name,
+                       key="database core carries")
+
+    # -- sections on SQLite ---------------------------------------------------------------------------------
+    def map(self, engine):
         """The district's map data (admin): bytes per household gzipped, server time next to a static file."""
-        _, account = open_session(self.server.url, "admin")
-        client = Http(self.server.url, account["cookies"])
+        _, account = open_session(engine.server.url, "admin")
+        client = Http(engine.server.url, account["cookies"])
         status, body, first = client.get("/map/data.geojson")
         assert status == 200, f"map data answered {status}"
         households = json.loads(gzip.decompress(body))["households"]
@@ -313,101 +657,25 @@ class Bench:
                        f"the same bytes as a static file {s50:.1f} ms",
                        f"{p50 / s50:.2f}×", "≤ 2×", p50 / s50 <= 2, key="map time")
 
-    def map_page(self):
+    def map_page(self, engine):
         """The map drawn in headless chromium next to an empty Leaflet page, for the admin and a grid leader."""
         from bench.map_bench import browser_figures
 
-        leader = self.leader_name()
+        leader = engine.leader
         figures = {}
         for username, label in (("admin", "district"), (leader, "one grid")):
-            drawn, first, empty = browser_figures(self.server.url, username, 5 if self.quick else 10)
+            drawn, first, empty = browser_figures(engine.server.url, username, 5 if self.quick else 10)
             figures[username] = {"p50_ms": drawn, "first_ms": first, "empty_p50_ms": empty}
             self.table.add(f"map page drawn in headless chromium, {label} ({username}), p50 (first visit)",
                            f"{drawn:.0f} ms ({first:.0f} ms)", f"empty Leaflet page {empty:.0f} ms",
                            f"{drawn / empty:.1f}×", "≤ 3×", drawn / empty <= 3, key=f"map page {label}")
         self.results["map_page"] = figures
 
-    def leader_name(self):
-        db = database.connect(self.path)
-        name = database.scalar(db, "SELECT username FROM users WHERE role = 'leader' AND active ORDER BY id LIMIT 1")
-        db.close()
-        return name
-
-    def sessions(self, members, leaders):
-        """A file of signed-in accounts for locust."""
-        path = Path(self.folder, f"accounts-{members}-{leaders}.json")
-        if not path.exists():
-            path.write_text(json.dumps(accounts(self.server.url, self.path, members, leaders)))
-        return path
-
-    def visits(self):
-        """Visit POSTs at 50 concurrent clients next to a bare durable INSERT, same server."""
-        window = 10 if self.quick else 20
-        users = 50
-        accounts_file = self.sessions(50, 5)
-        figures = {}
-        for scenario, name in (("visits", "POST /api/visits"), ("insert", "POST /bench/insert")):
-            cpu = self.cpu_seconds()
-            seen = locust(self.server.url, scenario, users, window, self.folder, accounts_file)
-            figures[scenario] = {**summary(seen, [name]), "server_cpu_s": self.cpu_seconds() - cpu}
-        app, bare = figures["visits"], figures["insert"]
-        self.results["visits"] = figures
-        share = app["per_s"] / bare["per_s"] if bare["per_s"] else 0
-        errors = app["failures"] + bare["failures"]
-        self.table.add(f"visit POST at {users} concurrent clients (session, CSRF, idempotency, durable commit): "
-                       "visits/s, p95", f"{app['per_s']:.0f}/s, p95 {app['p95']:.0f} ms"
-                       + (f", {app['failures']} failed" if app["failures"] else ""),
-                       f"bare durable INSERT {bare['per_s']:.0f}/s, p95 {bare['p95']:.0f} ms",
-                       f"{share:.0%} of the throughput", "≥ 50 %", share >= 0.5 and not errors, key="visit post")
-
-    def limit(self):
-        """The mixed scenario raised step by step until p95 > 300 ms or errors appear."""
-        steps = [20, 60, 120] if self.quick else [25, 50, 100, 150, 175, 200, 250, 300, 400]
-        window = 10 if self.quick else 20
-        accounts_file = self.sessions(60, 10)
-        figures, sustained = [], None
-        for users in steps:
-            leaders = max(1, users // 20)
-            cpu, started, machine_cpu = self.cpu_seconds(), time.perf_counter(), busy_seconds()
-            seen = locust(self.server.url, "mixed", users, window, self.folder, accounts_file, leaders)
-            elapsed = time.perf_counter() - started
-            step = {"users": users, "leaders": leaders, "all": summary(seen),
-                    "visits": summary(seen, ["POST /api/visits"]),
-                    "per_request": {name: summary(seen, [name]) for name in seen["requests"]},
-                    "server_cpu_share": (self.cpu_seconds() - cpu) / elapsed / os.cpu_count(),
-                    "locust_cpu_share": seen["locust_cpu_s"] / elapsed / os.cpu_count(),
-                    "machine_cpu_share": (busy_seconds() - machine_cpu) / elapsed / os.cpu_count(),
-                    "server_rss_mib": self.memory_mib(), "load_average": os.getloadavg()[0]}
-            figures.append(step)
-            every = step["all"]
-            print(f"  step {users} users ({leaders} leaders): {every['per_s']:.0f} requests/s, "
-                  f"{step['visits']['per_s']:.1f} visits/s, p95 {every['p95']:.0f} ms, {every['failures']} failed; "
-                  f"CPU of {os.cpu_count()} cores: server {step['server_cpu_share']:.0%}, "
-                  f"locust {step['locust_cpu_share']:.0%}, all processes {step['machine_cpu_share']:.0%}; "
-                  f"server {step['server_rss_mib']:.0f} MiB",
-                  flush=True)
-            if every["p95"] is None or every["p95"] > 300 or every["failures"]:
-                break
-            sustained = step
-        self.results["limit"] = {"steps": figures, "sustained": sustained, "peak": PEAK,
-                                 "peak_visits_per_s": PEAK_VISITS_PER_S}
-        if sustained:
-            visits_per_s = sustained["visits"]["per_s"]
-            self.table.add("one-machine limit, mixed scenario (19 members : 1 leader, think time 1–3 s): last step "
-                           "with p95 ≤ 300 ms and no errors",
-                           f"{sustained['users']} users, {sustained['all']['per_s']:.0f} requests/s, "
-                           f"{visits_per_s:.1f} visits/s, p95 {sustained['all']['p95']:.0f} ms",
-                           f"a sub-district's peak {PEAK_VISITS_PER_S:.1f} visits/s",
-                           f"{visits_per_s / PEAK_VISITS_PER_S:.2f}× headroom", "", None, key="limit")
-        else:
-            self.table.add("one-machine limit, mixed scenario", f"p95 > 300 ms already at {steps[0]} users", "", None,
-                           "", None, key="limit")
-
-    def lighthouse(self):
+    def lighthouse(self, engine):
         """Lighthouse scores of three pages, mobile emulation (bench/lighthouse_bench.py)."""
         from bench import lighthouse_bench
 
-        arguments = (self.server.url, self.member, self.leader_name())
+        arguments = (engine.server.url, engine.member, engine.leader)
         try:
             found = lighthouse_bench.measure(*arguments, runs=1 if self.quick else 2)
         except lighthouse_bench.LighthouseError as error:  # e.g. NO_NAVSTART: a failed trace, not a verdict
@@ -427,11 +695,11 @@ class Bench:
                            "", None, "≥ 95 each", all(v is not None and v >= 95 for v in values),
                            key=f"lighthouse {page}")
 
-    def coverage(self):
+    def coverage(self, engine):
         """Coverage and overdue for the district next to the same aggregates as raw SQL."""
         from bench.coverage_bench import measure
 
-        found = measure(self.path, runs=5 if self.quick else 9, exports=False)
+        found = measure(engine.database(), runs=5 if self.quick else 9, exports=False)
         self.results["coverage"] = found
         for key, label in (("coverage", "coverage checklist of the district (/coverage/)"),
                            ("overdue", "overdue view of the district (/overdue/)")):
@@ -439,11 +707,11 @@ class Bench:
             self.table.add(f"{label}, p50", f"{served:.0f} ms", f"raw SQL in sqlite3 {direct:.0f} ms",
                            f"{served / direct:.2f}×", "≤ 1.5×", served / direct <= 1.5, key=key)
 
-    def imports(self):
+    def imports(self, engine):
         """The import of the district's households (CSV) next to a bare sqlite-utils insert of the same rows."""
         from bench import import_bench
 
-        files = import_bench.from_source(self.source, self.args.households)
+        files = import_bench.from_source(big_database(self.args.households), self.args.households)
         cases = import_bench.run(files, residents=not self.quick)
         self.results["import"] = cases
         for case in cases:
@@ -453,11 +721,11 @@ class Bench:
                            f"{case['import_s']:.1f} s", f"bare sqlite-utils insert_all {case['bare_s']:.1f} s",
                            f"{ratio:.1f}×", "≤ 3×", ratio <= 3, key=f"import {case['label']}")
 
-    def bytes(self):
+    def bytes(self, engine):
         """A member's first and repeat load, bytes on the wire (in chromium)."""
         from bench.pwa_bench import measure
 
-        found = measure(self.path)
+        found = measure(engine.database())
         self.results["bytes"] = found
         first, repeat = found["first_bytes"] / 1024, found["repeat_bytes"] / 1024
         self.table.add(f"a member's first load ({found['households']} households: sign-in, list, app shell)",
@@ -468,7 +736,6 @@ class Bench:
                        f"{found['offline_pages']} pages, {found['offline_bytes'] / 2**20:.2f} MB", key="offline copy")
 
 
-SERVER_SECTIONS = ("pages", "map", "map-page", "visits", "limit", "lighthouse")
 
 
 def main():
@@ -476,19 +743,33 @@ def main():
     parser.add_argument("--quick", action="store_true", help="10,000 households, shorter windows (about 2 minutes)")
     parser.add_argument("--households", type=int)
     parser.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="comma-separated engines of the sections measured on each: " + ",".join(ENGINES))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     args.households = args.households or (10_000 if args.quick else 100_000)
+    args.engines = [e.strip().lower() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in args.engines if e not in ENGINES] or ([] if args.engines else ["(none)"])
+    if unknown:
+        parser.error(f"--engines: unknown {', '.join(unknown)}; choose of {', '.join(ENGINES)}")
+    unknown = [s for s in (args.only or "").split(",") if s and s not in SECTIONS]
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(unknown)}; choose of {', '.join(SECTIONS)}")
     wanted = [s for s in SECTIONS if not args.only or s in args.only.split(",")]
     started = time.perf_counter()
     missing = missing_tools()
     for tool in missing:
-        print(f"NOTE: {INSTALL[tool]}; these figures are skipped: "
-              + ", ".join(s for s in wanted if tool in NEEDS.get(s, ())), file=sys.stderr)
+        if tool == "postgresql" and "postgresql" in args.engines:
+            args.engines.remove("postgresql")
+            print(f"NOTE: {INSTALL[tool]}; the figures are measured on SQLite alone", file=sys.stderr)
+        elif tool != "postgresql":
+            print(f"NOTE: {INSTALL[tool]}; these figures are skipped: "
+                  + ", ".join(s for s in wanted if tool in NEEDS.get(s, ())), file=sys.stderr)
     about = machine()
+    about["engines"] = list(args.engines)
     print(f"make bench: {args.households:,} households; {about['cores']} cores, {about['memory_mib']:,} MiB; load "
-          f"average {about['load_average_at_start'][0]:.1f}; SQLite {about['sqlite']}; {about['chromium']}; "
-          f"node {about['node']}", flush=True)
+          f"average {about['load_average_at_start'][0]:.1f}; engines {', '.join(ENGINES[e] for e in args.engines)}; "
+          f"SQLite {about['sqlite']}; {about['postgresql']}; {about['chromium']}; node {about['node']}", flush=True)
     table = Table()
     folder = tempfile.mkdtemp(prefix="fieldapp-bench-")
     bench = Bench(args, table, folder)
@@ -496,24 +777,36 @@ def main():
     try:
         for section in wanted:
             lacking = [tool for tool in NEEDS.get(section, ()) if tool in missing]
+            engines = [e for e in RUNS_ON.get(section, ("sqlite",)) if e in args.engines]
+            if not engines:
+                lacking.append(f"it runs on {' or '.join(ENGINES[e] for e in RUNS_ON.get(section, ('sqlite',)))}, "
+                               "which --engines leaves out")
             if lacking:
-                skipped[section] = "; ".join(INSTALL[tool] for tool in lacking)
+                skipped[section] = "; ".join(INSTALL.get(tool, tool) for tool in lacking)
                 table.add(f"{section}: skipped", skipped[section], key=f"skipped {section}")
                 continue
-            if section in SERVER_SECTIONS and bench.server is None:
-                bench.start()
             if section not in SERVER_SECTIONS:
                 bench.stop()
             print(f"[{section}]", flush=True)
-            began = time.perf_counter()
-            try:
-                getattr(bench, section.replace("-", "_").replace("import", "imports"))()
-            except Exception as error:  # noqa: BLE001 - one broken section must not hide the others' figures
-                table.errors.append({"section": section, "error": f"{type(error).__name__}: {error}"})
-                print(f"  {section} FAILED: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-            print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
+            measure = getattr(bench, section.replace("-", "_").replace("import", "imports"))
+            for names in [engines] if section in TOGETHER else [[name] for name in engines]:
+                chosen, began = [bench.engines[name] for name in names], time.perf_counter()
+                labels = " and ".join(engine.label for engine in chosen)
+                try:
+                    for engine in chosen if section in SERVER_SECTIONS else ():
+                        engine.start()
+                    measure(chosen) if section in TOGETHER else measure(chosen[0])
+                except Exception as error:  # noqa: BLE001 - one broken section must not hide the others' figures
+                    table.errors.append({"section": section, "engine": labels,
+                                         "error": f"{type(error).__name__}: {error}"})
+                    print(f"  {section} on {labels} FAILED: {type(error).__name__}: {error}", file=sys.stderr,
+                          flush=True)
+                print(f"  ({labels}: {time.perf_counter() - began:.0f} s)", flush=True)
     finally:
-        bench.stop()
+        cluster = bench.engines.get("postgresql") and bench.engines["postgresql"].cluster
+        if cluster:
+            about["postgresql_settings"] = cluster.settings()
+        bench.close()
         shutil.rmtree(folder, ignore_errors=True)
     about["load_average_at_end"] = os.getloadavg()
     report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "households": args.households,
@@ -525,8 +818,12 @@ def main():
           f"load average {about['load_average_at_start'][0]:.1f} at start, {about['load_average_at_end'][0]:.1f} "
           f"at end; {report['seconds']} s in all")
     print(table.markdown())
+    side_by_side = table.side_by_side()
+    if side_by_side:
+        print()
+        print(side_by_side)
     for error in table.errors:
-        print(f"ERROR in {error['section']}: {error['error']}")
+        print(f"ERROR in {error['section']} ({error['engine']}): {error['error']}")
     print(f"written: {args.out}")
     return 1 if table.errors else 0
 
