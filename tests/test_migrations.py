@@ -64,6 +64,9 @@ def test_indexes_for_the_hot_queries(db):
     assert uses_index("SELECT id FROM households WHERE cell_id = ?", [1])
     assert uses_index("SELECT id FROM visits WHERE household_id = ? ORDER BY visited_at DESC", [1])
     assert uses_index("SELECT id FROM requests WHERE status = 'open' AND due_date < ?", ["2026-01-01"])
+    # a household's timeline: the requests raised and followed up in its visits
+    assert uses_index("SELECT id FROM requests WHERE visit_id IN (?, ?)", [1, 2])
+    assert uses_index("SELECT id FROM request_events WHERE visit_id IN (?, ?) AND kind != 'created'", [1, 2])
 
 
 @pytest.mark.parametrize("table", ["visits", "request_events", "audit_log"])
