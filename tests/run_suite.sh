@@ -14,19 +14,29 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   echo "The PostgreSQL run is left out: its server is not installed (apt-get install postgresql)."
   exec "$python" -m pytest -q "$@"
 fi
-log=$(mktemp)
-FIELDAPP_TEST_ENGINE=postgresql "$python" -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1 &
-postgresql_run=$!
-trap 'kill "$postgresql_run" 2>/dev/null; rm -f "$log"' INT TERM
+# On PostgreSQL in two processes, each with its own cluster: the browser tests and the others.
+browser_log=$(mktemp)
+others_log=$(mktemp)
+FIELDAPP_TEST_ENGINE=postgresql "$python" -m pytest -q -p no:cacheprovider tests/browser "$@" >"$browser_log" 2>&1 &
+browser_run=$!
+FIELDAPP_TEST_ENGINE=postgresql "$python" -m pytest -q -p no:cacheprovider --ignore=tests/browser "$@" >"$others_log" 2>&1 &
+others_run=$!
+trap 'kill "$browser_run" "$others_run" 2>/dev/null; rm -f "$browser_log" "$others_log"' INT TERM
 echo "== the suite on SQLite (on PostgreSQL alongside: its output follows)"
 "$python" -m pytest -q "$@"
 sqlite=$?
-wait "$postgresql_run"
-postgresql=$?
+wait "$others_run"
+others=$?
+wait "$browser_run"
+browser=$?
 echo
-echo "== the suite on PostgreSQL"
-cat "$log"
-rm -f "$log"
+echo "== the suite on PostgreSQL, without the browser tests"
+cat "$others_log"
 echo
-echo "SQLite run: $([ $sqlite -eq 0 ] && echo passed || echo FAILED); PostgreSQL run: $([ $postgresql -eq 0 ] && echo passed || echo FAILED)"
-[ $sqlite -eq 0 ] && [ $postgresql -eq 0 ]
+echo "== the browser tests on PostgreSQL"
+cat "$browser_log"
+rm -f "$browser_log" "$others_log"
+passed() { [ "$1" -eq 0 ] && echo passed || echo FAILED; }
+echo
+echo "SQLite: $(passed $sqlite); PostgreSQL: $(passed $others), its browser tests: $(passed $browser)"
+[ $sqlite -eq 0 ] && [ $others -eq 0 ] && [ $browser -eq 0 ]
