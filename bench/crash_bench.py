@@ -23,7 +23,6 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -299,28 +298,10 @@ def run(target, *, clients=50, duration=60.0, kill_at=30.0, kill="app", cluster=
 
 
 def postgres_demo(cluster, households=100_000):
-    """The demo of that size as database "demo" of cluster (its URL): restored from a dump in bench/cache/, which
-    the first run builds with `fieldapp demo` and dumps there (about 2 minutes for 100,000 households)."""
-    from bench.common import CACHE
+    """The demo of that size as database "demo" of cluster (its URL), as `make bench` makes it."""
+    from bench.postgres_server import demo_database
 
-    url = cluster.create("demo")
-    dump = Path(os.environ.get("FIELDAPP_BENCH_PGDUMP", CACHE / f"demo-{households}.pgdump"))
-    started, restored = time.perf_counter(), dump.exists()
-    if restored:
-        subprocess.run([os.path.join(cluster.bin, "pg_restore"), "--no-owner", "-d", url, str(dump)], check=True)
-    else:
-        subprocess.run([sys.executable, "-m", "fieldapp", "demo", "--households", str(households)],
-                       env={**os.environ, "FIELDAPP_DATABASE": url}, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        dump.parent.mkdir(parents=True, exist_ok=True)
-        partial = dump.with_name(dump.name + ".partial")  # an interrupted dump is never taken for the cache
-        subprocess.run([os.path.join(cluster.bin, "pg_dump"), "-Fc", "-f", str(partial), url], check=True)
-        partial.replace(dump)
-    db = database.connect(url)
-    db.execute("ANALYZE")  # a restored database has no planner statistics yet
-    db.close()
-    print(f"{'restored' if restored else 'built'} the demo in PostgreSQL in "
-          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return url
+    return demo_database(cluster.bin, cluster.create("demo"), households)
 
 
 def summary_line(figures):

@@ -95,33 +95,38 @@ class Cluster:
         return total
 
     def demo(self, households):
-        """The URL of a database holding the demo of households: restored from the cached pg_dump of it, or built
-        with `fieldapp demo` and dumped into the cache for the next run."""
+        """The URL of a database holding the demo of households (see demo_database)."""
         admin = postgres.connect(self.url("postgres"))
         admin.execute("CREATE DATABASE demo")
         admin.close()
-        url = self.url("demo")
-        dump = Path(os.environ.get("FIELDAPP_BENCH_PGDUMP", CACHE / f"demo-{households}.pgdump"))
-        started, restored = time.perf_counter(), dump.exists()
-        if restored:
-            subprocess.run([os.path.join(self.bin, "pg_restore"), "--no-owner", "--jobs", "2", "-d", url, str(dump)],
-                           check=True)
-        else:
-            subprocess.run([sys.executable, "-m", "fieldapp", "demo", "--households", str(households)],
-                           env={**os.environ, "FIELDAPP_DATABASE": url}, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-            dump.parent.mkdir(parents=True, exist_ok=True)
-            partial = dump.with_name(dump.name + ".partial")  # an interrupted dump is never taken for the cache
-            subprocess.run([os.path.join(self.bin, "pg_dump"), "-Fc", "-f", str(partial), url], check=True)
-            partial.replace(dump)
-        db = database.connect(url)
-        db.execute("VACUUM ANALYZE")  # planner statistics and a visibility map, as a database in service has them
-        db.close()
-        print(f"{'restored' if restored else 'built'} the demo in PostgreSQL in "
-              f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        return url
+        return demo_database(self.bin, self.url("demo"), households)
 
     def stop(self):
         """Stop the server and remove its folder."""
         postgres.close_pools()
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def demo_database(bin_dir, url, households):
+    """Fill the empty database at url with the demo of households and return url: restored from the cached
+    pg_dump of it, or built with `fieldapp demo` and dumped into the cache for the next run (about 2 minutes for
+    100,000 households). bin_dir holds PostgreSQL's pg_dump and pg_restore."""
+    dump = Path(os.environ.get("FIELDAPP_BENCH_PGDUMP", CACHE / f"demo-{households}.pgdump"))
+    started, restored = time.perf_counter(), dump.exists()
+    if restored:
+        subprocess.run([os.path.join(bin_dir, "pg_restore"), "--no-owner", "--jobs", "2", "-d", url, str(dump)],
+                       check=True)
+    else:
+        subprocess.run([sys.executable, "-m", "fieldapp", "demo", "--households", str(households)],
+                       env={**os.environ, "FIELDAPP_DATABASE": url}, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        dump.parent.mkdir(parents=True, exist_ok=True)
+        partial = dump.with_name(dump.name + ".partial")  # an interrupted dump is never taken for the cache
+        subprocess.run([os.path.join(bin_dir, "pg_dump"), "-Fc", "-f", str(partial), url], check=True)
+        partial.replace(dump)
+    db = database.connect(url)
+    db.execute("VACUUM ANALYZE")  # planner statistics and a visibility map, as a database in service has them
+    db.close()
+    print(f"{'restored' if restored else 'built'} the demo in PostgreSQL in "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return url
