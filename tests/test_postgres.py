@@ -8,7 +8,7 @@ import pytest
 from fieldapp import offline
 from fieldapp.data import db as database
 from fieldapp.data import households, postgres, users
-from fieldapp.db import get_db
+from fieldapp.db import close_db, get_db
 from tests import engines, factories
 
 pytestmark = pytest.mark.skipif(not engines.POSTGRES, reason="PostgreSQL only: run with FIELDAPP_TEST_ENGINE=postgresql")
@@ -149,3 +149,15 @@ def test_demo_replace_rebuilds_the_schema_with_its_collation(app, runner, db):
     assert "leftover" not in check.table_names() and database.pending_migrations(check) == []
     assert database.scalar(check, "SELECT count(*) FROM users WHERE username = 'ADMIN'") == 1  # nocase again
     check.close()
+
+
+def test_a_connection_lost_inside_a_transaction_is_handed_back_without_an_error(app, db):
+    """The server goes away while a request holds a transaction it has not touched since: handing the connection
+    back must not raise (that would end the request in the server's bare 500), and the pool replaces it."""
+    with app.app_context():
+        held = get_db()
+        held.begin()
+        assert _terminate(db, held.conn.info.backend_pid) == 1
+        close_db()
+    with app.app_context():
+        assert database.scalar(get_db(), "SELECT count(*) FROM categories") == 9

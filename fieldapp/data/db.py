@@ -175,10 +175,14 @@ def request_connection(store, target):
 
 def release(db):
     """Hand a request's connection back: never inside a transaction; a pooled one returns to its pool."""
-    if db.in_transaction:
-        db.rollback()
-    if db.dialect is not SQLITE:
-        db.close()
+    try:
+        if db.in_transaction:
+            db.rollback()
+    except postgres.Error:  # the server went away with the transaction: the pool drops the broken connection
+        pass
+    finally:
+        if db.dialect is not SQLITE:
+            db.close()
 
 
 def kept(store, path):
