@@ -57,8 +57,11 @@ LABELS = {
     },
     "outcome": {
         "met": _l("Met resident(s)"),
+        "met_elsewhere": _l("Met elsewhere"),
+        "phone_call": _l("Phone call"),
         "nobody_home": _l("Nobody home"),
         "declined": _l("Declined"),
+        "no_answer": _l("No answer"),
         "moved_out": _l("Moved out"),
         "vacant": _l("Vacant"),
     },

@@ -10,7 +10,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 STATUSES = ("overdue_request", "open_request", "due", "visited", "vacant")
 URGENCY = {status: rank for rank, status in enumerate(STATUSES)}
 
-OUTCOMES = ("met", "nobody_home", "declined", "moved_out", "vacant")
+# What a visit found. A contact reached the resident (it counts for the cycle); an attempt did not (it shows,
+# and enough of them in one cycle make a household unreachable); moved out and vacant say the door was empty.
+OUTCOMES = ("met", "met_elsewhere", "phone_call", "nobody_home", "declined", "no_answer", "moved_out", "vacant")
+CONTACT_OUTCOMES = ("met", "met_elsewhere", "phone_call")
+IN_PERSON_OUTCOMES = ("met", "met_elsewhere")  # a phone call may be set not to count for a weekly cycle
+ATTEMPT_OUTCOMES = ("nobody_home", "declined", "no_answer")
 REQUEST_STATUSES = ("open", "in_progress", "resolved", "closed")
 OPEN_REQUEST_STATUSES = ("open", "in_progress")
 LOCATION_FLAGS = ("ok", "off_site", "imprecise", "no_location")
@@ -141,8 +146,8 @@ def transition(status, action):
 
 
 # A visit's outcome says what the door showed; the household's occupancy follows it.
-OCCUPANCY_AFTER = {"met": "occupied", "nobody_home": None, "declined": "occupied",
-                   "moved_out": "moved_out", "vacant": "vacant"}
+OCCUPANCY_AFTER = {"met": "occupied", "met_elsewhere": None, "phone_call": None, "nobody_home": None,
+                   "declined": "occupied", "no_answer": None, "moved_out": "moved_out", "vacant": "vacant"}
 
 
 def allowed_actions(status):

@@ -664,3 +664,174 @@ _VISIT_INDEXES = """
     CREATE INDEX request_events_visit ON request_events(visit_id);
     """
 migrations.sql("0010_visit_indexes", sqlite=_VISIT_INDEXES, postgresql=_VISIT_INDEXES)
+
+
+# A register kept at the door: who lives where and with which tags, from when to when, every change a record;
+# visits that count as contact (and those rejected in review) kept apart from attempts.
+_OUTCOMES_BEFORE = "outcome IN ('met', 'nobody_home', 'declined', 'moved_out', 'vacant')"
+_OUTCOMES_AFTER = ("outcome IN ('met', 'met_elsewhere', 'phone_call', 'nobody_home', 'declined', 'no_answer', "
+                   "'moved_out', 'vacant')")
+# The latest of each household's visits that counts as a contact / as met in person / as an attempt.
+_LAST_OF = "(SELECT max(v.visited_at) FROM visits v WHERE v.household_id = households.id AND v.outcome IN {})"
+_REGISTER_BOTH = f"""
+    ALTER TABLE residents ADD COLUMN relation TEXT;          -- to the head of the household: 户主, 配偶, 子女 ...
+    ALTER TABLE residents ADD COLUMN left_reason TEXT CHECK (left_reason IN ('moved_out', 'deceased'));
+    ALTER TABLE residents ADD COLUMN moved_to TEXT;          -- where a resident who moved out went, if known
+    -- moved_out_at (the day a resident left, for either reason) already exists.
+    ALTER TABLE households ADD COLUMN retired_at TEXT;       -- demolished, merged: kept, never deleted
+    ALTER TABLE households ADD COLUMN retired_reason TEXT;
+    -- Kept by the visit's transaction (and worked out again when a visit is amended or rejected in review):
+    -- the latest contact, the latest contact in person (met at home or elsewhere), the latest attempt.
+    ALTER TABLE households ADD COLUMN last_contact_at TEXT;
+    ALTER TABLE households ADD COLUMN last_met_at TEXT;
+    ALTER TABLE households ADD COLUMN last_attempt_at TEXT;
+    UPDATE households SET last_contact_at = {_LAST_OF.format("('met')")},
+                          last_met_at = {_LAST_OF.format("('met')")},
+                          last_attempt_at = {_LAST_OF.format("('nobody_home', 'declined')")};
+
+    -- What a later event made of a visit: its outcome after an amendment, rejected in review. Derived from
+    -- visit_amendments and review_events (both append-only); a visit without a row stands as recorded.
+    CREATE TABLE visit_standing (
+        visit_id INTEGER PRIMARY KEY REFERENCES visits(id),
+        outcome TEXT NOT NULL,
+        rejected INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO visit_standing (visit_id, outcome)
+        SELECT a.visit_id, a.outcome FROM visit_amendments a
+        WHERE a.outcome IS NOT NULL AND a.id = (SELECT max(b.id) FROM visit_amendments b
+                                                WHERE b.visit_id = a.visit_id AND b.outcome IS NOT NULL);
+    CREATE INDEX households_retired ON households(retired_at);
+    CREATE INDEX visits_received ON visits(received_at);
+"""
+_REGISTER_TABLES = """
+    -- Every change to the register, append-only: who, when, which field, before and after, why, in which visit.
+    -- A change whose "before" no longer matched the server's value is kept with state 'conflict' and the
+    -- server's value, applied to nothing, until a leader decides in review.
+    CREATE TABLE register_changes (
+        id {id},
+        uuid TEXT NOT NULL UNIQUE,        -- made by the phone: a resend never applies a change twice
+        household_id INTEGER NOT NULL REFERENCES households(id),
+        resident_id INTEGER REFERENCES residents(id),
+        visit_id INTEGER REFERENCES visits(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        made_at TEXT NOT NULL,            -- device time (UTC)
+        received_at TEXT NOT NULL,        -- server time (UTC)
+        kind TEXT NOT NULL,               -- resident_added, resident_corrected, tag_added, tag_ended, resident_left,
+                                          -- household_vacant, household_occupied, household_added, household_retired
+        field TEXT,                       -- name, phone, birth_year, relation, tag, status, occupancy ...
+        before TEXT,                      -- the value the phone saw (NULL: none)
+        after TEXT,                       -- the value it asks for
+        server_value TEXT,                -- a conflict: the server's value when the change arrived
+        reason TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'applied' CHECK (state IN ('applied', 'conflict')),
+        resolves_id INTEGER REFERENCES register_changes(id),  -- a conflict a leader applied in review
+        payload_sha256 TEXT
+    );
+    CREATE INDEX register_changes_household ON register_changes(household_id, id);
+    CREATE INDEX register_changes_resident ON register_changes(resident_id);
+    CREATE INDEX register_changes_state ON register_changes(state, id);
+    CREATE INDEX register_changes_visit ON register_changes(visit_id);
+
+    -- The leader's review of doubtful visits and register changes, append-only: accept, ask (a question to the
+    -- member), answer (the member's), reject (a visit stops counting), apply / keep (a conflicting change).
+    CREATE TABLE review_events (
+        id {id},
+        subject TEXT NOT NULL CHECK (subject IN ('visit', 'change')),
+        subject_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        at TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('accept', 'ask', 'answer', 'reject', 'apply', 'keep')),
+        note TEXT
+    );
+    CREATE INDEX review_events_subject ON review_events(subject, subject_id, id);
+    CREATE INDEX review_events_at ON review_events(at);
+"""
+migrations.sql(
+    "0011_register",
+    sqlite=_REGISTER_BOTH + _REGISTER_TABLES.format(id="INTEGER PRIMARY KEY") + f"""
+    -- Tags with their days: started_on (NULL: since before records began) and ended_on (NULL: still holds; else
+    -- the first day it no longer counts), local calendar days. SQLite cannot change a primary key in place.
+    CREATE TABLE resident_tag_periods (
+        id INTEGER PRIMARY KEY,
+        resident_id INTEGER NOT NULL REFERENCES residents(id),
+        tag_id INTEGER NOT NULL REFERENCES tags(id),
+        started_on TEXT,
+        ended_on TEXT,
+        CHECK (ended_on IS NULL OR started_on IS NULL OR ended_on >= started_on)
+    );
+    INSERT INTO resident_tag_periods (resident_id, tag_id, ended_on)
+        SELECT rt.resident_id, rt.tag_id, substr(r.moved_out_at, 1, 10) FROM resident_tags rt
+        JOIN residents r ON r.id = rt.resident_id ORDER BY rt.resident_id, rt.tag_id;
+    DROP TABLE resident_tags;
+    ALTER TABLE resident_tag_periods RENAME TO resident_tags;
+    CREATE UNIQUE INDEX resident_tags_current ON resident_tags(resident_id, tag_id) WHERE ended_on IS NULL;
+    CREATE INDEX resident_tags_resident ON resident_tags(resident_id, ended_on, tag_id);
+    CREATE INDEX resident_tags_tag ON resident_tags(tag_id);
+
+    CREATE TRIGGER register_changes_append_only_update BEFORE UPDATE ON register_changes
+        BEGIN SELECT RAISE(ABORT, 'register changes are append-only'); END;
+    CREATE TRIGGER register_changes_append_only_delete BEFORE DELETE ON register_changes
+        BEGIN SELECT RAISE(ABORT, 'register changes are append-only'); END;
+    CREATE TRIGGER review_events_append_only_update BEFORE UPDATE ON review_events
+        BEGIN SELECT RAISE(ABORT, 'review events are append-only'); END;
+    CREATE TRIGGER review_events_append_only_delete BEFORE DELETE ON review_events
+        BEGIN SELECT RAISE(ABORT, 'review events are append-only'); END;
+    """,
+    postgresql=_REGISTER_BOTH + _REGISTER_TABLES.format(id="INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY") + f"""
+    ALTER TABLE visits DROP CONSTRAINT visits_outcome_check;
+    ALTER TABLE visits ADD CONSTRAINT visits_outcome_check CHECK ({_OUTCOMES_AFTER});
+    ALTER TABLE visit_amendments DROP CONSTRAINT visit_amendments_outcome_check;
+    ALTER TABLE visit_amendments ADD CONSTRAINT visit_amendments_outcome_check CHECK ({_OUTCOMES_AFTER});
+    -- Tags with their days: started_on (NULL: since before records began) and ended_on (NULL: still holds; else
+    -- the first day it no longer counts), local calendar days.
+    ALTER TABLE resident_tags DROP CONSTRAINT resident_tags_pkey;
+    ALTER TABLE resident_tags ADD COLUMN id INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY;
+    ALTER TABLE resident_tags ADD COLUMN started_on TEXT;
+    ALTER TABLE resident_tags ADD COLUMN ended_on TEXT;
+    ALTER TABLE resident_tags ADD CHECK (ended_on IS NULL OR started_on IS NULL OR ended_on >= started_on);
+    UPDATE resident_tags SET ended_on = substr(r.moved_out_at, 1, 10) FROM residents r
+        WHERE r.id = resident_tags.resident_id AND r.moved_out_at IS NOT NULL;
+    CREATE UNIQUE INDEX resident_tags_current ON resident_tags(resident_id, tag_id) WHERE ended_on IS NULL;
+    CREATE INDEX resident_tags_resident ON resident_tags(resident_id, ended_on, tag_id);
+
+    CREATE TRIGGER register_changes_append_only_update BEFORE UPDATE ON register_changes
+        FOR EACH ROW EXECUTE FUNCTION fieldapp_append_only('register changes are append-only');
+    CREATE TRIGGER register_changes_append_only_delete BEFORE DELETE ON register_changes
+        FOR EACH ROW EXECUTE FUNCTION fieldapp_append_only('register changes are append-only');
+    CREATE TRIGGER register_changes_append_only_truncate BEFORE TRUNCATE ON register_changes
+        FOR EACH STATEMENT EXECUTE FUNCTION fieldapp_append_only('register changes are append-only');
+    CREATE TRIGGER review_events_append_only_update BEFORE UPDATE ON review_events
+        FOR EACH ROW EXECUTE FUNCTION fieldapp_append_only('review events are append-only');
+    CREATE TRIGGER review_events_append_only_delete BEFORE DELETE ON review_events
+        FOR EACH ROW EXECUTE FUNCTION fieldapp_append_only('review events are append-only');
+    CREATE TRIGGER review_events_append_only_truncate BEFORE TRUNCATE ON review_events
+        FOR EACH STATEMENT EXECUTE FUNCTION fieldapp_append_only('review events are append-only');
+    CREATE TRIGGER visit_standing_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON visit_standing
+        FOR EACH STATEMENT EXECUTE FUNCTION fieldapp_data_changed();
+    CREATE TRIGGER register_changes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON register_changes
+        FOR EACH STATEMENT EXECUTE FUNCTION fieldapp_data_changed();
+    """,
+)
+
+
+@migrations(name="0012_visit_outcomes")
+def m0012_visit_outcomes(db):
+    """Let visits and amendments take the new outcomes (met elsewhere, phone call, no answer).
+
+    PostgreSQL changed its constraints in 0011. SQLite cannot alter a CHECK constraint, and rebuilding visits
+    (append-only, referenced by four tables) would copy every visit: its schema text is widened in place, the
+    procedure SQLite documents for loosening a constraint (every stored row meets the looser one)."""
+    if db.dialect.name != "sqlite":
+        return
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        for table in ("visits", "visit_amendments"):
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
+            if _OUTCOMES_BEFORE not in sql:
+                raise RuntimeError(f"{table}: the outcome constraint is not the one this version widens")
+            db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+                       [sql.replace(_OUTCOMES_BEFORE, _OUTCOMES_AFTER), table])
+        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
