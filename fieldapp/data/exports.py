@@ -33,7 +33,7 @@ def residents(db, cell_ids=None):
     return rows(db, "SELECT r.household_id, r.name, r.phone, "
                     f"(SELECT {db.dialect.joined('t.label', order='t.id')} FROM resident_tags rt "
                     "JOIN tags t ON t.id = rt.tag_id "
-                    " WHERE rt.resident_id = r.id) AS tags "
+                    " WHERE rt.resident_id = r.id AND rt.ended_on IS NULL) AS tags "
                     "FROM residents r JOIN households h ON h.id = r.household_id "
                     "WHERE r.moved_out_at IS NULL AND " + _in_scope(db, "h.cell_id") +
                 " ORDER BY r.household_id, r.id", _scope(cell_ids))

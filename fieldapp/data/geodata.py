@@ -38,7 +38,7 @@ def residents_by_household(db):
     for r in rows(db, "SELECT r.id, r.household_id, r.name, r.phone, "
                       f"(SELECT {db.dialect.joined('t.code', order='t.id')} FROM resident_tags rt "
                       "JOIN tags t ON t.id = rt.tag_id "
-                      " WHERE rt.resident_id = r.id) AS tags "
+                      " WHERE rt.resident_id = r.id AND rt.ended_on IS NULL) AS tags "
                       "FROM residents r WHERE r.moved_out_at IS NULL ORDER BY r.id"):
         grouped.setdefault(r["household_id"], []).append(r)
     return grouped
@@ -104,8 +104,19 @@ def _apply_residents(db, residents, now):
     db.copy("residents", ("id", "household_id", "name", "phone", "created_at"),
             [(first + i, *person[:4]) for i, person in enumerate(new)])
     tagged.extend((first + i, person[4]) for i, person in enumerate(new) if person[4])
-    db.executemany("DELETE FROM resident_tags WHERE resident_id = ?", [(rid,) for _phone, rid in updated])
-    db.copy("resident_tags", ("resident_id", "tag_id"), [(rid, tag_id) for rid, tag_ids in tagged for tag_id in tag_ids])
+    # Tags have their days: those the file no longer names end today, new ones start today, the rest go on.
+    day = rules.local_date(now).isoformat()
+    held = {}
+    for r in rows(db, "SELECT resident_id, tag_id FROM resident_tags WHERE ended_on IS NULL AND resident_id IN "
+                      f"{db.dialect.json_values('?', 'INTEGER')}", [json.dumps([rid for _phone, rid in updated])]):
+        held.setdefault(r["resident_id"], set()).add(r["tag_id"])
+    ended = [(day, rid, tag_id) for rid, tag_ids in tagged for tag_id in held.get(rid, set()) - set(tag_ids)]
+    db.executemany("UPDATE resident_tags SET ended_on = CASE WHEN started_on > ? THEN started_on ELSE ? END "
+                   "WHERE resident_id = ? AND tag_id = ? AND ended_on IS NULL",
+                   [(d, d, rid, tag_id) for d, rid, tag_id in ended])
+    db.copy("resident_tags", ("resident_id", "tag_id", "started_on"),
+            [(rid, tag_id, day) for rid, tag_ids in tagged for tag_id in dict.fromkeys(tag_ids)
+             if tag_id not in held.get(rid, ())])
 
 
 def save_upload(db, *, token, user_id, kind, crs, filename, content):

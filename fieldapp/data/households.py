@@ -46,7 +46,7 @@ def _where(dialect, params, cell_ids=None, household_id=None, building_id=None, 
         join = dialect.ordered_join
         where.append(f"EXISTS (SELECT 1 FROM residents r {join} resident_tags rt ON rt.resident_id = r.id "
                      f"{join} tags t ON t.id = rt.tag_id WHERE r.household_id = h.id AND t.code = :tag "
-                     "AND r.moved_out_at IS NULL)")
+                     "AND r.moved_out_at IS NULL AND rt.ended_on IS NULL)")
         params["tag"] = tag
     if search:
         # Not LIKE: a substring of a 2-3 character Chinese name, and no wildcards to escape.
@@ -106,7 +106,7 @@ def residents(db, household_id):
         db,
         "SELECT r.id, r.name, r.phone, r.gender, r.birth_year, "
         f"(SELECT {db.dialect.joined('t.code', order='t.id')} FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id "
-        " WHERE rt.resident_id = r.id) AS tags "
+        " WHERE rt.resident_id = r.id AND rt.ended_on IS NULL) AS tags "
         "FROM residents r WHERE r.household_id = ? AND r.moved_out_at IS NULL ORDER BY r.id",
         [household_id],
     )

@@ -18,7 +18,7 @@ _FROM = ("FROM households h LEFT JOIN cycles c ON c.household_id = h.id "
 
 # Resident tags, as the household list filters them (households.with_status(tag=...)).
 _TAGGED = """(SELECT r.household_id FROM residents r JOIN resident_tags rt ON rt.resident_id = r.id
-  JOIN tags t ON t.id = rt.tag_id WHERE t.code = :tag AND r.moved_out_at IS NULL)"""
+  JOIN tags t ON t.id = rt.tag_id WHERE t.code = :tag AND r.moved_out_at IS NULL AND rt.ended_on IS NULL)"""
 
 
 def _status_sql(db, clock, cell_ids, params):

@@ -61,7 +61,7 @@ def resident_record(db, resident_id):
     household_id = resident.pop("household_id")
     resident["tags"] = [r["code"] for r in rows(
         db, "SELECT t.code FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.resident_id = ? "
-            "ORDER BY t.code", [resident_id])]
+            "AND rt.ended_on IS NULL ORDER BY t.code", [resident_id])]
     household = one(db, "SELECT h.address, h.unit, h.room, h.occupancy, b.name AS building, c.name AS cell "
                         "FROM households h LEFT JOIN buildings b ON b.id = h.building_id "
                         "JOIN cells c ON c.id = h.cell_id WHERE h.id = ?", [household_id])

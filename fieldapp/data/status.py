@@ -53,7 +53,7 @@ def _cycles(dialect, scoped, codes):
     listed = f", {dialect.joined('code', order='code')} AS codes" if codes else ""
     return (f"cycles AS (SELECT household_id, min(days) AS days{listed} FROM ("
             f"SELECT r.household_id, t.cycle_days AS days{code} {residents} "
-            f"WHERE r.moved_out_at IS NULL AND t.cycle_days IS NOT NULL "
+            f"WHERE r.moved_out_at IS NULL AND rt.ended_on IS NULL AND t.cycle_days IS NOT NULL "
             f"{'UNION' if codes else 'UNION ALL'} "
             f"SELECT ht.household_id, t.cycle_days{code} {own} WHERE t.cycle_days IS NOT NULL"
             f") AS tagged GROUP BY household_id)")

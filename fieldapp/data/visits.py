@@ -28,6 +28,10 @@ def record(db, visit, new_requests=(), followups=()):
             {"at": visit["visited_at"], "user": visit["user_id"], "occupancy": occupancy,
              "household": visit["household_id"]},
         )
+        for column in _COUNTED_AS[visit["outcome"]]:  # a visit sent late never moves these back
+            db.execute(f"UPDATE households SET {column} = :at WHERE id = :household "
+                       f"AND ({column} IS NULL OR {column} < :at)",
+                       {"at": visit["visited_at"], "household": visit["household_id"]})
         at = visit["received_at"]
         for request in new_requests:
             request_id = insert(db, "requests", {
@@ -39,6 +43,47 @@ def record(db, visit, new_requests=(), followups=()):
         for followup in followups:
             _follow_up(db, followup, visit, visit_id)
     return "created", visit_id
+
+
+# The household's columns that a visit of each outcome moves (data/status.py reads them).
+_COUNTED_AS = {outcome: (("last_contact_at",) if outcome in rules.CONTACT_OUTCOMES else ())
+               + (("last_met_at",) if outcome in rules.IN_PERSON_OUTCOMES else ())
+               + (("last_attempt_at",) if outcome in rules.ATTEMPT_OUTCOMES else ()) for outcome in rules.OUTCOMES}
+
+# A visit's outcome as it stands (after an amendment), and whether it counts (not rejected in review), over
+# visits v LEFT JOIN visit_standing vs ON vs.visit_id = v.id.
+STANDING_JOIN = "LEFT JOIN visit_standing vs ON vs.visit_id = v.id"
+OUTCOME_NOW = "coalesce(vs.outcome, v.outcome)"
+COUNTS = "coalesce(vs.rejected, 0) = 0"
+
+
+def _listed(values):
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+def set_standing(db, visit_id, *, outcome=None, rejected=None):
+    """Record what an amendment (its new outcome) or a review (rejected or not) made of a visit, and work out
+    its household's contact, attempt and last visit again; call inside the transaction that records the event."""
+    visit = one(db, f"SELECT v.household_id, {OUTCOME_NOW} AS outcome, coalesce(vs.rejected, 0) AS rejected "
+                    f"FROM visits v {STANDING_JOIN} WHERE v.id = ?", [visit_id])
+    db.execute("INSERT INTO visit_standing (visit_id, outcome, rejected) VALUES (:id, :outcome, :rejected) "
+               "ON CONFLICT (visit_id) DO UPDATE SET outcome = excluded.outcome, rejected = excluded.rejected",
+               {"id": visit_id, "outcome": outcome or visit["outcome"],
+                "rejected": visit["rejected"] if rejected is None else int(rejected)})
+    restand(db, visit["household_id"])
+
+
+def restand(db, household_id):
+    """Work a household's latest contact, contact in person and attempt out again from its visits as they stand
+    (a rejected visit no longer counts; an amended outcome counts as amended). last_visit_at stays: the
+    household was visited, whatever the visit turned out to be."""
+    def latest(outcomes):
+        return (f"(SELECT max(v.visited_at) FROM visits v {STANDING_JOIN} WHERE v.household_id = :household "
+                f"AND {COUNTS} AND {OUTCOME_NOW} IN {_listed(outcomes)})")
+    db.execute(f"UPDATE households SET last_contact_at = {latest(rules.CONTACT_OUTCOMES)}, "
+               f"last_met_at = {latest(rules.IN_PERSON_OUTCOMES)}, "
+               f"last_attempt_at = {latest(rules.ATTEMPT_OUTCOMES)} WHERE id = :household",
+               {"household": household_id})
 
 
 def _follow_up(db, followup, visit, visit_id):
@@ -97,8 +142,11 @@ def timeline(db, household_id, limit=50):
 def amend(db, visit_id, user_id, at, reason, outcome=None, notes=None):
     """Record an amendment of a visit; the original stays as it was."""
     with write(db):
-        return insert(db, "visit_amendments", {"visit_id": visit_id, "user_id": user_id, "at": at,
-                                               "reason": reason, "outcome": outcome, "notes": notes})
+        amendment_id = insert(db, "visit_amendments", {"visit_id": visit_id, "user_id": user_id, "at": at,
+                                                       "reason": reason, "outcome": outcome, "notes": notes})
+        if outcome:
+            set_standing(db, visit_id, outcome=outcome)
+        return amendment_id
 
 
 def record_conflict(db, *, uuid, visit_id, user_id, received_at, body):
