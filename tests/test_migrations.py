@@ -89,3 +89,54 @@ def test_append_only_tables_refuse_updates_and_deletes(db, table):
         with pytest.raises(database.DatabaseError, match="append-only"):
             with database.write(db):
                 db.execute(statement)
+
+
+def test_a_register_of_before_keeps_its_tags_visits_and_contacts(engine):
+    """A database made before tags had days and visits had contacts: its tags hold on (those of residents who
+    moved out end the day they left), its visits count as they were, and the new outcomes are accepted."""
+    path = engine.create("before_register")
+    old = database.connect(path)
+    migrations.apply(old, stop_before="0011_register")
+    cell_id = factories.make_cell(old)
+    household_id = factories.make_household(old, cell_id)
+    user_id = factories.make_user(old)
+    stays = factories.make_resident(old, household_id, tags=("elderly_alone", "party_member"))
+    left = factories.make_resident(old, household_id, tags=("disabled",), moved_out_at="2026-10-05T02:00:00Z")
+    with database.write(old):
+        for uuid, at, outcome in (("v1", "2026-11-01T02:00:00Z", "met"), ("v2", "2026-11-20T02:00:00Z", "nobody_home")):
+            database.insert(old, "visits", {"uuid": uuid, "household_id": household_id, "user_id": user_id,
+                                            "visited_at": at, "received_at": at, "location_flag": "ok",
+                                            "outcome": outcome})
+    old.close()
+
+    db = database.connect(path, migrate=True)
+    tags = database.rows(db, "SELECT rt.resident_id, t.code, rt.started_on, rt.ended_on FROM resident_tags rt "
+                             "JOIN tags t ON t.id = rt.tag_id ORDER BY rt.resident_id, t.code")
+    assert tags == [{"resident_id": stays, "code": "elderly_alone", "started_on": None, "ended_on": None},
+                    {"resident_id": stays, "code": "party_member", "started_on": None, "ended_on": None},
+                    {"resident_id": left, "code": "disabled", "started_on": None, "ended_on": "2026-10-05"}]
+    assert database.one(db, "SELECT last_contact_at, last_met_at, last_attempt_at FROM households WHERE id = ?",
+                        [household_id]) == {"last_contact_at": "2026-11-01T02:00:00Z",
+                                            "last_met_at": "2026-11-01T02:00:00Z",
+                                            "last_attempt_at": "2026-11-20T02:00:00Z"}
+    with database.write(db):  # the widened outcome constraint, on a fresh connection's view of the schema too
+        database.insert(db, "visits", {"uuid": "v3", "household_id": household_id, "user_id": user_id,
+                                       "visited_at": "2026-11-21T02:00:00Z", "received_at": "2026-11-21T02:00:00Z",
+                                       "location_flag": "ok", "outcome": "phone_call"})
+    db.close()
+    other = database.connect(path)
+    with pytest.raises(database.IntegrityError):
+        with database.write(other):
+            database.insert(other, "visits", {"uuid": "v4", "household_id": household_id, "user_id": user_id,
+                                              "visited_at": "2026-11-21T02:00:00Z", "received_at": "2026-11-21T02:00:00Z",
+                                              "location_flag": "ok", "outcome": "waved"})
+    with pytest.raises(database.DatabaseError):  # the register's records are append-only
+        with database.write(other):
+            database.insert(other, "register_changes", {
+                "uuid": "c1", "household_id": household_id, "user_id": user_id, "made_at": "2026-11-21T02:00:00Z",
+                "received_at": "2026-11-21T02:00:00Z", "kind": "household_vacant", "reason": "空置"})
+            other.execute("DELETE FROM register_changes")
+    if not engines.POSTGRES:
+        assert other.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    other.close()
+    engine.drop(path)

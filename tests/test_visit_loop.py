@@ -328,3 +328,28 @@ def test_the_location_texts_of_the_visit_form_and_the_list_come_in_the_pages_lan
     assert texts["accuracy"].replace("{m}", "12") == {"zh": "已定位 ±12 米", "en": "Location ±12 m"}[lang]
     listing_page = client.get(f"/households/?lang={lang}").get_data(as_text=True)
     assert f'id="nearest-first" data-locating="{locating}"' in listing_page
+
+
+def test_a_household_keeps_its_latest_contact_and_attempt_apart(db):
+    """Contact (met at home or elsewhere, a phone call) and attempts move their own columns, only forward; an
+    amended outcome and a rejected visit are worked out again from the visits as they stand."""
+    from fieldapp.data import visits
+
+    cell_id = factories.make_cell(db)
+    household_id = factories.make_household(db, cell_id)
+    user_id = factories.make_user(db)
+    latest = lambda: database.one(db, "SELECT last_visit_at, last_contact_at, last_met_at, last_attempt_at "
+                                      "FROM households WHERE id = ?", [household_id])
+    met = factories.make_visit(db, household_id, user_id, "2026-11-01T02:00:00Z", "met")
+    factories.make_visit(db, household_id, user_id, "2026-11-03T02:00:00Z", "nobody_home")
+    call = factories.make_visit(db, household_id, user_id, "2026-11-05T02:00:00Z", "phone_call")
+    factories.make_visit(db, household_id, user_id, "2026-10-01T02:00:00Z", "no_answer")  # sent late
+    assert latest() == {"last_visit_at": "2026-11-05T02:00:00Z", "last_contact_at": "2026-11-05T02:00:00Z",
+                        "last_met_at": "2026-11-01T02:00:00Z", "last_attempt_at": "2026-11-03T02:00:00Z"}
+    visits.amend(db, call, user_id, "2026-11-05T03:00:00Z", "没接通", outcome="no_answer")
+    assert latest()["last_contact_at"] == "2026-11-01T02:00:00Z"
+    assert latest()["last_attempt_at"] == "2026-11-05T02:00:00Z"
+    with database.write(db):
+        visits.set_standing(db, met, rejected=True)
+    assert latest() == {"last_visit_at": "2026-11-05T02:00:00Z", "last_contact_at": None, "last_met_at": None,
+                        "last_attempt_at": "2026-11-05T02:00:00Z"}

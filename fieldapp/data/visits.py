@@ -20,18 +20,21 @@ def record(db, visit, new_requests=(), followups=()):
             known = one(db, "SELECT id, payload_sha256 FROM visits WHERE uuid = ?", [visit["uuid"]])
             same = known["payload_sha256"] == visit["payload_sha256"]
             return ("existing" if same else "conflict"), known["id"]
-        occupancy = rules.OCCUPANCY_AFTER[visit["outcome"]]
+        # One statement: the last visit (and the occupancy it found) moves only forward, and so do the latest
+        # contact, contact in person and attempt that this visit's outcome counts as (a late visit never moves
+        # them back). Every SET reads the row as it was.
+        newer = "(last_visit_at IS NULL OR last_visit_at <= :at)"
+        moved = ", ".join(f"{column} = CASE WHEN :{column} = 1 AND ({column} IS NULL OR {column} < :at) "
+                          f"THEN :at ELSE {column} END" for column in _LATEST)
         db.execute(
-            "UPDATE households SET last_visit_at = :at, last_visit_user_id = :user, "
-            "occupancy = coalesce(:occupancy, occupancy) "
-            "WHERE id = :household AND (last_visit_at IS NULL OR last_visit_at <= :at)",
-            {"at": visit["visited_at"], "user": visit["user_id"], "occupancy": occupancy,
-             "household": visit["household_id"]},
+            f"UPDATE households SET last_visit_at = CASE WHEN {newer} THEN :at ELSE last_visit_at END, "
+            f"last_visit_user_id = CASE WHEN {newer} THEN :user ELSE last_visit_user_id END, "
+            f"occupancy = CASE WHEN {newer} THEN coalesce(:occupancy, occupancy) ELSE occupancy END, {moved} "
+            "WHERE id = :household",
+            {"at": visit["visited_at"], "user": visit["user_id"], "occupancy": rules.OCCUPANCY_AFTER[visit["outcome"]],
+             "household": visit["household_id"],
+             **{column: int(column in _COUNTED_AS[visit["outcome"]]) for column in _LATEST}},
         )
-        for column in _COUNTED_AS[visit["outcome"]]:  # a visit sent late never moves these back
-            db.execute(f"UPDATE households SET {column} = :at WHERE id = :household "
-                       f"AND ({column} IS NULL OR {column} < :at)",
-                       {"at": visit["visited_at"], "household": visit["household_id"]})
         at = visit["received_at"]
         for request in new_requests:
             request_id = insert(db, "requests", {
@@ -46,6 +49,7 @@ def record(db, visit, new_requests=(), followups=()):
 
 
 # The household's columns that a visit of each outcome moves (data/status.py reads them).
+_LATEST = ("last_contact_at", "last_met_at", "last_attempt_at")
 _COUNTED_AS = {outcome: (("last_contact_at",) if outcome in rules.CONTACT_OUTCOMES else ())
                + (("last_met_at",) if outcome in rules.IN_PERSON_OUTCOMES else ())
                + (("last_attempt_at",) if outcome in rules.ATTEMPT_OUTCOMES else ()) for outcome in rules.OUTCOMES}
