@@ -1,4 +1,5 @@
 """Shared by the bench scripts: the 100,000-household demo database, new visits, signed-in clients, timing."""
+import hashlib
 import os
 import statistics
 import subprocess
@@ -12,9 +13,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / "cache"
 
 
+def demo_version():
+    """A short fingerprint of what makes the demo (its code and the schema): a cached demo made by other code is
+    not taken for this one's."""
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "fieldapp" / "demo").glob("*.py"), ROOT / "fieldapp" / "data" / "migrations.py"]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def big_database(households=100_000):
     """Path of a cached demo database of the given size, built once with `fieldapp demo`."""
-    path = Path(os.environ.get("FIELDAPP_BENCH_DB", CACHE / f"demo-{households}.db"))
+    path = Path(os.environ.get("FIELDAPP_BENCH_DB", CACHE / f"demo-{households}-{demo_version()}.db"))
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()

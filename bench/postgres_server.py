@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import CACHE, ROOT
+from bench.common import CACHE, ROOT, demo_version
 from bench.server import free_port
 from fieldapp.data import db as database
 from fieldapp.data import postgres
@@ -112,7 +112,7 @@ def demo_database(bin_dir, url, households):
     """Fill the empty database at url with the demo of households and return url: restored from the cached
     pg_dump of it, or built with `fieldapp demo` and dumped into the cache for the next run (about 2 minutes for
     100,000 households). bin_dir holds PostgreSQL's pg_dump and pg_restore."""
-    dump = Path(os.environ.get("FIELDAPP_BENCH_PGDUMP", CACHE / f"demo-{households}.pgdump"))
+    dump = Path(os.environ.get("FIELDAPP_BENCH_PGDUMP", CACHE / f"demo-{households}-{demo_version()}.pgdump"))
     started, restored = time.perf_counter(), dump.exists()
     if restored:
         subprocess.run([os.path.join(bin_dir, "pg_restore"), "--no-owner", "--jobs", "2", "-d", url, str(dump)],
