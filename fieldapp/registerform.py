@@ -82,7 +82,7 @@ def _record_id(value):
     return inputs.record_id(value) if isinstance(value, str) else None
 
 
-def _text(value, limit):
+def _stripped(value, limit):
     """Stripped text from value (None when not text or empty), cut to nothing beyond limit + 1 for the check."""
     if value is None or isinstance(value, (dict, list, bool)):
         return None
@@ -91,7 +91,7 @@ def _text(value, limit):
 
 
 def _reason(raw, errors):
-    reason = _text(raw.get("reason"), MAX_REASON)
+    reason = _stripped(raw.get("reason"), MAX_REASON)
     if not reason:
         errors["reason"] = _("Say why, in a few words.")
     elif len(reason) > MAX_REASON:
@@ -118,7 +118,7 @@ def _made_at(raw, now, errors):
 
 
 def check_name(value, errors, key="name"):
-    name = _text(value, MAX_NAME)
+    name = _stripped(value, MAX_NAME)
     if not name:
         errors[key] = _("Give the resident's name.")
     elif len(name) > MAX_NAME:
@@ -128,7 +128,7 @@ def check_name(value, errors, key="name"):
 
 def check_phone(value, errors, key="phone"):
     """A phone number in stored form, None when empty; errors[key] when it is not a Chinese number."""
-    text = _text(value, 40)
+    text = _stripped(value, 40)
     if not text:
         return None
     phone = normal_phone(text)
@@ -149,7 +149,7 @@ def check_birth_year(value, errors, today, key="birth_year"):
 
 
 def check_relation(value, errors, key="relation"):
-    relation = _text(value, 20)
+    relation = _stripped(value, 20)
     if relation and relation not in RELATIONS:
         errors[key] = _("Choose a relation from the list.")
     return relation
@@ -245,7 +245,7 @@ def check_change(db, user, raw, *, now, clock, household=None):
         checks = {"name": check_name, "phone": check_phone, "relation": check_relation,
                   "birth_year": lambda value, errs, key: check_birth_year(value, errs, today, key)}
         after = checks[field](raw.get("after"), errors, field)
-        before = _text(raw.get("before"), 200)
+        before = _stripped(raw.get("before"), 200)
         if field == "phone":
             before = _seen_phone(before, resident["phone"])
         change.update(field=field, before=before, after=None if after is None else str(after))
@@ -259,7 +259,7 @@ def check_change(db, user, raw, *, now, clock, household=None):
         if status not in STATUSES:
             errors["status"] = _("Choose moved out or deceased.")
         change.update(field="status", after=status, day=check_day(raw.get("day"), errors, today))
-        moved_to = _text(raw.get("moved_to"), MAX_PLACE)
+        moved_to = _stripped(raw.get("moved_to"), MAX_PLACE)
         if moved_to and len(moved_to) > MAX_PLACE:
             errors["moved_to"] = _("At most %(n)d characters.", n=MAX_PLACE)
         change["moved_to"] = moved_to if status == "moved_out" else None
@@ -268,7 +268,7 @@ def check_change(db, user, raw, *, now, clock, household=None):
         allowed = ("occupied",) if kind == "household_occupied" else ("vacant", "moved_out")
         if after not in allowed:
             errors["occupancy"] = _("Choose vacant or occupied.")
-        change.update(field="occupancy", before=_text(raw.get("before"), 20) or found["occupancy"], after=after)
+        change.update(field="occupancy", before=_stripped(raw.get("before"), 20) or found["occupancy"], after=after)
     elif kind == "household_retired":
         if raw.get("after") not in RETIRE_REASONS:
             errors["retired"] = _("Choose why the household no longer exists.")
@@ -289,7 +289,7 @@ def check_new_household(db, user, form, *, now, clock, scope):
         errors["cell_id"] = _("Choose one of your cells.")
     household = {"cell_id": cell_id, "building_id": None, "unit": None, "room": None, "lon": None, "lat": None}
     if form.get("place") == "house":
-        house = _text(form.get("house"), MAX_PLACE)
+        house = _stripped(form.get("house"), MAX_PLACE)
         if not house:
             errors["house"] = _("Give the house's number or name.")
         elif len(house) > MAX_PLACE:
@@ -307,8 +307,8 @@ def check_new_household(db, user, form, *, now, clock, scope):
         building = register.building(db, inputs.record_id(form.get("building_id") or ""))
         if building is None or building["cell_id"] != cell_id:
             errors["building_id"] = _("Choose a building of this cell.")
-        unit = _text(form.get("unit"), MAX_ROOM)
-        room = _text(form.get("room"), MAX_ROOM)
+        unit = _stripped(form.get("unit"), MAX_ROOM)
+        room = _stripped(form.get("room"), MAX_ROOM)
         if unit and len(unit) > MAX_ROOM:
             errors["unit"] = _("At most %(n)d characters.", n=MAX_ROOM)
         if not room:
