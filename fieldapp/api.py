@@ -38,6 +38,7 @@ def session():
 def sync_item(db, item, now, change_answers=None):
     """Record one batch item in its own transaction and say what became of it; the answers for the register
     changes it carries are appended to change_answers."""
+    change_answers = [] if change_answers is None else change_answers
     if not isinstance(item, dict):
         return {"status": "rejected", "http_status": 422, "errors": {"item": _("Each item must be an object.")}}
     uuid = item.get("uuid")
@@ -58,7 +59,6 @@ def sync_item(db, item, now, change_answers=None):
     except ValueError as error:
         return {**answer, "status": "rejected", "http_status": 422,
                 "errors": {str(error): _("This part of the visit is malformed.")}}
-    change_answers = [] if change_answers is None else change_answers
     # A follow-up of another household's request (another cell's, another grid's) is refused, not ignored.
     followed = [inputs.record_id(str(f["request_id"])) for f in item.get("followups") or []]
     if security_data.foreign_request_ids(db, household_id, followed):
@@ -143,9 +143,7 @@ def sync_change(db, raw, now, *, household=None, visit=None):
     known = register_data.by_uuid(db, str(uuid)) if isinstance(uuid, str) and uuid else None
     if known:  # a resend: compare with what was sent, not with today's register
         if known["payload_sha256"] != registerform.payload_digest(raw):
-            return {"uuid": uuid, "visit_uuid": visit_uuid, "status": "rejected", "http_status": 409,
-                    "errors": {"uuid": _("This change was already saved with different content; "
-                                         "the saved version is kept.")}}
+            return _change_answer(db, uuid, "mismatch", visit_uuid)
         return _change_answer(db, uuid, "conflict" if known["state"] == "conflict" else "existing", visit_uuid)
     change, status, errors = registerform.check_change(db, current_user, raw, now=now, clock=clock(db),
                                                        household=household)

@@ -318,10 +318,10 @@ def check_new_household(db, user, form, *, now, clock, scope):
         elif building and not errors.get("building_id") and register.room_taken(db, building["id"], unit, room):
             errors["room"] = _("This room already exists in the building.")
         if building:
-            household.update(building_id=building["id"], unit=unit, room=room,
-                             address=" ".join(part for part in (
-                                 building["name"], _("Unit %(unit)s", unit=unit) if unit else None,
-                                 _("Room %(room)s", room=room) if room else None) if part))
+            # Written as the register writes addresses, whatever the member's language.
+            household.update(building_id=building["id"], unit=unit, room=room, address=" ".join(
+                part for part in (building["name"], f"{unit}单元" if unit else None, f"{room}室" if room else None)
+                if part))
     change = {"uuid": uuid, "resident_id": None, "visit_id": None, "user_id": user.id, "made_at": rules.iso(now),
               "received_at": rules.iso(now), "day": clock["today"], "kind": "household_added", "field": None,
               "before": None, "reason": reason, "payload_sha256": payload_digest({

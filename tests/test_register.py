@@ -349,3 +349,18 @@ def test_a_visit_with_a_wrong_change_is_not_saved(auth, client, db, world):
     assert response.status_code == 422
     assert f'id="error-r{world["son"]}_phone"' in response.get_data(as_text=True)
     assert count(db, "visits") == 0 and count(db) == 0
+
+
+def test_a_kept_conflict_shows_in_the_history_and_the_audit_log_without_names(auth, client, db, world):
+    with database.write(db):
+        db.execute("UPDATE residents SET name = '李强国' WHERE id = ?", [world["son"]])  # a leader, meanwhile
+    auth.login("m1")
+    response = client.post(f"/households/{world['home']}/residents/{world['son']}/edit?lang=en",
+                           data=edit_form(auth, world, name="李刚"), follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert "change(s) kept for the leader" in body
+    history = body.split('id="register-history"')[1]
+    assert "李强 → 李刚" in history and "conflict: kept for review" in history and "李强国" in history
+    assert database.scalar(db, "SELECT name FROM residents WHERE id = ?", [world["son"]]) == "李强国"
+    detail = json.loads(database.scalar(db, "SELECT detail FROM audit_log WHERE action = 'register_change'"))
+    assert detail["state"] == "conflict" and detail["field"] == "name" and "李" not in json.dumps(detail, ensure_ascii=False)
