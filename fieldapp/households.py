@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from fieldapp import access, inputs, rules
+from fieldapp import register as register_view
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.i18n import LABELS
 from fieldapp.clock import clock
@@ -140,6 +141,7 @@ def show(household_id):
         today=today, mask=rules.mask_phone, saved=request.args.get("saved"),
         conflicts=visits.conflicts_for_household(db, household_id) if current_user.role != "member" else [],
         outcome_labels={code: str(label) for code, label in LABELS["outcome"].items()},
+        register_history=register_view.history(db, household_id),
     )
 
 

@@ -34,9 +34,11 @@ def _cells_clause(cell_ids, params):
 def _where(dialect, params, cell_ids=None, household_id=None, building_id=None, tag=None, search=None):
     """The WHERE clause over households h for these filters, adding its parameters to params."""
     where = [_cells_clause(cell_ids, params)]
-    if household_id is not None:
+    if household_id is not None:  # one household's page shows it even when retired, with its history
         where.append("h.id = :household_id")
         params["household_id"] = household_id
+    else:  # a retired household (demolished, merged) is kept, and leaves every list
+        where.append("h.retired_at IS NULL")
     if building_id is not None:
         where.append("h.building_id = :building_id")
         params["building_id"] = building_id
@@ -135,10 +137,10 @@ def default_cycle_days(db):
 
 
 def ids_in_cells(db, cell_ids):
-    """Ids of the households of cell_ids, in id order."""
+    """Ids of the households of cell_ids that stand (not retired), in id order."""
     params = {}
     return [r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_cells_clause(cell_ids, params)} "
-                                      f"ORDER BY h.id", params)]
+                                      f"AND h.retired_at IS NULL ORDER BY h.id", params)]
 
 
 def ids_among(db, household_ids, cell_ids):
