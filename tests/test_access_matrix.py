@@ -311,6 +311,7 @@ NOT_RECORDS = {
     "to",  # the member a cell is handed to: member accounts belong to no grid, any active member may take it
     "description", "resolution",  # a request's texts
     "user", "target_id",  # the admin's audit search: admins see everything
+    "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
 }
 
 

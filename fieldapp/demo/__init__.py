@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 
 from fieldapp import rules
 from fieldapp.data import bulk, settings
+from fieldapp.data import visits as visit_data
 from fieldapp.demo import history, people, places, writing
 from fieldapp.demo.writing import GEODATA_DIR, write_geojson  # noqa: F401  (re-exported)
 
@@ -38,6 +39,7 @@ def build(db, *, households=2000, seed=20261128, geodata_dir=None, today=None):
         "users": users, "households": [writing.household_row(home) for home in homes], "residents": residents,
         "resident_tags": resident_tags, "assignments": assignments, "visits": visits, "requests": requests,
         "request_events": events})
+    visit_data.restand_all(db)  # the households' latest contact and attempt, from the visits just loaded
     if geodata_dir is not None:
         write_geojson(db, geodata_dir)
     return {"grids": len(grids), "cells": len(cells), "buildings": len(buildings), "households": len(homes),
