@@ -345,6 +345,7 @@ NOT_RECORDS = {
     "user", "target_id",  # the admin's audit search: admins see everything
     "occupancy", "retired", "made_at",  # a register change's values
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
+    "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
 }
 
 

@@ -46,9 +46,10 @@ def cell_shapes(db):
 
 
 def statuses_by_rule(db):
-    """Each household's (id, cell_id, status) as the pure rule rules.household_status decides it."""
+    """Each household's (id, cell_id, status) as the pure rule rules.household_status decides it from its visits:
+    the latest that counts as contact for its cycle (rules.counts_as_contact)."""
     found = rows(db, """
-        SELECT h.id, h.cell_id, h.occupancy, h.last_visit_at,
+        SELECT h.id, h.cell_id, h.occupancy,
           (SELECT count(*) FROM requests r WHERE r.household_id = h.id
              AND r.status IN ('open', 'in_progress') AND r.due_date < :today) AS overdue,
           (SELECT count(*) FROM requests r WHERE r.household_id = h.id
@@ -57,10 +58,18 @@ def statuses_by_rule(db):
              JOIN tags t ON t.id = rt.tag_id WHERE p.household_id = h.id AND p.moved_out_at IS NULL
              AND rt.ended_on IS NULL) AS tag_days
         FROM households h""", {"today": TODAY.isoformat()})
-    return [(row["id"], row["cell_id"], rules.household_status(
-        occupancy=row["occupancy"], overdue_requests=row["overdue"], open_requests=row["open"],
-        last_visit_day=rules.local_date(row["last_visit_at"]) if row["last_visit_at"] else None,
-        days=rules.cycle_days([row["tag_days"]], 30), on_day=TODAY)) for row in found]
+    visits = {}
+    for visit in rows(db, "SELECT household_id, visited_at, outcome FROM visits"):
+        visits.setdefault(visit["household_id"], []).append(visit)
+    result = []
+    for row in found:
+        days = rules.cycle_days([row["tag_days"]], 30)
+        contacts = [rules.local_date(v["visited_at"]) for v in visits.get(row["id"], [])
+                    if rules.counts_as_contact(v["outcome"], days)]
+        result.append((row["id"], row["cell_id"], rules.household_status(
+            occupancy=row["occupancy"], overdue_requests=row["overdue"], open_requests=row["open"],
+            last_contact_day=max(contacts, default=None), days=days, on_day=TODAY)))
+    return result
 
 
 def household_statuses(db, cell_ids=None):
