@@ -46,8 +46,8 @@ def cell_shapes(db):
 
 
 def statuses_by_rule(db):
-    """Each household's (id, cell_id, status) as the pure rule rules.household_status decides it from its visits:
-    the latest that counts as contact for its cycle (rules.counts_as_contact)."""
+    """Each household's (id, cell_id, status) as the pure rule rules.household_status decides it from its visits as
+    they stand: the latest that counts as contact for its cycle (rules.counts_as_contact)."""
     found = rows(db, """
         SELECT h.id, h.cell_id, h.occupancy,
           (SELECT count(*) FROM requests r WHERE r.household_id = h.id
@@ -59,7 +59,10 @@ def statuses_by_rule(db):
              AND rt.ended_on IS NULL) AS tag_days
         FROM households h""", {"today": TODAY.isoformat()})
     visits = {}
-    for visit in rows(db, "SELECT household_id, visited_at, outcome FROM visits"):
+    # Each visit as it stands: an amended outcome counts as amended, a visit rejected in review not at all.
+    for visit in rows(db, "SELECT v.household_id, v.visited_at, coalesce(vs.outcome, v.outcome) AS outcome "
+                          "FROM visits v LEFT JOIN visit_standing vs ON vs.visit_id = v.id "
+                          "WHERE coalesce(vs.rejected, 0) = 0"):
         visits.setdefault(visit["household_id"], []).append(visit)
     result = []
     for row in found:

@@ -39,7 +39,7 @@ def _where(dialect, params, cell_ids=None, household_id=None, building_id=None, 
         where.append("h.id = :household_id")
         params["household_id"] = household_id
     else:  # a retired household (demolished, merged) is kept, and leaves every list
-        where.append("h.retired_at IS NULL")
+        where.append(status_sql.IN_REGISTER)
     if building_id is not None:
         where.append("h.building_id = :building_id")
         params["building_id"] = building_id
@@ -156,7 +156,7 @@ def ids_in_cells(db, cell_ids):
     """Ids of the households of cell_ids that stand (not retired), in id order."""
     params = {}
     return [r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_cells_clause(cell_ids, params)} "
-                                      f"AND h.retired_at IS NULL ORDER BY h.id", params)]
+                                      f"AND {status_sql.IN_REGISTER} ORDER BY h.id", params)]
 
 
 def ids_among(db, household_ids, cell_ids):
