@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from fieldapp import access, inputs, rules
+from fieldapp import access, inputs, review, rules
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.i18n import LABELS
 from fieldapp.clock import clock
@@ -88,7 +88,8 @@ def mine():
     response = render("households/mine.html", "households/_list.html",
                       groups=rules.group_by_building(shown, filters["order"]), filters=filters, notices=notices,
                       counter=counter, tags=tags, buildings=buildings, shown_count=len(shown),
-                      today=date.fromisoformat(now["today"]), row_texts=row_texts())
+                      today=date.fromisoformat(now["today"]), row_texts=row_texts(),
+                      questions=review.member_questions(db, current_user))
     if request.method == "POST" and wants_fragment():
         response.headers["HX-Push-Url"] = list_url(filters)  # the filters in the address bar, never the search
     return response
@@ -140,6 +141,7 @@ def show(household_id):
         today=today, mask=rules.mask_phone, saved=request.args.get("saved"),
         conflicts=visits.conflicts_for_household(db, household_id) if current_user.role != "member" else [],
         outcome_labels={code: str(label) for code, label in LABELS["outcome"].items()},
+        questions=review.household_questions(db, current_user, household_id),
     )
 
 

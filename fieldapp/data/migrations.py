@@ -835,3 +835,11 @@ def m0012_visit_outcomes(db):
         db.execute(f"PRAGMA schema_version = {int(version) + 1}")
     finally:
         db.execute("PRAGMA writable_schema = OFF")
+
+
+_REVIEW_INDEX = """
+    -- The leader's review reads a grid's visits of the last weeks (by received_at) with the member, the device
+    -- time and the location flag: from the grid's households straight into this index, no visit row read.
+    CREATE INDEX visits_household_received ON visits(household_id, received_at, user_id, visited_at, location_flag);
+    """
+migrations.sql("0013_review_index", sqlite=_REVIEW_INDEX, postgresql=_REVIEW_INDEX)
