@@ -104,6 +104,23 @@ def test_each_flag_is_computed(db, grid, whole):
     assert not any(("visit", v) in found for v in spread + same)
 
 
+def test_bursts_are_exactly_the_visits_with_five_households_around_them(db, grid):
+    """Against the rule written out in Python, on visits at random minutes (the list's sieve must lose none)."""
+    import random
+
+    draw = random.Random(7)
+    made = []
+    for member in (grid["m1"], grid["m2"]):
+        for _ in range(40):
+            when, home = NOW - timedelta(minutes=draw.randrange(30, 240)), draw.choice(grid["homes"])
+            made.append((record_visit(db, home, member, rules.iso(when)), member, when, home))
+    expected = {visit for visit, member, when, _ in made
+                if len({h for _, m, w, h in made if m == member and abs((w - when).total_seconds()) <= 600}) >= 5}
+    assert 0 < len(expected) < len(made)  # the draw holds bursts, and visits that are not
+    for scope in (None, [grid["cell"]]):
+        assert {visit for (_, visit), found in reasons(db, scope).items() if "burst" in found} == expected
+
+
 def test_a_visit_made_before_the_window_is_judged_on_its_own(db, grid):
     """Sent 40 days late: late, and in a burst with the visits its member made at the time."""
     homes, m1 = grid["homes"], grid["m1"]
@@ -316,3 +333,29 @@ def test_a_leader_asks_about_a_change_and_its_author_answers(client, auth, db, g
     assert "老人是搬去子女家了吗？" in page and "Tag ended" in page
     assert post(client, auth, f"/review/changes/{change}/answer", note="是的", next="household").status_code == 302
     assert states(db)[("change", change)] == "answered"
+
+
+def test_an_admin_chooses_a_grid_and_a_leader_has_only_theirs(client, auth, db, grid):
+    record_visit(db, grid["homes"][0], grid["m1"], flag="off_site")
+    other_home = factories.make_household(db, grid["far_cell"], address="外网格 9室")
+    record_visit(db, other_home, grid["m1"], flag="off_site")
+    auth.login("boss")
+    everything = client.get("/review/").get_data(as_text=True)
+    assert "翠苑一区 1室" in everything and "外网格 9室" in everything
+    one_grid = client.get(f"/review/?grid={grid['grid']}").get_data(as_text=True)
+    assert "翠苑一区 1室" in one_grid and "外网格 9室" not in one_grid
+    auth.logout()
+    auth.login("lead")
+    assert "外网格 9室" not in client.get("/review/").get_data(as_text=True)
+    other_grid = one(db, "SELECT grid_id FROM cells WHERE id = ?", [grid["far_cell"]])["grid_id"]
+    assert client.get(f"/review/?grid={other_grid}").status_code == 404
+    assert "Unknown reason filter ignored." in client.get("/review/?reason=x&lang=en").get_data(as_text=True)
+
+
+def test_a_question_sent_twice_is_asked_once(client, auth, db, grid):
+    visit = record_visit(db, grid["homes"][0], grid["m1"], flag="imprecise")
+    auth.login("lead")
+    for _ in range(2):
+        assert post(client, auth, f"/review/visits/{visit}/ask", note="定位为什么不准？").status_code == 302
+    assert scalar(db, "SELECT count(*) FROM review_events WHERE action = 'ask'") == 1
+    assert post(client, auth, f"/review/visits/{visit}/ask", note="另一个问题").status_code == 409
