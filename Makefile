@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
 
-.PHONY: run test setup translations demo vendor clean bench bench-quick bench-crash bench-crash-postgres bench-setup \
-	replicate replicate-setup restore-drill
+.PHONY: run test setup translations demo vendor clean bench bench-quick bench-review bench-crash bench-crash-postgres \
+	bench-setup replicate replicate-setup restore-drill
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,11 @@ bench: bench-setup
 
 bench-quick: bench-setup
 	$(BIN)/python bench/run.py --quick
+
+# The leader's review list of the district and of one grid: the page next to a bare page of the same bytes, its
+# query next to the same flags as one plain statement (bench/review.py); ENGINE=postgresql for PostgreSQL.
+bench-review: bench-setup
+	$(BIN)/python bench/review.py --engine $(or $(ENGINE),sqlite)
 
 # Load and crash: 50 phones for 60 s through gunicorn, SIGKILLed and restarted at 30 s; ends with
 # sent=N acknowledged=N stored=N lost=0 duplicated=0 conflicts=N throughput=N/s p95=N ms

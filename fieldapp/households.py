@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from fieldapp import access, inputs, rules
+from fieldapp import access, inputs, review, rules
 from fieldapp import register as register_view
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.i18n import LABELS
@@ -92,7 +92,8 @@ def mine():
     response = render("households/mine.html", "households/_list.html",
                       groups=rules.group_by_building(shown, filters["order"]), filters=filters, notices=notices,
                       counter=counter, tags=tags, buildings=buildings, shown_count=len(shown),
-                      today=date.fromisoformat(now["today"]), row_texts=row_texts())
+                      today=date.fromisoformat(now["today"]), row_texts=row_texts(),
+                      questions=review.member_questions(db, current_user))
     if request.method == "POST" and wants_fragment():
         response.headers["HX-Push-Url"] = list_url(filters)  # the filters in the address bar, never the search
     return response
@@ -165,6 +166,7 @@ def show(household_id):
         conflicts=visits.conflicts_for_household(db, household_id) if current_user.role != "member" else [],
         outcome_labels={code: str(label) for code, label in LABELS["outcome"].items()},
         register_history=register_view.history(db, household_id),
+        questions=review.household_questions(db, current_user, household_id),
     )
 
 

@@ -83,6 +83,7 @@ NAV = [
     ("map.index", _l("Map"), "◎", ("member", "leader", "admin")),
     ("ledger.index", _l("Ledger"), "☰", ("member", "leader", "admin")),
     ("assignments.index", _l("Assignments"), "⇄", ("leader",)),  # admins reach it from Administration
+    ("review.index", _l("Review"), "✔", ("leader", "admin")),
     ("admin.index", _l("Administration"), "⚙", ("admin",)),
 ]
 

@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 
 from fieldapp import access, rules
 from fieldapp import register as register_view
-from fieldapp.data import households, requests, visits
+from fieldapp.data import households, requests, review, visits
 from fieldapp.data import register as register_data
 from fieldapp.db import get_db
 from fieldapp.templating import render
@@ -90,14 +90,16 @@ def amend(household_id, visit_id):
     visit = visits.get(db, visit_id)
     if visit is None or visit["household_id"] != household_id:
         abort(404)
-    if not rules.may_amend(visit, current_user.id, rules.utcnow(), current_app.config["AMEND_HOURS"]):
+    if not (rules.may_amend(visit, current_user.id, rules.utcnow(), current_app.config["AMEND_HOURS"])
+            or review.question_waits(db, visit, current_user.id)):  # answered by amending, even later
         abort(403)
     errors = {}
     form = request.form
     if request.method == "POST":
         reason, outcome, notes, errors = parse_amendment(form, visit)
         if not errors:
-            visits.amend(db, visit_id, current_user.id, rules.iso(rules.utcnow()), reason, outcome, notes)
+            review.answer_by_amendment(db, visit_id, current_user.id, rules.iso(rules.utcnow()), reason, outcome,
+                                       notes)
             flash(_("Amendment saved; the original visit is kept."), "info")
             return redirect(url_for("households.show", household_id=household_id, _anchor=f"visit-{visit_id}"))
     return render("visits/amend.html", household=household, visit=visit, errors=errors, form=form,

@@ -189,6 +189,18 @@ ROUTES = {
     "privacy.residents": Route("GET", lambda w, t: "/privacy/residents?q=王", ADMINS),
     "privacy.export_resident": Route(
         "GET", lambda w, t: f"/privacy/residents/{w['residents'][t]}/export.json", ADMINS),
+    # The review: leaders (their grid) decide; an item's page and its answer are also its author's.
+    "review.index": Route("GET", lambda w, t: "/review/", LEADERS, ids={"grid": Named("grids")}),
+    **{f"review.{name}": Route("GET", lambda w, t, part=part, kind=kind: f"/review/{part}/{w[kind][t]}", SCOPED,
+                               ids={name: Named(kind, "path", lambda v, w, part=part: f"/review/{part}/{v}")})
+       for name, part, kind in (("visit", "visits", "visits"), ("change", "changes", "changes"))},
+    **{f"review.{action}_{name}": Route(
+        "POST", lambda w, t, part=part, kind=kind, action=action: f"/review/{part}/{w[kind][t]}/{action}",
+        SCOPED if action == "answer" else LEADER_SCOPED, data={"note": "请说明"},
+        ids={name: Named(kind, "path", lambda v, w, part=part, action=action: f"/review/{part}/{v}/{action}")})
+       for name, part, kind, actions in (("visit", "visits", "visits", ("accept", "ask", "reject", "answer")),
+                                         ("change", "changes", "changes", ("accept", "ask", "apply", "keep", "answer")))
+       for action in actions},
 }
 
 
@@ -222,7 +234,15 @@ def world(db):
             visits[t] = insert(db, "visits", {"uuid": f"v-{t}", "household_id": h, "user_id": authors[t], "visited_at": now,
                                              "received_at": now, "location_flag": "no_location", "outcome": "met",
                                              "notes": f"{MARKS[t]}走访"})
+    from fieldapp.data import register
+
+    changes = {t: register.record(db, {  # a phone's correction that met another value: a conflict to review
+        "uuid": f"c-{t}", "household_id": h, "resident_id": residents[t], "visit_id": None, "user_id": authors[t],
+        "made_at": now, "received_at": now, "day": now[:10], "kind": "resident_corrected", "field": "name",
+        "before": "旧名", "after": f"{MARKS[t]}新名", "reason": "更正", "payload_sha256": None})[1]
+        for t, h in households.items()}
     return {"grids": {"own": grid_a, "other_cell": grid_a, "other_grid": grid_b}, "cells": cells,
+            "changes": changes,
             "households": households, "residents": residents,
             "visits": visits, "users": {"m1": m1, "m2": m2, "m3": m3}, "members": authors,
             "assignments": {t: db.execute("SELECT id FROM assignments WHERE cell_id = ?", [c]).fetchone()[0]
@@ -280,7 +300,8 @@ ID_CASES = [(endpoint, name, role, other) for endpoint, route in ROUTES.items() 
 
 
 def _footprint(db, world, target):
-    """What a write could change about a target's records: its visits, request, history and assignments."""
+    """What a write could change about a target's records: its visits, request, history, assignments, residents
+    and review."""
     from fieldapp.data import db as database
 
     household, cell, request = world["households"][target], world["cells"][target], world["requests"][target]
@@ -289,7 +310,9 @@ def _footprint(db, world, target):
                               "WHERE id = ?", [request]),
             database.scalar(db, "SELECT count(*) FROM request_events WHERE request_id = ?", [request]),
             database.rows(db, "SELECT id, user_id, valid_to FROM assignments WHERE cell_id = ?", [cell]),
-            database.rows(db, "SELECT name, phone FROM residents WHERE household_id = ?", [household]))
+            database.rows(db, "SELECT name, phone FROM residents WHERE household_id = ?", [household]),
+            database.rows(db, "SELECT id FROM review_events WHERE (subject = 'visit' AND subject_id = ?) OR "
+                              "(subject = 'change' AND subject_id = ?)", [world["visits"][target], world["changes"][target]]))
 
 
 def _readable(response):

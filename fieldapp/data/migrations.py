@@ -845,3 +845,13 @@ _VISIT_OUTCOME_INDEX = """
     CREATE INDEX visits_household ON visits(household_id, visited_at, outcome);
     """
 migrations.sql("0013_visit_outcome_index", sqlite=_VISIT_OUTCOME_INDEX, postgresql=_VISIT_OUTCOME_INDEX)
+
+
+_REVIEW_INDEX = """
+    -- The leader's review reads a grid's visits of the last weeks (by received_at) with the member, the device
+    -- time and the location flag: from the grid's households straight into this index, no visit row read.
+    CREATE INDEX visits_household_received ON visits(household_id, received_at, user_id, visited_at, location_flag);
+    -- A member's list shows the questions asked of them lately: the asks alone, not every decision of the weeks.
+    CREATE INDEX review_events_action ON review_events(action, at);
+    """
+migrations.sql("0014_review_index", sqlite=_REVIEW_INDEX, postgresql=_REVIEW_INDEX)
