@@ -16,6 +16,7 @@ OUTCOMES = ("met", "met_elsewhere", "phone_call", "nobody_home", "declined", "no
 CONTACT_OUTCOMES = ("met", "met_elsewhere", "phone_call")
 IN_PERSON_OUTCOMES = ("met", "met_elsewhere")  # a phone call may be set not to count for a weekly cycle
 ATTEMPT_OUTCOMES = ("nobody_home", "declined", "no_answer")
+REMOTE_OUTCOMES = ("phone_call", "no_answer")  # made from wherever the member is: the position proves nothing
 REQUEST_STATUSES = ("open", "in_progress", "resolved", "closed")
 OPEN_REQUEST_STATUSES = ("open", "in_progress")
 LOCATION_FLAGS = ("ok", "off_site", "imprecise", "no_location")
@@ -336,11 +337,12 @@ def may_amend(visit, user_id, now, hours):
 # The member's list in visiting order: most urgent first, households of one building together.
 
 def urgency_key(household):
-    """Sort key: most urgent status first; among due households, the longest unvisited first."""
-    never = household["last_visit_at"] is None
+    """Sort key: most urgent status first; among due households, the longest without a contact that counts first
+    (never reached before all; an attempt is no contact)."""
+    last = household.get("last_contact_at", household["last_visit_at"])
     # A resolved request puts the household back on the list: its return visit is due.
     status = "due" if household["status"] == "visited" and household.get("return_visits") else household["status"]
-    return (URGENCY[status], not never, household["last_visit_at"] or "")
+    return (URGENCY[status], last is not None, last or "")
 
 
 def room_number(room):

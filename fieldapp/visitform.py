@@ -156,6 +156,8 @@ def _followups(form, open_requests, errors):
 def parse_visit(form, *, household, residents, open_requests, categories, now, user_id, config):
     """Check a submitted visit. Returns (visit, new_requests, followups, errors by field)."""
     errors = {}
+    if household.get("retired_at"):  # demolished or merged: kept with its history, visited no more
+        errors["household_id"] = _("This household was retired; visits are no longer recorded for it.")
     uuid = (form.get("uuid") or "").strip()
     try:
         uuid = str(uuidlib.UUID(uuid))

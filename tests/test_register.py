@@ -297,7 +297,13 @@ def test_a_retired_household_leaves_the_list_and_keeps_its_page(auth, client, db
     assert "翠苑 3号楼 2单元 501室" not in client.get("/households/").get_data(as_text=True)
     assert world["home"] not in households.ids_in_cells(db, [world["a1"]])
     page = client.get(f"/households/{world['home']}?lang=en").get_data(as_text=True)
-    assert "Household retired" in page and "Edit resident" not in page
+    assert "Household retired" in page and "Edit resident" not in page and "Record visit" not in page
+    # A visit sent to it anyway (a form kept open, a phone's queue) is refused, saying why; nothing is recorded.
+    visit = client.post(f"/households/{world['home']}/visits?lang=en", data={
+        "csrf_token": token(auth), "uuid": str(uuid.uuid4()), "outcome": "met", "notes": ""})
+    assert visit.status_code == 422
+    assert "This household was retired; visits are no longer recorded for it." in visit.get_data(as_text=True)
+    assert database.scalar(db, "SELECT count(*) FROM visits WHERE household_id = ?", [world["home"]]) == 0
 
 
 @pytest.mark.parametrize("user, household, resident, code", [

@@ -84,6 +84,7 @@ def test_each_flag_is_computed(db, grid, whole):
     off_site = record_visit(db, homes[0], m1, at(-280), flag="off_site", distance=420.0)
     imprecise = record_visit(db, homes[1], m1, at(-260), flag="imprecise", accuracy=250.0)
     no_position = record_visit(db, homes[1], m1, at(-240), flag="no_location")
+    phoned = record_visit(db, homes[3], m1, at(-230), flag="off_site", distance=3000.0, outcome="phone_call")
     late = record_visit(db, homes[2], m1, at(-25 * 60 - 1), received_at=at(-1))
     in_time = record_visit(db, homes[2], m1, at(-23 * 60), received_at=at(-1))
     # five households within ten minutes, one member: each of them is part of the burst
@@ -98,6 +99,7 @@ def test_each_flag_is_computed(db, grid, whole):
     assert found[("visit", off_site)] == ["off_site"]
     assert found[("visit", imprecise)] == ["imprecise"]
     assert found[("visit", no_position)] == ["no_location"]
+    assert ("visit", phoned) not in found  # a phone call is made from anywhere
     assert found[("visit", late)] == ["late"]
     assert ("visit", in_time) not in found
     assert all(found[("visit", v)] == ["burst"] for v in burst)

@@ -208,3 +208,12 @@ def test_households_are_grouped_by_building_in_visiting_order():
     assert [h["id"] for h in urgent[1]["households"]] == [2, 3, 1]
     near = rules.group_by_building(rows, "nearest")
     assert [(g["building"], g["distance"]) for g in near] == [("3号楼", 50), (None, 120), ("5号楼", None)]
+
+
+def test_among_due_households_the_longest_without_contact_comes_first():
+    """An attempt is no contact: a household tried yesterday but last met in January waits longer than one met in
+    February, and one never reached comes before both."""
+    rows = [_household(1, "due", "2026-03-01T02:00:00Z", last_contact_at="2026-01-10T02:00:00Z"),
+            _household(2, "due", "2026-02-10T02:00:00Z", last_contact_at="2026-02-10T02:00:00Z"),
+            _household(3, "due", "2026-02-28T02:00:00Z", last_contact_at=None)]
+    assert [h["id"] for h in sorted(rows, key=rules.urgency_key)] == [3, 1, 2]

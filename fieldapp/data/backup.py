@@ -39,6 +39,15 @@ def stamp():
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 
+def unused(name, suffix=""):
+    """name + suffix, or name-2 + suffix, name-3 ... if it is taken (two restores in one second keep two files)."""
+    found, n = f"{name}{suffix}", 1
+    while os.path.exists(found):
+        n += 1
+        found = f"{name}-{n}{suffix}"
+    return found
+
+
 def complete_or_absent(dest, write):
     """Make the new file dest with write(path): write fills dest.partial, which is synced and renamed, so that dest
     is complete or absent, never half written. Refuses an existing dest; any failure leaves no file behind."""
@@ -168,7 +177,7 @@ def keep(path, source_path):
     there is no database at path)."""
     if not os.path.exists(path):
         return None
-    kept = f"{path}.before-restore-{stamp()}"
+    kept = unused(f"{path}.before-restore-{stamp()}")
     try:
         complete_or_absent(kept, lambda temporary: copy(path, temporary))
         return kept

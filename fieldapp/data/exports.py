@@ -1,6 +1,7 @@
 """What an export reads: cells, buildings, residents and visits of a set of cells (None: all)."""
 import json
 
+from fieldapp.data import status
 from fieldapp.data.db import rows
 
 def _in_scope(db, column):
@@ -64,4 +65,4 @@ def household_points(db):
     return rows(db, "SELECT h.external_id, b.external_id AS building_external_id, h.unit, h.room, h.address, "
                     "c.code AS cell_code, h.occupancy, coalesce(h.lon, b.lon) AS lon, coalesce(h.lat, b.lat) AS lat "
                     "FROM households h JOIN cells c ON c.id = h.cell_id LEFT JOIN buildings b ON b.id = h.building_id "
-                    "ORDER BY h.id")
+                    f"WHERE {status.IN_REGISTER} ORDER BY h.id")

@@ -3,6 +3,7 @@ event in one transaction, and the overdue requests behind accountability (问责
 import json
 
 from fieldapp import rules
+from fieldapp.data import status as status_sql
 from fieldapp.data.coverage import cells_clause
 from fieldapp.data.db import insert, one, rows, scalar, write
 
@@ -257,6 +258,7 @@ def find_households(db, cell_ids, search, limit=20):
     """Households of cell_ids whose address or a resident's name contains search, for a new request."""
     params = {"search": search, "limit": limit}
     return rows(db, "SELECT h.id, h.address, c.name AS cell_name FROM households h JOIN cells c ON c.id = h.cell_id "
-                    f"WHERE {cells_clause(cell_ids, params)} AND ({db.dialect.contains('h.address', ':search')} OR EXISTS ("
+                    f"WHERE {cells_clause(cell_ids, params)} AND {status_sql.IN_REGISTER} "
+                    f"AND ({db.dialect.contains('h.address', ':search')} OR EXISTS ("
                     "SELECT 1 FROM residents r WHERE r.household_id = h.id AND r.moved_out_at IS NULL "
                     f"AND {db.dialect.contains('r.name', ':search')})) ORDER BY h.address LIMIT :limit", params)

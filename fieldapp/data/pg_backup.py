@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from fieldapp.data import db as database
 from fieldapp.data import postgres
-from fieldapp.data.backup import BackupRefused, complete_or_absent, known_versions, stamp
+from fieldapp.data.backup import BackupRefused, complete_or_absent, known_versions, stamp, unused
 from fieldapp.data.migrations import migrations
 
 NAME = "PostgreSQL"
@@ -168,7 +168,8 @@ def keep(url, source_path):
         db.close()
     if empty:
         return None
-    kept = os.path.join(os.path.dirname(os.path.abspath(source_path)), f"fieldapp-before-restore-{stamp()}{SUFFIX}")
+    kept = unused(os.path.join(os.path.dirname(os.path.abspath(source_path)), f"fieldapp-before-restore-{stamp()}"),
+                  SUFFIX)
     complete_or_absent(kept, lambda temporary: copy(url, temporary))
     return kept
 

@@ -1,7 +1,8 @@
 """The leader's review (审核): doubtful visits and register changes of a scope, each with its reasons and its state
 as its review events (append-only) make it; the events themselves; the questions that go back to members.
 
-A visit is doubtful when its position is off-site, imprecise or missing (visits.location_flag), when it was
+A visit is doubtful when its position is off-site, imprecise or missing (visits.location_flag; not for a phone
+call, made from anywhere), when it was
 received more than LATE_HOURS after its device time, or when it lies in a burst: the member's visits from
 BURST_MINUTES before it to BURST_MINUTES after it cover at least BURST_VISITS households. A register change is
 reviewed when a member added or ended a sensitive tag (a vulnerable group) or a resident with one left, and
@@ -42,6 +43,12 @@ _APART = {"sqlite": "unixepoch({later}) - unixepoch({earlier}) > {seconds}",
 _SHIFTED = {"sqlite": "strftime('%Y-%m-%dT%H:%M:%SZ', {stamp}, '{seconds:+d} seconds')",
             "postgresql": "to_char(CAST({stamp} AS timestamp) + INTERVAL '{seconds} seconds', "
                           "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"}
+
+
+# A visit's position is doubtful only where the member should have stood at the door: a phone call (or one nobody
+# answered) is made from anywhere.
+_PLACE_FLAG = ("CASE WHEN v.outcome IN (" + ", ".join(f"'{o}'" for o in rules.REMOTE_OUTCOMES) + ") "
+               "THEN 'ok' ELSE v.location_flag END")
 
 
 class Refused(Exception):
@@ -119,7 +126,7 @@ def flagged_visits(db, cell_ids, since):
     someone acted on since: id, received_at, reasons, state."""
     params = {"since": since, "burst": BURST_VISITS,
               "near_since": rules.iso(rules.parse_iso(since) - timedelta(minutes=BURST_MINUTES))}
-    columns = "v.id, v.user_id, v.visited_at, v.received_at, v.location_flag"
+    columns = f"v.id, v.user_id, v.visited_at, v.received_at, {_PLACE_FLAG} AS location_flag"
     acted = _acted_on("visit", "v")
     # The members whose visits are looked at: everyone's for the district, else those who visited the scope.
     members = "SELECT DISTINCT r.user_id FROM recent r"
@@ -288,7 +295,7 @@ def item(db, subject, subject_id):
     """One visit or register change as a review item (reasons, state, what the list shows of it), or None if there
     is no such record."""
     if subject == "visit":
-        judged = one(db, f"SELECT v.id, v.received_at, v.location_flag, {_late(db)} AS late, "
+        judged = one(db, f"SELECT v.id, v.received_at, {_PLACE_FLAG} AS location_flag, {_late(db)} AS late, "
                          f"CASE WHEN {_households_around(db)} >= {BURST_VISITS} THEN 1 ELSE 0 END AS burst, "
                          f"{_last_action('visit', 'v')} AS last_action FROM visits v WHERE v.id = ?", [subject_id])
         names = VISIT_REASONS
