@@ -133,14 +133,14 @@ def index():
     page, notice = inputs.page_number(request.args.get("page"), max(1, -(-len(chosen) // PAGE)))
     notices += [notice] if notice else []
     shown = _prepared(db, review.details(db, chosen[(page - 1) * PAGE:page * PAGE]))
-    args = list_args(request.args)
-    args.pop("page", None)
+    back = list_args(request.args)  # where an action on an item returns to: this page of the list
+    args = {key: value for key, value in back.items() if key != "page"}
     grids = {}
     if current_user.role == "admin":
         grids = {c["grid_id"]: c["grid_name"] for c in coverage.cells(db, None)}
     return render("review/index.html", "review/_list.html", shown=shown, total=len(chosen), first=(page - 1) * PAGE,
                   page_number=page, more=page * PAGE < len(chosen), counts=review.counts(everything),
-                  filters=filters, notices=notices, args=args, grids=grids, texts=texts(), back=args,
+                  filters=filters, notices=notices, args=args, grids=grids, texts=texts(), back=back,
                   window_days=review.WINDOW_DAYS)
 
 

@@ -297,6 +297,7 @@ def test_amending_the_visit_answers_the_question_even_after_the_window(app, clie
     assert response.status_code == 302
     assert one(db, "SELECT action, note FROM review_events ORDER BY id DESC LIMIT 1") == {
         "action": "answer", "note": "其实没人在家"}
+    assert scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'review_answer' AND target_id = ?", [visit]) == 1
     assert client.get(f"/households/{home}/visits/{visit}/amend").status_code == 403  # answered: the window again
 
 

@@ -373,14 +373,16 @@ def question_waits(db, visit, user_id):
     return visit["user_id"] == user_id and open_question(db, "visit", visit["id"]) is not None
 
 
-def answer_by_amendment(db, visit_id, user_id, at, reason, outcome=None, notes=None):
+def answer_by_amendment(db, visit_id, user_id, at, reason, outcome=None, notes=None, ip=None):
     """Amend a visit (data/visits.amend) and, when a question on it waits for an answer, record the amendment's
-    reason as the answer, in one transaction. Returns the amendment's id."""
+    reason as the answer (with its audit log entry), in one transaction. Returns the amendment's id."""
     with write(db):
         amendment_id = visit_data.amend(db, visit_id, user_id, at, reason, outcome, notes)
         if open_question(db, "visit", visit_id):
-            insert(db, "review_events", {"subject": "visit", "subject_id": visit_id, "user_id": user_id, "at": at,
-                                         "action": "answer", "note": reason})
+            event_id = insert(db, "review_events", {"subject": "visit", "subject_id": visit_id, "user_id": user_id,
+                                                   "at": at, "action": "answer", "note": reason})
+            audit.log(db, user_id=user_id, action="review_answer", target_type="visit", target_id=visit_id,
+                      detail={"event": event_id, "amendment": amendment_id}, ip=ip)
         return amendment_id
 
 
