@@ -27,8 +27,8 @@ STATE_FILTERS = ("open", *review.STATES, "all")
 REASONS = {"off_site": _l("Off-site"), "imprecise": _l("Imprecise position"), "no_location": _l("No position"),
            "late": _l("Entered late"), "burst": _l("Many households in a few minutes"),
            "sensitive": _l("Vulnerable group"), "conflict": _l("Conflicting change")}
-REASON_ICONS = {"off_site": "⚠", "imprecise": "≈", "no_location": "∅", "late": "◷", "burst": "⚡", "sensitive": "♥",
-                "conflict": "⇄"}
+REASON_ICONS = {"off_site": "⚠", "imprecise": "≈", "no_location": "∅", "late": "◷", "burst": "⚡",
+                "sensitive": "♥", "conflict": "⇄"}
 STATES = {"new": _l("New"), "asked": _l("Waiting for the member"), "answered": _l("Answered"),
           "decided": _l("Decided"), "open": _l("Not decided"), "all": _l("All")}
 ACTIONS = {"accept": _l("Accepted"), "ask": _l("Question"), "answer": _l("Answer"), "reject": _l("Rejected"),
