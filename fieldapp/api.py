@@ -4,9 +4,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from fieldapp import access, inputs, offline, rules
+from fieldapp import access, inputs, offline, registerform, rules
 from fieldapp import openapi as description
+from fieldapp.clock import clock
 from fieldapp.data import households, requests, visits
+from fieldapp.data import register as register_data
 from fieldapp.data import security as security_data
 from fieldapp.db import get_db
 from fieldapp.visitform import MAX_BATCH, MAX_BODY, item_as_form, parse_visit, payload_digest
@@ -33,8 +35,10 @@ def session():
     return response
 
 
-def sync_item(db, item, now):
-    """Record one batch item in its own transaction and say what became of it."""
+def sync_item(db, item, now, change_answers=None):
+    """Record one batch item in its own transaction and say what became of it; the answers for the register
+    changes it carries are appended to change_answers."""
+    change_answers = [] if change_answers is None else change_answers
     if not isinstance(item, dict):
         return {"status": "rejected", "http_status": 422, "errors": {"item": _("Each item must be an object.")}}
     uuid = item.get("uuid")
@@ -47,8 +51,11 @@ def sync_item(db, item, now):
     if household is None or not access.may_see_cell(db, current_user, household["cell_id"]):
         return {**answer, "status": "rejected", "http_status": 404,
                 "errors": {"household_id": _("No such household among yours.")}}
+    changes = item.get("changes") or []
     try:
         form = item_as_form(item)
+        if not isinstance(changes, list):
+            raise ValueError("changes")
     except ValueError as error:
         return {**answer, "status": "rejected", "http_status": 422,
                 "errors": {str(error): _("This part of the visit is malformed.")}}
@@ -63,22 +70,105 @@ def sync_item(db, item, now):
         if not same:
             visits.record_conflict(db, uuid=known["uuid"], visit_id=known["id"], user_id=current_user.id,
                                    received_at=rules.iso(now), body=item)
+        # Its changes were recorded with it; one recorded since (or never) is taken on its own as it stands.
+        change_answers += [sync_change(db, raw, now, household=household, visit=(uuid, known["id"]))
+                           for raw in changes]
         return _answer(answer, "existing" if same else "conflict", known["id"], household_id)
     visit, new_requests, followups, errors = parse_visit(
         form, household=household, residents=households.residents(db, household_id),
         open_requests=requests.followable_for_household(db, household_id), categories=requests.categories(db),
         now=now, user_id=current_user.id, config=current_app.config)
-    if errors:
+    checked, refused, at_fields = _visit_changes(db, changes, now, household)
+    if errors or refused:  # the visit is refused with its changes: fixed on the phone, it is sent again whole
+        errors.update(at_fields)
+        change_answers += [_refused(raw, uuid, refused.get(index)) for index, raw in enumerate(changes)]
         return {**answer, "status": "rejected", "http_status": 422, "errors": errors}
     try:
-        result, visit_id = visits.record(db, visit, new_requests, followups)
+        result, visit_id, recorded = register_data.record_visit(db, visit, new_requests, followups, checked,
+                                                                ip=request.remote_addr)
     except rules.IllegalTransition:
+        change_answers += [_refused(raw, uuid) for raw in changes]
         return {**answer, "status": "rejected", "http_status": 409,
                 "errors": {"followups": _("A request changed meanwhile; check the follow-ups and save again.")}}
+    if result == "created":
+        change_answers += [_change_answer(db, change["uuid"], found, uuid)
+                           for change, (found, _id) in zip(checked, recorded)]
+    else:  # the same visit arrived in between: its changes with it
+        change_answers += [sync_change(db, raw, now, household=household, visit=(uuid, visit_id)) for raw in changes]
     if result == "conflict":  # the same uuid arrived in between, from another request
         visits.record_conflict(db, uuid=visit["uuid"], visit_id=visit_id, user_id=current_user.id,
                                received_at=rules.iso(now), body=item)
     return _answer(answer, result, visit_id, household_id)
+
+
+def _sync_visit(db, item, now, change_answers):
+    """sync_item, with an answer for each change of a visit refused before its changes were looked at."""
+    answered = len(change_answers)
+    result = sync_item(db, item, now, change_answers)
+    if len(change_answers) == answered and isinstance(item, dict) and isinstance(item.get("changes"), list):
+        change_answers += [_refused(raw, item.get("uuid")) for raw in item["changes"]]
+    return result
+
+
+def _visit_changes(db, changes, now, household):
+    """Check the changes a new visit carries. Returns (the changes to record, {index: errors by field} of those
+    refused, the same errors at the visit form's fields)."""
+    checked, refused, at_fields = [], {}, {}
+    for index, raw in enumerate(changes):
+        change, _status, errors = registerform.check_change(db, current_user, raw, now=now, clock=clock(db),
+                                                            household=household)
+        if errors:
+            refused[index] = errors
+            prefix = "nr_" if isinstance(raw, dict) and raw.get("kind") == "resident_added" else (
+                f"r{raw.get('resident_id')}_" if isinstance(raw, dict) else "")
+            for field, message in errors.items():
+                at_fields.setdefault(registerform.form_key(prefix, field), message)
+        else:
+            checked.append(change)
+    return checked, refused, at_fields
+
+
+def _refused(raw, visit_uuid, errors=None):
+    """The answer for a change of a visit that was not saved: its own errors, or the visit's."""
+    return {"uuid": raw.get("uuid") if isinstance(raw, dict) else None, "visit_uuid": visit_uuid,
+            "status": "rejected", "http_status": 422,
+            "errors": errors or {"visit": _("The visit was not saved, so this change was not applied.")}}
+
+
+def sync_change(db, raw, now, *, household=None, visit=None):
+    """Record one register change (standalone, or of a visit recorded before: visit = (uuid, id)) in its own
+    transaction, and say what became of it."""
+    visit_uuid, visit_id = visit or (None, None)
+    uuid = raw.get("uuid") if isinstance(raw, dict) else None
+    known = register_data.by_uuid(db, str(uuid)) if isinstance(uuid, str) and uuid else None
+    if known:  # a resend: compare with what was sent, not with today's register
+        if known["payload_sha256"] != registerform.payload_digest(raw):
+            return _change_answer(db, uuid, "mismatch", visit_uuid)
+        return _change_answer(db, uuid, "conflict" if known["state"] == "conflict" else "existing", visit_uuid)
+    change, status, errors = registerform.check_change(db, current_user, raw, now=now, clock=clock(db),
+                                                       household=household)
+    if errors:
+        return {"uuid": uuid, "visit_uuid": visit_uuid, "status": "rejected", "http_status": status,
+                "errors": errors}
+    [(result, _id)] = register_data.record_all(db, [change], ip=request.remote_addr, visit_id=visit_id)
+    return _change_answer(db, change["uuid"], result, visit_uuid)
+
+
+def _change_answer(db, uuid, result, visit_uuid):
+    """The per-change answer: created, existing (recorded before, or the register already held it), conflict
+    (kept for the leader's review: the phone need not send it again), or rejected (another uuid's content)."""
+    if result == "mismatch":
+        return {"uuid": uuid, "visit_uuid": visit_uuid, "status": "rejected", "http_status": 409,
+                "errors": {"uuid": _("This change was already saved with different content; "
+                                     "the saved version is kept.")}}
+    row = register_data.by_uuid(db, uuid) or {}
+    answer = {"uuid": uuid, "visit_uuid": visit_uuid, "status": result,
+              "http_status": {"created": 201, "existing": 200, "conflict": 202}[result],
+              "change_id": row.get("id"), "household_id": row.get("household_id"),
+              "resident_id": row.get("resident_id")}
+    if result == "conflict":
+        answer["message"] = _("conflict: kept for the leader's review")
+    return answer
 
 
 def _answer(answer, result, visit_id, household_id):
@@ -99,14 +189,25 @@ def sync_visits():
     if request.content_length and request.content_length > MAX_BODY:
         return api_error(413, _("The batch is too large: at most %(mb)d MB.", mb=MAX_BODY // (1024 * 1024)))
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("visits"), list):
+    # Register changes made offline come inside their visits, or on their own beside them ({"changes": [...]}).
+    standalone = body.get("changes", []) if isinstance(body, dict) else None
+    if isinstance(body, dict) and "visits" not in body and isinstance(standalone, list) and standalone:
+        body = {**body, "visits": []}
+    if not isinstance(body, dict) or not isinstance(body.get("visits"), list) or not isinstance(standalone, list):
         return api_error(400, _('The body must be JSON of the form {"visits": [...]}.'))
     if len(body["visits"]) > MAX_BATCH:
         return api_error(413, _("At most %(n)d visits per batch.", n=MAX_BATCH))
+    inside = sum(len(item["changes"]) for item in body["visits"]
+                 if isinstance(item, dict) and isinstance(item.get("changes"), list))
+    if inside + len(standalone) > registerform.MAX_CHANGES:
+        return api_error(413, _("At most %(n)d register changes per batch.", n=registerform.MAX_CHANGES))
     db = get_db()
     now = rules.utcnow()
-    results = [sync_item(db, item, now) for item in body["visits"]]
-    return jsonify({"results": results})
+    change_answers = []
+    results = [_sync_visit(db, item, now, change_answers) for item in body["visits"]]
+    change_answers += [sync_change(db, raw, now) for raw in standalone]
+    sent_changes = "changes" in body or inside
+    return jsonify({"results": results, **({"changes": change_answers} if sent_changes else {})})
 
 
 @bp.route("/openapi.json")

@@ -1,5 +1,6 @@
 """The grid leader's dashboard and the coverage checklist: per grid, cell and member, in the current
-cycle or a past period; the not-visited lists; a printable checklist; CSV and Excel exports."""
+cycle or a past period, contacted and attempted side by side; the not-visited lists; the unreachable households;
+a printable checklist; CSV and Excel exports."""
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -8,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from fieldapp import access, inputs, rules
-from fieldapp.data import coverage, ledger
+from fieldapp.data import coverage, ledger, status
 from fieldapp.exports import downloads
 from fieldapp.clock import clock
 from fieldapp.db import get_db
@@ -19,6 +20,7 @@ bp = Blueprint("coverage", __name__, url_prefix="/coverage")
 SHOWN = 300  # not-visited rows on one page; the export has them all
 POLL_SECONDS = 15  # how often an open not-visited list looks for visits that landed
 MEMBERS_SHOWN = 30  # members on the dashboard, the least active first; the rest on demand
+UNREACHABLE_SHOWN = 20  # unreachable households on the dashboard, the most tried first
 
 
 def ratio(visited, households):
@@ -26,38 +28,49 @@ def ratio(visited, households):
     return visited / households if households else None
 
 
+COUNTED = ("households", "visited", "attempted")  # visited: contacted; attempted: tried, not reached
+
+
 def checklist(cells, numbers, holders):
-    """Per grid: its cells and its members with households, visited, due and share (numbers per cell id)."""
+    """Per grid: its cells and its members with households, visited (contacted), attempted, due and both shares
+    (numbers per cell id)."""
     grids, by_cell = {}, {}
     for cell in cells:
-        counted = numbers.get(cell["id"], {"households": 0, "visited": 0})
-        row = {**cell, "households": counted["households"], "visited": counted["visited"], "members": []}
+        counted = numbers.get(cell["id"], {})
+        row = {**cell, **{key: counted.get(key, 0) for key in COUNTED}, "members": []}
         grid = grids.setdefault(cell["grid_id"], {"id": cell["grid_id"], "name": cell["grid_name"], "cells": [],
-                                                  "members": {}, "households": 0, "visited": 0})
+                                                  "members": {}, **dict.fromkeys(COUNTED, 0)})
         grid["cells"].append(row)
-        grid["households"] += row["households"]
-        grid["visited"] += row["visited"]
+        for key in COUNTED:
+            grid[key] += row[key]
         by_cell[cell["id"]] = (grid, row)
     for holder in holders:
         grid, row = by_cell[holder["cell_id"]]
         row["members"].append(holder["display_name"])
         member = grid["members"].setdefault(holder["user_id"], {
-            "id": holder["user_id"], "name": holder["display_name"], "cells": [], "households": 0, "visited": 0})
+            "id": holder["user_id"], "name": holder["display_name"], "cells": [], **dict.fromkeys(COUNTED, 0)})
         member["cells"].append(row["name"])
-        member["households"] += row["households"]
-        member["visited"] += row["visited"]
+        for key in COUNTED:
+            member[key] += row[key]
     result = list(grids.values())
     for grid in result:
         grid["members"] = sorted(grid["members"].values(), key=lambda m: (ratio(m["visited"], m["households"]) or 0, m["name"]))
         for entry in [grid, *grid["cells"], *grid["members"]]:
-            entry["due"] = entry["households"] - entry["visited"]
-            entry["ratio"] = ratio(entry["visited"], entry["households"])
-            entry["share"] = None
-        grid["share"] = share(grid["ratio"])
+            shares(entry)
+            entry["share"] = entry["attempted_share"] = None
+        grid["share"], grid["attempted_share"] = share(grid["ratio"]), share(grid["attempted_ratio"])
     if len(result) == 1:  # the page shows cells and members only for one grid; several show one row per grid
         for entry in [*result[0]["cells"], *result[0]["members"]]:
-            entry["share"] = share(entry["ratio"])
+            entry["share"], entry["attempted_share"] = share(entry["ratio"]), share(entry["attempted_ratio"])
     return result
+
+
+def shares(entry):
+    """Give a count of households, visited and attempted its due households and its two ratios; return it."""
+    entry["due"] = entry["households"] - entry["visited"]
+    entry["ratio"] = ratio(entry["visited"], entry["households"])
+    entry["attempted_ratio"] = ratio(entry["attempted"], entry["households"])
+    return entry
 
 
 def share(value):
@@ -73,7 +86,8 @@ def row_texts():
             "last": _("Last visit %(day)s"), "cycle": _("cycle %(days)d days"), "who": _("Responsible: %(who)s"),
             "never": _("Never visited"), "due": _("due for %(n)d days"), "visited": _("Visited"),
             "ago": _("last visit %(day)s, %(n)d days ago"), "no_visit": _("no visit recorded"),
-            "not_visited": _("Not visited")}
+            "not_visited": _("Not visited"), "attempted_once": _("attempted once"),
+            "attempted": _("attempted %(n)d times")}
 
 
 def _period_problem(code, args):
@@ -154,6 +168,10 @@ def not_visited_rows(db, now, period, cell_ids, limit=None):
     for holder in coverage.holders(db, cell_ids_found, _moment(period)):
         names.setdefault(holder["cell_id"], []).append(holder["display_name"])
     cell_names = {c["id"]: c for c in coverage.cells(db, cell_ids_found)}
+    if period["kind"] == "current":  # this cycle's attempts, for the shown rows in one query
+        tried = status.attempt_days(db, now, found)
+        for household in found:
+            household["attempts"] = len(tried.get(household["id"], []))
     for household in found:
         household["responsible"] = "、".join(names.get(household["cell_id"], []))
         household["cell"] = cell_names[household["cell_id"]]
@@ -192,9 +210,8 @@ def index():
     current = rules.parse_period("current", today)
     grids = report(db, now, period, cell_ids, holders if period["kind"] == "current" else None)
     current_grids = grids if period["kind"] == "current" else report(db, now, current, cell_ids, holders)
-    totals = {"households": sum(g["households"] for g in current_grids),
-              "visited": sum(g["visited"] for g in current_grids)}
-    totals.update(due=totals["households"] - totals["visited"], ratio=ratio(totals["visited"], totals["households"]))
+    totals = shares({key: sum(g[key] for g in current_grids) for key in COUNTED})
+    unreachable = unreachable_rows(db, now, cell_ids, UNREACHABLE_SHOWN)
     everyone = request.args.get("members") == "all"
     members = member_activity(db, now, holders, None if everyone else MEMBERS_SHOWN)
     args = {k: v for k, v in request.args.items() if k in ("period", "start", "end", "grid") and v}
@@ -202,7 +219,19 @@ def index():
                   months=rules.recent_months(today), args=args, totals=totals,
                   requests=ledger.status_counts(db, cell_ids, now["today"]),
                   members=members if everyone else members[:MEMBERS_SHOWN],
-                  members_total=len(members))
+                  members_total=len(members), unreachable=unreachable,
+                  unreachable_total=unreachable[0]["total"] if unreachable else 0,
+                  attempts_needed=now["unreachable_attempts"])
+
+
+def unreachable_rows(db, now, cell_ids, limit=None):
+    """The unreachable households of cell_ids (still due, tried the setting's number of times or more this
+    cycle), the most tried first, with their cell."""
+    found = coverage.unreachable(db, now, cell_ids, limit)
+    cell_names = {c["id"]: c for c in coverage.cells(db, sorted({h["cell_id"] for h in found}))}
+    for household in found:
+        household["cell"] = cell_names[household["cell_id"]]
+    return found
 
 
 @bp.route("/not-visited")
@@ -256,26 +285,32 @@ def print_view():
 
 
 def export_tables(db, now, period, cell_ids):
-    """The checklist as three tables (cells, members, households not visited) with Chinese headers."""
+    """The checklist as three tables (cells, members, households not visited) with Chinese headers: contacted
+    (已联系) and attempted without contact (已尝试未联系) side by side."""
     grids = report(db, now, period, cell_ids)
     current = period["kind"] == "current"
-    cells = ("微网格覆盖", [("网格", "text"), ("微网格编号", "text"), ("微网格", "text"), ("负责党员", "text"),
-                            ("住户数", "int"), ("已走访", "int"), ("未走访", "int"), ("覆盖率", "percent")],
-             [(g["name"], c["code"], c["name"], "、".join(c["members"]), c["households"], c["visited"], c["due"],
-               c["ratio"]) for g in grids for c in g["cells"]])
-    members = ("党员覆盖", [("网格", "text"), ("党员", "text"), ("负责微网格", "text"), ("住户数", "int"),
-                           ("已走访", "int"), ("未走访", "int"), ("覆盖率", "percent")],
-               [(g["name"], m["name"], "、".join(m["cells"]), m["households"], m["visited"], m["due"], m["ratio"])
-                for g in grids for m in g["members"]])
+    counted = [("住户数", "int"), ("已联系", "int"), ("已尝试未联系", "int"), ("未走访", "int"), ("联系率", "percent"),
+               ("尝试率", "percent")]
+
+    def numbers(entry):
+        return (entry["households"], entry["visited"], entry["attempted"], entry["due"], entry["ratio"],
+                entry["attempted_ratio"])
+
+    cells = ("微网格覆盖", [("网格", "text"), ("微网格编号", "text"), ("微网格", "text"), ("负责党员", "text"), *counted],
+             [(g["name"], c["code"], c["name"], "、".join(c["members"]), *numbers(c)) for g in grids for c in g["cells"]])
+    members = ("党员覆盖", [("网格", "text"), ("党员", "text"), ("负责微网格", "text"), *counted],
+               [(g["name"], m["name"], "、".join(m["cells"]), *numbers(m)) for g in grids for m in g["members"]])
     found = not_visited_rows(db, now, period, cell_ids)
     columns = [("网格", "text"), ("微网格", "text"), ("地址", "text"), ("走访周期（天）", "int"),
                ("最近走访日期", "date"), ("最近走访人", "text"), ("负责党员", "text")]
-    columns += [("逾期天数", "int")] if current else [("本期走访次数", "int"), ("应走访次数", "int")]
+    columns += ([("逾期天数", "int"), ("本周期尝试次数", "int"), ("最近联系日期", "date")] if current
+                else [("本期联系次数", "int"), ("应联系次数", "int"), ("本期尝试次数", "int")])
     households = ("未走访住户", columns, [
         (h["cell"]["grid_name"], h["cell"]["name"], h["address"], h["cycle_days"],
          h["last_visit_day"],
          h["last_visit_by"] if current else None, h["responsible"],
-         *([h["days_overdue"]] if current else [h["visits"], h["needed"]])) for h in found])
+         *([h["days_overdue"], h["attempts"], h["last_contact_day"]] if current
+           else [h["visits"], h["needed"], h["attempts"]])) for h in found])
     return {"cells": cells, "members": members, "households": households}
 
 

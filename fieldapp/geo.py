@@ -130,7 +130,7 @@ def _number(value):
 def map_geojson(cells, points, shift, members=None):
     """The map's FeatureCollection text: cell polygons, then one point per building or standalone house.
 
-    cells: dicts with id, code, name, geometry (parsed), occupied, visited. points: dicts with kind
+    cells: dicts with id, code, name, geometry (parsed), occupied, visited, attempted. points: dicts with kind
     ("b" building, "h" house), id, lon, lat and counts (households per status, most urgent first).
     shift(lon, lat) maps a stored WGS-84 position to the drawn one; it is applied here and nowhere else.
     members: foreign members of the collection (RFC 7946 section 6.1), e.g. the order of the counts.
@@ -140,7 +140,7 @@ def map_geojson(cells, points, shift, members=None):
         geometry = {"type": cell["geometry"]["type"],
                     "coordinates": shift_rings(cell["geometry"]["coordinates"], shift)}
         properties = {"code": cell["code"], "name": cell["name"], "occupied": cell["occupied"],
-                      "visited": cell["visited"]}
+                      "visited": cell["visited"], "attempted": cell["attempted"]}
         parts.append(json.dumps({"type": "Feature", "id": f"c{cell['id']}", "geometry": geometry,
                                  "properties": properties}, ensure_ascii=False, separators=(",", ":")))
     for point in points:
@@ -160,9 +160,10 @@ def map_collection(groups, cells, shift, statuses):
     points, coverage, unplaced = {}, {}, 0
     for group in groups:
         counts = group["counts"]
-        cell = coverage.setdefault(group["cell_id"], [0, 0])
+        cell = coverage.setdefault(group["cell_id"], [0, 0, 0])
         cell[0] += group["occupied"]
         cell[1] += group["visited"]
+        cell[2] += group["attempted"]
         if not any(counts):
             continue
         if group["lon"] is None:
@@ -179,8 +180,9 @@ def map_collection(groups, cells, shift, statuses):
         if problem:
             broken.append({"id": cell["id"], "code": cell["code"], "name": cell["name"], "problem": problem})
             continue
-        occupied, visited = coverage.get(cell["id"], (0, 0))
-        drawn.append({**cell, "geometry": json.loads(cell["geometry"]), "occupied": occupied, "visited": visited})
+        occupied, visited, attempted = coverage.get(cell["id"], (0, 0, 0))
+        drawn.append({**cell, "geometry": json.loads(cell["geometry"]), "occupied": occupied, "visited": visited,
+                      "attempted": attempted})
     shown = sum(sum(point["counts"]) for point in points.values())
     text = map_geojson(drawn, points.values(), shift, {
         "statuses": list(statuses), "households": shown, "unplaced": unplaced,

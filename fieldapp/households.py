@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from fieldapp import access, inputs, review, rules
+from fieldapp import register as register_view
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.i18n import LABELS
 from fieldapp.clock import clock
@@ -49,7 +50,8 @@ def parse_filters(args, known_tags, known_buildings):
 def row_texts():
     """The list's row texts, translated once per page rather than once per row (hundreds of rows)."""
     return {"unit": _("Unit %(unit)s"), "room": _("Room %(room)s"), "last": _("Last visit %(day)s, %(who)s"),
-            "never": _("Never visited"), "open": _("%(n)d open request(s)"), "return_visit": _("Return visit due")}
+            "never": _("Never visited"), "open": _("%(n)d open request(s)"), "return_visit": _("Return visit due"),
+            "tried": _("tried %(days)s")}
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -80,6 +82,8 @@ def mine():
         household["distance_m"] = None
         if filters["near"] and household["lon"] is not None:
             household["distance_m"] = rules.distance_m(*filters["near"], household["lon"], household["lat"])
+    for household in households.with_attempt_days(db, now, shown):
+        household["tried"] = short_days(household["attempt_days"])  # "tried 11-03, 11-10"
     occupied = [h for h in everything if h["occupancy"] == "occupied"]
     counter = {"due": sum(1 for h in occupied if h["needs_visit"]), "total": len(occupied)}
     if filters["q"]:
@@ -103,7 +107,7 @@ def list_url(filters):
 
 
 def status_reason(household, today):
-    """Why a household has its status, in words (e.g. last visit 41 days ago, cycle 30 days)."""
+    """Why a household has its status, in words (e.g. last contact 41 days ago, cycle 30 days)."""
     days = household["cycle_days"]
     if household["overdue_requests"]:
         return _("%(n)d request(s) past their due date.", n=household["overdue_requests"])
@@ -115,8 +119,28 @@ def status_reason(household, today):
         return _("Marked as vacant or moved out.")
     if household["last_visit_day"] is None:
         return _("Never visited; cycle %(days)d days.", days=days)
-    ago = (today - date.fromisoformat(household["last_visit_day"])).days
-    return _("Last visit %(ago)d days ago, cycle %(days)d days.", ago=ago, days=days)
+    if household["last_contact_day"] is None:
+        return _("No resident reached yet; cycle %(days)d days.", days=days)
+    ago = (today - date.fromisoformat(household["last_contact_day"])).days
+    return _("Last contact %(ago)d days ago, cycle %(days)d days.", ago=ago, days=days)
+
+
+def short_days(days):
+    """ISO days as a list shows them, month and day: 11-03, 11-10."""
+    return ", ".join(day[5:] for day in days)
+
+
+def attempts_this_cycle(household, now):
+    """What the household page says of this cycle's attempts without contact: their days, the last one, and
+    whether they make the household unreachable (rules.is_unreachable), or None when there were none."""
+    days = household["attempt_days"]
+    if not household["attempted"] or not days:
+        return None
+    contact = household["last_contact_day"]
+    unreachable = rules.is_unreachable(date.fromisoformat(contact) if contact else None,
+                                       [date.fromisoformat(day) for day in days], household["cycle_days"],
+                                       date.fromisoformat(now["today"]), now["unreachable_attempts"])
+    return {"days": days, "last": days[-1], "short": short_days(days), "unreachable": unreachable}
 
 
 @bp.route("/<int:household_id>")
@@ -126,14 +150,14 @@ def show(household_id):
     db = get_db()
     household = access.household_or_404(db, current_user, household_id)
     now = clock(db)
-    state = households.with_status(db, now, household_id=household_id)[0]
+    state = households.with_attempt_days(db, now, households.with_status(db, now, household_id=household_id))[0]
     today = date.fromisoformat(now["today"])
     timeline = visits.timeline(db, household_id)
     for visit in timeline:
         visit["amendable"] = rules.may_amend(visit, current_user.id, rules.utcnow(), current_app.config["AMEND_HOURS"])
     return render(
         "households/show.html",
-        household=household, state=state, reason=status_reason(state, today),
+        household=household, state=state, reason=status_reason(state, today), attempts=attempts_this_cycle(state, now),
         residents=households.residents(db, household_id),
         open_requests=requests.followable_for_household(db, household_id),
         timeline=timeline,
@@ -141,6 +165,7 @@ def show(household_id):
         today=today, mask=rules.mask_phone, saved=request.args.get("saved"),
         conflicts=visits.conflicts_for_household(db, household_id) if current_user.role != "member" else [],
         outcome_labels={code: str(label) for code, label in LABELS["outcome"].items()},
+        register_history=register_view.history(db, household_id),
         questions=review.household_questions(db, current_user, household_id),
     )
 

@@ -139,6 +139,7 @@ def map_payload(db, scope, filters, tiles):
     now = clock(db)
     path = current_app.config["DATABASE"]
     key = (path, mapdata.data_version(db, path), now["today"], now["offset"], now["default_cycle"],
+           now["phone_calls_weekly"],
            None if scope is None else tuple(scope), tuple(filter_query(filters).items()), tiles)
     with _payloads_lock:
         if key in _payloads:
@@ -238,7 +239,8 @@ def _counts(rows):
 @bp.route("/buildings/<int:building_id>")
 @login_required
 def building(building_id):
-    """A building's popup: its households by status and the list of those matching the filters."""
+    """A building's popup: its households by status, how many were attempted in vain, and the list of those
+    matching the filters."""
     db = get_db()
     scope, _options, filters, _notices = _context(db)
     found = access.building_or_404(db, current_user, building_id)
@@ -249,6 +251,7 @@ def building(building_id):
         shown = households.with_status(db, now, cell_ids=scope, building_id=building_id, tag=filters["tag"])
     shown = sorted((h for h in shown if matches(h, filters)), key=rules.urgency_key)
     return render("map/building.html", "map/_building.html", building=found, counts=_counts(everyone),
+                  attempted=sum(1 for h in everyone if h["attempted"] and h["occupancy"] == "occupied"),
                   households=shown, total=len(everyone), filtered=bool(filter_query(filters)))
 
 
@@ -265,16 +268,19 @@ def household(household_id):
 @bp.route("/cells/<int:cell_id>")
 @login_required
 def cell(cell_id):
-    """A cell's popup: coverage of the current cycle, households by status, responsible members."""
+    """A cell's popup: coverage of the current cycle (contacted and attempted), households by status, responsible
+    members."""
     db = get_db()
     found = access.cell_or_404(db, current_user, cell_id)
     groups = mapdata.point_groups(db, clock(db), [cell_id])
     occupied = sum(g["occupied"] for g in groups)
     visited = sum(g["visited"] for g in groups)
+    attempted = sum(g["attempted"] for g in groups)
     counts = {status: sum(g["counts"][rank] for g in groups) for rank, status in enumerate(rules.STATUSES)}
     # The cell's own list of households still to visit, where the coverage pages provide one.
     to_visit = (url_for("coverage.not_visited", cell=cell_id)
                 if "coverage.not_visited" in current_app.view_functions else None)
     return render("map/cell.html", "map/_cell.html", cell=found, occupied=occupied, visited=visited,
+                  attempted=attempted,
                   counts=counts, members=cells.responsible_members(db, cell_id, rules.iso(rules.utcnow())),
                   checklist=current_user.role in ("leader", "admin"), to_visit=to_visit)

@@ -1,6 +1,7 @@
 """The OpenAPI 3 description of the phone's sync API, served at /api/openapi.json; the visit's
 fields, limits and choices come from the visit form (visitform.py)."""
-from fieldapp import rules
+from fieldapp import registerform, rules
+from fieldapp.data import register
 from fieldapp.visitform import (FIELDS, FOLLOWUP_ACTIONS, LISTS, MAX_BATCH, MAX_BODY, MAX_TEXT, NO_LOCATION_REASONS,
                                 OLDEST, RANGES)
 
@@ -39,6 +40,7 @@ VISIT_FIELDS = {
     "new_requests": {"type": "array", "items": {"$ref": "#/components/schemas/NewRequest"}},
     "followups": {"type": "array", "items": {"$ref": "#/components/schemas/Followup"}},
 }
+_VALUE = _nullable({"oneOf": [{"type": "string", "maxLength": 200}, {"type": "integer"}]})
 
 SCHEMAS = {
     "Error": {
@@ -77,12 +79,69 @@ SCHEMAS = {
         "type": "object", "required": ["uuid", "household_id", "outcome"],
         "description": "One visit as the phone recorded it. The uuid, made by the phone, makes a resend safe: "
                        "the same uuid with the same content is answered `existing`, with other content `conflict`.",
-        "properties": {"household_id": INT64, **{name: VISIT_FIELDS[name] for name in FIELDS + LISTS}},
+        "properties": {"household_id": INT64, **{name: VISIT_FIELDS[name] for name in FIELDS + LISTS},
+                       "changes": {"type": "array", "maxItems": registerform.MAX_CHANGES,
+                                   "items": {"$ref": "#/components/schemas/RegisterChange"},
+                                   "description": "Register changes learnt at this door: recorded with the "
+                                                  "visit (and only if it is saved), each answered in `changes`."}},
+    },
+    "Person": {
+        "type": "object", "required": ["name"],
+        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": registerform.MAX_NAME},
+                       "phone": _nullable({"type": "string", "description": "A Chinese mobile or landline."}),
+                       "birth_year": _nullable({"type": "integer", "minimum": registerform.FIRST_BIRTH_YEAR}),
+                       "relation": _nullable({"type": "string", "enum": list(registerform.RELATIONS)}),
+                       "tags": {"type": "array", "items": {"type": "string"},
+                                "description": "Tag codes, e.g. elderly_alone."}},
+    },
+    "RegisterChange": {
+        "type": "object", "required": ["uuid", "kind", "reason"],
+        "description": "One change of the register. `before` is the value the page showed (a phone number as it "
+                       "was masked): when the server's value has changed since, the change is kept for the "
+                       "leader's review and not applied (answered `conflict`; do not send it again).",
+        "properties": {
+            "uuid": {"type": "string", "format": "uuid"},
+            "kind": {"type": "string", "enum": [k for k in register.KINDS if k != "household_added"]},
+            "household_id": {**INT64, "description": "Inside a visit: the visited household (may be left out)."},
+            "resident_id": {**INT64, "description": "The resident, for a resident's kinds."},
+            "field": _nullable({"type": "string",
+                                "enum": [*registerform.CORRECTABLE, "tag", "status", "occupancy", "retired"]}),
+            "before": _VALUE, "after": _VALUE,
+            "reason": {"type": "string", "minLength": 1, "maxLength": registerform.MAX_REASON},
+            "made_at": {"type": "string", "format": "date-time",
+                        "description": f"Device time; not in the future, at most {registerform.OLDEST.days} days ago."},
+            "day": _nullable({"type": "string", "format": "date",
+                              "description": "resident_left: the day they moved out or died."}),
+            "moved_to": _nullable({"type": "string", "maxLength": registerform.MAX_PLACE}),
+            "person": {"$ref": "#/components/schemas/Person"},
+        },
     },
     "VisitBatch": {
         "type": "object", "required": ["visits"],
         "properties": {"visits": {"type": "array", "maxItems": MAX_BATCH,
-                                  "items": {"$ref": "#/components/schemas/Visit"}}},
+                                  "items": {"$ref": "#/components/schemas/Visit"}},
+                       "changes": {"type": "array", "maxItems": registerform.MAX_CHANGES,
+                                   "items": {"$ref": "#/components/schemas/RegisterChange"},
+                                   "description": "Register changes made on their own (no visit); `visits` "
+                                                  "may then be empty."}},
+    },
+    "ChangeResult": {
+        "type": "object", "required": ["status", "http_status"],
+        "description": "What became of one register change.",
+        "properties": {
+            "uuid": {"description": "The uuid as sent."},
+            "visit_uuid": {"description": "The visit it came with, if any."},
+            "status": {"type": "string", "enum": ["created", "existing", "conflict", "rejected"]},
+            "http_status": {"type": "integer", "enum": [200, 201, 202, 404, 409, 422],
+                            "description": "201 created, 200 existing, 202 conflict (kept for the leader's review, "
+                                           "not applied: drop it from the phone), 404/409/422 rejected."},
+            "change_id": _nullable({"type": "integer"}),
+            "household_id": _nullable({"type": "integer"}),
+            "resident_id": _nullable({"type": "integer", "description": "resident_added: the new resident."}),
+            "message": {"type": "string"},
+            "errors": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "Field -> message, in the reader's language."},
+        },
     },
     "ItemResult": {
         "type": "object", "required": ["status", "http_status"],
@@ -100,7 +159,10 @@ SCHEMAS = {
     },
     "BatchResult": {
         "type": "object", "required": ["results"],
-        "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/ItemResult"}}},
+        "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/ItemResult"}},
+                       "changes": {"type": "array", "items": {"$ref": "#/components/schemas/ChangeResult"},
+                                   "description": "One result per register change sent (those in visits first), "
+                                                  "when any were sent."}},
     },
     "OfflineManifest": {
         "type": "object", "required": ["urls", "households", "token", "session", "generated_at"],
@@ -123,7 +185,7 @@ PATHS = {
     }},
     "/api/visits": {"post": {
         "operationId": "syncVisits",
-        "summary": f"Send up to {MAX_BATCH} visits; each is answered on its own.",
+        "summary": f"Send up to {MAX_BATCH} visits and register changes; each is answered on its own.",
         "description": "Out-of-scope households and requests are refused per item (404), never confirmed.",
         "security": [{"session": [], "csrf": []}],
         "requestBody": {"required": True, "content": {"application/json": {
@@ -132,7 +194,8 @@ PATHS = {
             "200": _json({"$ref": "#/components/schemas/BatchResult"}, "One result per visit, in order."),
             "400": _json(ERROR, "Not a batch, or no valid CSRF token (`csrf: true`)."),
             "401": _json(ERROR, "Not signed in (`signed_in: false`): keep the visits and sign in again."),
-            "413": _json(ERROR, f"More than {MAX_BATCH} visits, or a body over {MAX_BODY // (1024 * 1024)} MB."),
+            "413": _json(ERROR, f"More than {MAX_BATCH} visits or {registerform.MAX_CHANGES} changes, or a body "
+                                f"over {MAX_BODY // (1024 * 1024)} MB."),
         },
     }},
     "/api/offline-manifest": {"get": {

@@ -56,25 +56,85 @@ def cycle_days(tag_cycles, default_days):
     return min([days for days in tag_cycles if days] + [default_days])
 
 
-def next_visit_due(last_visit_day, days):
-    """The first day on which a household visited on last_visit_day is due again (None: due now)."""
-    if last_visit_day is None:
+def next_visit_due(last_contact_day, days):
+    """The first day on which a household last reached on last_contact_day is due again (None: due now)."""
+    if last_contact_day is None:
         return None
-    return last_visit_day + timedelta(days=days)
+    return last_contact_day + timedelta(days=days)
 
 
-def is_due(last_visit_day, days, on_day):
-    """Whether a household must be visited on on_day: never visited, or its cycle has run out."""
-    due = next_visit_due(last_visit_day, days)
+def is_due(last_contact_day, days, on_day):
+    """Whether a household must be visited on on_day: never reached, or its cycle has run out since the last
+    contact that counts (counting_contact); attempts never make it visited."""
+    due = next_visit_due(last_contact_day, days)
     return due is None or on_day >= due
 
 
-def household_status(*, occupancy, overdue_requests, open_requests, last_visit_day, days, on_day):
+def household_status(*, occupancy, overdue_requests, open_requests, last_contact_day, days, on_day):
     """The one status a household shows: the first of STATUS_PRECEDENCE that holds (the status SQL is built from
     the same order): overdue request > open request > vacant > due > visited."""
     holds = {"overdue_request": bool(overdue_requests), "open_request": bool(open_requests),
-             "vacant": occupancy != "occupied", "due": is_due(last_visit_day, days, on_day), "visited": True}
+             "vacant": occupancy != "occupied", "due": is_due(last_contact_day, days, on_day), "visited": True}
     return next(status for status in STATUS_PRECEDENCE if holds[status])
+
+
+# Contact and attempt. A cycle this short or shorter is weekly: the setting "phone calls count for households
+# visited weekly" may say a phone call does not make such a household visited (someone must see them).
+WEEKLY_CYCLE_DAYS = 7
+DEFAULT_PHONE_CALLS_WEEKLY = True
+DEFAULT_UNREACHABLE_ATTEMPTS = 3  # attempts in one cycle that make a household unreachable for the leader
+MAX_UNREACHABLE_ATTEMPTS = 20
+
+
+def phone_calls_count(days, phone_calls_weekly=DEFAULT_PHONE_CALLS_WEEKLY):
+    """Whether a phone call is a contact for a household with a cycle of days: always, except for a weekly cycle
+    when the setting says phone calls do not count for those."""
+    return bool(phone_calls_weekly) or days > WEEKLY_CYCLE_DAYS
+
+
+def counts_as_contact(outcome, days, phone_calls_weekly=DEFAULT_PHONE_CALLS_WEEKLY):
+    """Whether a visit of outcome makes a household with a cycle of days visited in that cycle."""
+    if outcome == "phone_call":
+        return phone_calls_count(days, phone_calls_weekly)
+    return outcome in CONTACT_OUTCOMES
+
+
+def counting_contact(last_contact, last_met, days, phone_calls_weekly=DEFAULT_PHONE_CALLS_WEEKLY):
+    """The last contact that counts for a household's cycle, from its last contact of any kind and its last
+    contact in person (days, datetimes or stored text alike): the first, unless phone calls do not count."""
+    return last_contact if phone_calls_count(days, phone_calls_weekly) else last_met
+
+
+def in_cycle(day, days, on_day):
+    """Whether day (None: never) lies in the rolling cycle of days ending on on_day."""
+    return day is not None and day >= cycle_start(on_day, days)
+
+
+def attempted(last_contact_day, last_attempt_day, days, on_day):
+    """Whether a household was tried but not reached in its current cycle: still due, an attempt since the
+    cycle began."""
+    return is_due(last_contact_day, days, on_day) and in_cycle(last_attempt_day, days, on_day)
+
+
+def attempts_in_cycle(attempt_days, days, on_day):
+    """How many of attempt_days (the days of a household's attempts) lie in its current cycle."""
+    return sum(1 for day in attempt_days if in_cycle(day, days, on_day))
+
+
+def is_unreachable(last_contact_day, attempt_days, days, on_day, attempts=DEFAULT_UNREACHABLE_ATTEMPTS):
+    """Whether the leader is to see a household as unreachable: still due, and tried at least attempts times
+    since its cycle began."""
+    return is_due(last_contact_day, days, on_day) and attempts_in_cycle(attempt_days, days, on_day) >= attempts
+
+
+def period_standing(outcomes, days_in_period, days, phone_calls_weekly=DEFAULT_PHONE_CALLS_WEEKLY):
+    """How a household with a cycle of days stood in a past period of days_in_period days, from the outcomes of
+    its visits in it as they stand (rejected ones left out): "contacted" (as many contacts as the cycle asks
+    for), "attempted" (fewer, but tried), or None."""
+    contacts = sum(1 for outcome in outcomes if counts_as_contact(outcome, days, phone_calls_weekly))
+    if contacts >= required_visits(days_in_period, days):
+        return "contacted"
+    return "attempted" if any(outcome in ATTEMPT_OUTCOMES for outcome in outcomes) else None
 
 
 def request_due_date(raised_day, due_days):
@@ -168,19 +228,19 @@ def cycle_start(on_day, days):
     return on_day - timedelta(days=days - 1)
 
 
-def visited_in_cycle(last_visit_day, days, on_day):
-    """Whether a household last visited on last_visit_day is covered on on_day (the opposite of due)."""
-    return last_visit_day is not None and last_visit_day >= cycle_start(on_day, days)
+def visited_in_cycle(last_contact_day, days, on_day):
+    """Whether a household last reached on last_contact_day is covered on on_day (the opposite of due)."""
+    return in_cycle(last_contact_day, days, on_day)
 
 
-def due_since(last_visit_day, created_day, days):
-    """The day from which a household is due: a cycle after its last visit, or since it was added."""
-    return created_day if last_visit_day is None else last_visit_day + timedelta(days=days)
+def due_since(last_contact_day, created_day, days):
+    """The day from which a household is due: a cycle after its last contact, or since it was added."""
+    return created_day if last_contact_day is None else last_contact_day + timedelta(days=days)
 
 
-def long_overdue(last_visit_day, created_day, days, on_day):
+def long_overdue(last_contact_day, created_day, days, on_day):
     """Whether a household has been due for longer than one full cycle on on_day."""
-    return (on_day - due_since(last_visit_day, created_day, days)).days >= days
+    return (on_day - due_since(last_contact_day, created_day, days)).days >= days
 
 
 def add_months(day, months):

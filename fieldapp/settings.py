@@ -1,9 +1,9 @@
-"""The admin's settings: the default visit cycle, per-tag cycles and per-category time limits."""
+"""The admin's settings: the default visit cycle, per-tag cycles, per-category time limits, what counts as contact."""
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fieldapp import inputs
+from fieldapp import inputs, rules
 from fieldapp.data import settings
 from fieldapp.access import roles_required
 from fieldapp.db import get_db
@@ -45,13 +45,21 @@ def parse_settings(form, known):
             category_days[category["code"]] = _days(form.get(f"category_{category['code']}"))
         except ValueError:
             errors[f"category_{category['code']}"] = message
-    return {"default_cycle_days": default, "tag_cycles": tag_cycles, "category_days": category_days}, errors
+    attempts = inputs.whole_number(form.get("unreachable_attempts"), low=1, high=rules.MAX_UNREACHABLE_ATTEMPTS)
+    if attempts is None:
+        errors["unreachable_attempts"] = _("Enter a whole number of attempts from 1 to %(n)d.",
+                                           n=rules.MAX_UNREACHABLE_ATTEMPTS)
+    phone = form.get("phone_calls_weekly", "")
+    if phone not in ("", "1"):  # a checkbox: sent as 1 when ticked, absent when not
+        errors["phone_calls_weekly"] = _("Tick the box or leave it empty.")
+    return {"default_cycle_days": default, "tag_cycles": tag_cycles, "category_days": category_days,
+            "unreachable_attempts": attempts, "phone_calls_weekly": phone == "1"}, errors
 
 
 @bp.route("/", methods=["GET", "POST"])
 @roles_required("admin")
 def index():
-    """Show and change the visit cycles and the requests' time limits."""
+    """Show and change the visit cycles, the requests' time limits and what counts as contact."""
     db = get_db()
     known = settings.current(db)
     errors = {}

@@ -7,7 +7,9 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from fieldapp import access, rules
+from fieldapp import register as register_view
 from fieldapp.data import households, requests, review, visits
+from fieldapp.data import register as register_data
 from fieldapp.db import get_db
 from fieldapp.templating import render
 from fieldapp.visitform import parse_amendment, parse_visit, payload_digest
@@ -19,7 +21,7 @@ def _context(db, household):
     """What the visit form shows besides the member's input."""
     return {"household": household, "residents": households.residents(db, household["id"]),
             "open_requests": requests.followable_for_household(db, household["id"]),
-            "categories": requests.categories(db)}
+            "categories": requests.categories(db), **register_view.visit_context(db, household)}
 
 
 @bp.route("/new")
@@ -51,11 +53,14 @@ def create(household_id):
         request.form, household=household, residents=context["residents"],
         open_requests=context["open_requests"], categories=context["categories"],
         now=rules.utcnow(), user_id=current_user.id, config=current_app.config)
+    changes, change_errors = register_view.visit_changes(db, request.form, household)
+    errors.update(change_errors)
     if errors:
         return render("visits/form.html", **context, errors=errors, form=request.form,
                       visit_uuid=request.form.get("uuid") or str(uuidlib.uuid4()), status=422)
     try:
-        result, visit_id = visits.record(db, visit, new_requests, followups)
+        result, visit_id, _changes = register_data.record_visit(db, visit, new_requests, followups, changes,
+                                                               ip=request.remote_addr)
     except rules.IllegalTransition:
         # Someone changed a request while the form was open: show the form again with today's requests.
         context = _context(db, household)

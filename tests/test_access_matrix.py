@@ -81,7 +81,39 @@ ROUTES = {
             {"uuid": str(uuidlib.uuid4()), "household_id": v, "outcome": "met", "notes": ""}]}),
         "request_id": Named("requests", "json", lambda v, w: {"visits": [
             {"uuid": str(uuidlib.uuid4()), "household_id": w["households"]["own"], "outcome": "met", "notes": "",
-             "followups": [{"request_id": v, "action": "resolve", "note": "已解决"}]}]})}),
+             "followups": [{"request_id": v, "action": "resolve", "note": "已解决"}]}]}),
+        # Register changes, inside a visit of the user's own household and on their own.
+        "change_resident_id": Named("residents", "json", lambda v, w: {"visits": [
+            {"uuid": str(uuidlib.uuid4()), "household_id": w["households"]["own"], "outcome": "met", "notes": "",
+             "changes": [{"uuid": str(uuidlib.uuid4()), "kind": "resident_corrected", "resident_id": v,
+                          "field": "name", "before": "x", "after": "改名", "reason": "核实"}]}]}),
+        "change_household_id": Named("households", "json", lambda v, w: {"visits": [], "changes": [
+            {"uuid": str(uuidlib.uuid4()), "kind": "resident_added", "household_id": v, "reason": "核实",
+             "person": {"name": "混入居民"}}]})}),
+    # Keeping the register current: a member in their cells, a leader in the grid, an admin everywhere; the
+    # resident in the path must be of the household in the path.
+    "register.add_resident": Route(
+        "POST", lambda w, t: f"/households/{_household(w, t)}/residents/new", SCOPED,
+        data={"uuid": "6f1c2b9e-3c1d-4a55-9e0b-5a7c1d2e3f40", "name": "新居民", "reason": "上门登记"}),
+    "register.edit_resident": Route(
+        "POST", lambda w, t: f"/households/{_household(w, t)}/residents/{w['residents'][t]}/edit", SCOPED,
+        data={"uuid": "1d2e3f40-6f1c-4b9e-8c1d-4a559e0b5a7c", "name": "改名", "before_name": "x", "reason": "核实"},
+        ids={"resident": Named("residents", "path",
+                               lambda v, w: f"/households/{w['households']['own']}/residents/{v}/edit")}),
+    "register.occupancy": Route(
+        "POST", lambda w, t: f"/households/{_household(w, t)}/occupancy", SCOPED,
+        data={"uuid": "2e3f401d-6f1c-4b9e-8c1d-4a559e0b5a7c", "before": "occupied", "occupancy": "vacant",
+              "reason": "外出"}),
+    "register.retire": Route(
+        "POST", lambda w, t: f"/households/{_household(w, t)}/retire", SCOPED,
+        data={"uuid": "3f401d2e-6f1c-4b9e-8c1d-4a559e0b5a7c", "retired": "demolished", "reason": "拆除"}),
+    "register.add_household": Route("POST", lambda w, t: "/households/add", SIGNED_IN, ids={
+        "cell_id": Named("cells", "form", lambda v, w: {
+            "uuid": str(uuidlib.uuid4()), "cell_id": v, "place": "house", "house": "外来户", "lat": "30.28",
+            "lon": "120.1", "reason": "上门发现"}, base=lambda w: "/households/add"),
+        "building_id": Named("buildings", "form", lambda v, w: {
+            "uuid": str(uuidlib.uuid4()), "cell_id": w["cells"]["own"], "place": "building", "building_id": v,
+            "room": "999", "reason": "上门发现"}, base=lambda w: "/households/add")}),
     "api.offline_manifest": Route("GET", lambda w, t: "/api/offline-manifest", {**SIGNED_IN, "anon": 401}),
     "api.openapi": Route("GET", lambda w, t: "/api/openapi.json", PUBLIC),  # describes, holds no data
     "pwa.service_worker": Route("GET", lambda w, t: "/sw.js", PUBLIC),
@@ -335,6 +367,9 @@ NOT_RECORDS = {
     "to",  # the member a cell is handed to: member accounts belong to no grid, any active member may take it
     "description", "resolution",  # a request's texts
     "user", "target_id",  # the admin's audit search: admins see everything
+    "occupancy", "retired", "made_at",  # a register change's values
+    "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
+    "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
 }
 
 

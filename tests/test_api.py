@@ -175,3 +175,92 @@ def test_leader_sees_the_kept_conflict_on_the_household_page(api, client, auth, 
     auth.logout()
     auth.login("m1")
     assert "手机上改过的备注" not in client.get(f"/households/{world['household']}").get_data(as_text=True)
+
+
+# --- Register changes in the sync ---------------------------------------------------------------------------
+
+def register_change(resident_id, **kw):
+    body = {"uuid": str(uuid.uuid4()), "kind": "resident_corrected", "resident_id": resident_id, "field": "phone",
+            "before": "138****1234", "after": "13900002222", "reason": "换了号码", "made_at": "2026-11-28T01:00:00Z"}
+    body.update(kw)
+    return body
+
+
+def post_changes(api, visits=(), changes=None):
+    from flask import json as flask_json
+
+    body = {"visits": list(visits)}
+    if changes is not None:
+        body["changes"] = changes
+    return api(None, raw=flask_json.dumps(body)).get_json()
+
+
+def test_a_visit_carries_its_changes_and_a_resend_applies_them_once(api, db, world):
+    added = {"uuid": str(uuid.uuid4()), "kind": "resident_added", "reason": "新搬来",
+             "person": {"name": "李小明", "phone": "13900003333", "birth_year": 1990, "tags": []}}
+    visit = item(world["household"], changes=[register_change(world["resident"]), added])
+    first = post_changes(api, [visit])
+    assert first["results"][0]["status"] == "created" and set(first["results"][0]) == {
+        "uuid", "status", "http_status", "visit_id", "url"}  # the visit's answer as before
+    assert [c["status"] for c in first["changes"]] == ["created", "created"]
+    assert all(c["visit_uuid"] == visit["uuid"] for c in first["changes"])
+    again = post_changes(api, [visit])
+    assert again["results"][0]["status"] == "existing" and [c["status"] for c in again["changes"]] == [
+        "existing", "existing"]
+    visit_id = first["results"][0]["visit_id"]
+    assert database.rows(db, "SELECT kind, visit_id FROM register_changes ORDER BY id") == [
+        {"kind": "resident_corrected", "visit_id": visit_id}, {"kind": "resident_added", "visit_id": visit_id}]
+    assert database.scalar(db, "SELECT phone FROM residents WHERE id = ?", [world["resident"]]) == "13900002222"
+    assert database.scalar(db, "SELECT count(*) FROM residents WHERE name = '李小明'") == 1
+
+
+def test_a_rejected_visit_applies_none_of_its_changes(api, db, world):
+    visit = item(world["household"], outcome="", changes=[register_change(world["resident"])])
+    answer = post_changes(api, [visit])
+    assert answer["results"][0]["status"] == "rejected"
+    assert answer["changes"][0]["status"] == "rejected" and "visit" in answer["changes"][0]["errors"]
+    assert count(db, "register_changes") == 0 and count(db) == 0
+
+
+def test_a_wrong_change_refuses_its_visit_with_the_message_at_the_field(api, db, world):
+    visit = item(world["household"], changes=[register_change(world["resident"], after="12345")])
+    answer = post_changes(api, [visit])
+    assert answer["results"][0]["status"] == "rejected"
+    assert f"r{world['resident']}_phone" in answer["results"][0]["errors"]
+    assert "phone" in answer["changes"][0]["errors"]
+    assert count(db) == 0 and count(db, "register_changes") == 0
+
+
+def test_standalone_changes_each_answered_and_a_conflict_kept_not_resent(api, db, world):
+    foreign_resident = factories.make_resident(db, world["foreign"], name="赵六")
+    with database.write(db):  # someone else changed the number since the phone's copy
+        db.execute("UPDATE residents SET phone = '13700007777' WHERE id = ?", [world["resident"]])
+    changes = [
+        register_change(world["resident"], household_id=world["household"]),
+        register_change(world["resident"], household_id=world["household"], kind="tag_added", field="tag",
+                        before=None, after="no_such_tag"),
+        register_change(foreign_resident, household_id=world["household"]),
+        register_change(foreign_resident, household_id=world["foreign"]),
+    ]
+    answer = post_changes(api, changes=changes)
+    assert answer["results"] == []
+    assert [c["status"] for c in answer["changes"]] == ["conflict", "rejected", "rejected", "rejected"]
+    assert answer["changes"][0]["message"] and answer["changes"][0]["http_status"] == 202
+    assert "tag" in answer["changes"][1]["errors"]
+    assert set(answer["changes"][2]["errors"]) == {"resident_id"} and answer["changes"][2]["http_status"] == 404
+    assert "household_id" in answer["changes"][3]["errors"]
+    kept = database.one(db, "SELECT state, server_value FROM register_changes")
+    assert kept == {"state": "conflict", "server_value": "13700007777"}
+    assert database.scalar(db, "SELECT phone FROM residents WHERE id = ?", [world["resident"]]) == "13700007777"
+    assert post_changes(api, changes=changes[:1])["changes"][0]["status"] == "conflict"
+    assert count(db, "register_changes") == 1
+
+
+def test_a_batch_of_changes_alone_needs_no_visits_key(api, db, world):
+    from flask import json as flask_json
+
+    body = {"changes": [register_change(world["resident"], household_id=world["household"])]}
+    answer = api(None, raw=flask_json.dumps(body)).get_json()
+    assert answer["results"] == [] and answer["changes"][0]["status"] == "created"
+    too_many = {"changes": [register_change(world["resident"], household_id=world["household"])] * 101}
+    assert api(None, raw=flask_json.dumps(too_many)).status_code == 413

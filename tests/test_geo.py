@@ -67,7 +67,7 @@ def test_broken_outlines_are_named(text, words):
 
 def test_map_geojson_is_a_valid_feature_collection_in_lon_lat_order():
     cells = [{"id": 1, "code": "G01-01", "name": "翠苑一区", "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
-              "occupied": 10, "visited": 7}]
+              "occupied": 10, "visited": 7, "attempted": 2}]
     points = [{"kind": "b", "id": 5, "lon": 120.1012345678, "lat": 30.2812345678, "counts": [1, 0, 2, 3, 0]},
               {"kind": "h", "id": 9, "lon": 120.1015, "lat": 30.2815, "counts": [0, 0, 1, 0, 0]}]
     text = geo.map_geojson(cells, points, lambda lon, lat: (lon, lat), {"statuses": list(rules.STATUSES)})
@@ -78,11 +78,12 @@ def test_map_geojson_is_a_valid_feature_collection_in_lon_lat_order():
     assert building["id"] == "b5" and building["geometry"]["coordinates"] == [120.101235, 30.281235]
     assert building["properties"] == {"n": [1, 0, 2, 3, 0]}
     assert collection["features"][0]["properties"]["visited"] == 7
+    assert collection["features"][0]["properties"]["attempted"] == 2
 
 
 def test_map_geojson_shifts_every_point_and_polygon_through_the_given_function():
     cells = [{"id": 1, "code": "C", "name": "C", "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
-              "occupied": 0, "visited": 0}]
+              "occupied": 0, "visited": 0, "attempted": 0}]
     points = [{"kind": "h", "id": 1, "lon": 120.1, "lat": 30.28, "counts": [0, 0, 1, 0, 0]}]
     collection = json.loads(geo.map_geojson(cells, points, geo.wgs84_to_gcj02))
     ring = collection["features"][0]["geometry"]["coordinates"][0]
@@ -94,13 +95,13 @@ def test_map_geojson_shifts_every_point_and_polygon_through_the_given_function()
 def test_map_collection_merges_a_building_across_cells_and_counts_what_it_cannot_draw():
     groups = [
         {"cell_id": 1, "building_id": 7, "house_id": None, "lon": 120.1, "lat": 30.28, "counts": [1, 0, 2, 0, 0],
-         "occupied": 3, "visited": 1},
+         "occupied": 3, "visited": 1, "attempted": 1},
         {"cell_id": 2, "building_id": 7, "house_id": None, "lon": 120.1, "lat": 30.28, "counts": [0, 0, 0, 4, 0],
-         "occupied": 4, "visited": 4},
+         "occupied": 4, "visited": 4, "attempted": 0},
         {"cell_id": 2, "building_id": None, "house_id": 9, "lon": None, "lat": None, "counts": [0, 0, 1, 0, 0],
-         "occupied": 1, "visited": 0},
+         "occupied": 1, "visited": 0, "attempted": 0},
         {"cell_id": 2, "building_id": None, "house_id": 10, "lon": 120.2, "lat": 30.3, "counts": [0, 0, 0, 0, 0],
-         "occupied": 1, "visited": 1},
+         "occupied": 1, "visited": 1, "attempted": 0},
     ]
     cells = [{"id": 1, "code": "A", "name": "甲", "geometry": _polygon(SQUARE)},
              {"id": 2, "code": "B", "name": "乙", "geometry": "[1, 2"}]
@@ -108,7 +109,8 @@ def test_map_collection_merges_a_building_across_cells_and_counts_what_it_cannot
     parsed = json.loads(collection["text"])
     assert [f["id"] for f in parsed["features"]] == ["c1", "b7"]
     assert parsed["features"][1]["properties"]["n"] == [1, 0, 2, 4, 0]
-    assert parsed["features"][0]["properties"]["occupied"] == 3
+    assert parsed["features"][0]["properties"] == {"code": "A", "name": "甲", "occupied": 3, "visited": 1,
+                                                   "attempted": 1}
     assert collection["households"] == 7 and collection["unplaced"] == 1
     assert collection["broken"] == [{"id": 2, "code": "B", "name": "乙", "problem": "not JSON"}]
     assert parsed["brokenCells"] == ["B"]

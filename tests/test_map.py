@@ -123,7 +123,7 @@ def test_cells_carry_their_coverage_of_the_current_cycle(client, auth, area):
     cells = _cells(_data(client))
     a1 = cells[f"c{area['cells']['A1']}"]["properties"]
     # Occupied in A1: 4 in the building + the house; visited this cycle: one of them and the house.
-    assert a1 == {"code": "A-01", "name": "翠苑一区", "occupied": 5, "visited": 2}
+    assert a1 == {"code": "A-01", "name": "翠苑一区", "occupied": 5, "visited": 2, "attempted": 0}
     assert set(cells) == {f"c{area['cells']['A1']}", f"c{area['cells']['A2']}"}
 
 
@@ -144,7 +144,8 @@ def test_the_payload_holds_no_personal_data(client, auth, area):
     for personal in ("李秀英", "13912345678", "elderly_alone", "独居老人", "龙坞村 7号", "room", "address", "phone"):
         assert personal not in text
     for feature in json.loads(text)["features"]:
-        allowed = {"n"} if feature["geometry"]["type"] == "Point" else {"code", "name", "occupied", "visited"}
+        allowed = {"n"} if feature["geometry"]["type"] == "Point" else {"code", "name", "occupied", "visited",
+                                                                         "attempted"}
         assert set(feature["properties"]) == allowed
 
 
@@ -236,6 +237,29 @@ def test_map_statuses_agree_with_with_status(app, db, area):
     found = {("b", g["building_id"]) if g["building_id"] else ("h", g["house_id"]): g["counts"]
              for g in mapdata.point_groups(db, now)}
     assert found == grouped
+
+
+def test_attempts_show_beside_visits_and_leave_the_status_colours_as_they_are(client, auth, area, db):
+    a1, m1 = area["cells"]["A1"], area["members"]["m1"]
+    tried = factories.make_household(db, a1, area["building"], room="601")
+    factories.make_visit(db, tried, m1, visited_at=_ago(2), outcome="nobody_home")
+    gone = factories.make_household(db, a1, None, lon=120.1012, lat=30.2812, retired_at=_ago(3))
+    factories.make_visit(db, gone, m1, visited_at=_ago(2), outcome="nobody_home")
+    auth.login("lead")
+    collection = _data(client)
+    assert _cells(collection)[f"c{a1}"]["properties"] == {"code": "A-01", "name": "翠苑一区", "occupied": 6,
+                                                          "visited": 2, "attempted": 1}
+    # The tried household is due like any other; the retired one is not on the map.
+    assert _points(collection)[f"b{area['building']}"] == [1, 1, 2, 1, 1] and f"h{gone}" not in _points(collection)
+    cell = client.get(f"/map/cells/{a1}?lang=en", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "2 of 6 occupied households" in cell and "17%" in cell and "attempted, not reached (1 household)" in cell
+    building = client.get(f"/map/buildings/{area['building']}?lang=en", headers={"HX-Request": "true"})
+    popup = building.get_data(as_text=True)
+    assert "1 attempted, not reached" in popup
+    row = popup.split(f'/households/{tried}"', 1)[1].split("</li>", 1)[0]
+    assert "Due for a visit" in row and "Attempted" in row
+    page = client.get("/map/?lang=en").get_data(as_text=True)
+    assert "{pct} visited, {tried} attempted" in html.unescape(page) and "Attempted: tried this cycle" in page
 
 
 def test_building_popup_lists_its_households_by_status_with_links(client, auth, area):

@@ -55,7 +55,7 @@ def test_the_description_names_every_api_route(app, client):
 def test_the_description_takes_the_visit_forms_fields_limits_and_choices(client):
     schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
     visit = schemas["Visit"]["properties"]
-    assert set(visit) == {"household_id", *visitform.FIELDS, *visitform.LISTS}
+    assert set(visit) == {"household_id", "changes", *visitform.FIELDS, *visitform.LISTS}
     for name, (low, high) in visitform.RANGES.items():
         assert visit[name]["oneOf"][0] == {"type": "number", "minimum": low, "maximum": high}
     assert visit["notes"]["maxLength"] == schemas["NewRequest"]["properties"]["description"]["maxLength"] == 2000

@@ -1,4 +1,5 @@
-"""The pure rules: cycles, statuses, distances, location flags, phone masks, ledger transitions."""
+"""The pure rules: cycles, statuses, contact and attempt, distances, location flags, phone masks, ledger
+transitions."""
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -33,15 +34,81 @@ def test_local_date_is_shanghai_not_utc():
 
 
 @pytest.mark.parametrize("kw, status", [
-    (dict(overdue_requests=1, open_requests=1, occupancy="occupied", last_visit_day=date(2026, 11, 27)), "overdue_request"),
-    (dict(overdue_requests=0, open_requests=2, occupancy="vacant", last_visit_day=None), "open_request"),
-    (dict(overdue_requests=0, open_requests=0, occupancy="vacant", last_visit_day=None), "vacant"),
-    (dict(overdue_requests=0, open_requests=0, occupancy="occupied", last_visit_day=None), "due"),
-    (dict(overdue_requests=0, open_requests=0, occupancy="occupied", last_visit_day=date(2026, 10, 1)), "due"),
-    (dict(overdue_requests=0, open_requests=0, occupancy="occupied", last_visit_day=date(2026, 11, 20)), "visited"),
+    (dict(overdue_requests=1, open_requests=1, occupancy="occupied", last_contact_day=date(2026, 11, 27)),
+     "overdue_request"),
+    (dict(overdue_requests=0, open_requests=2, occupancy="vacant", last_contact_day=None), "open_request"),
+    (dict(overdue_requests=0, open_requests=0, occupancy="vacant", last_contact_day=None), "vacant"),
+    (dict(overdue_requests=0, open_requests=0, occupancy="occupied", last_contact_day=None), "due"),
+    (dict(overdue_requests=0, open_requests=0, occupancy="occupied", last_contact_day=date(2026, 10, 1)), "due"),
+    (dict(overdue_requests=0, open_requests=0, occupancy="occupied", last_contact_day=date(2026, 11, 20)), "visited"),
 ])
 def test_household_status_order(kw, status):
     assert rules.household_status(days=30, on_day=date(2026, 11, 28), **kw) == status
+
+
+# ---- Contact and attempt ----
+
+@pytest.mark.parametrize("outcome, contact", [
+    ("met", True), ("met_elsewhere", True), ("phone_call", True), ("nobody_home", False), ("declined", False),
+    ("no_answer", False), ("moved_out", False), ("vacant", False)])
+def test_only_a_contact_counts_for_the_cycle(outcome, contact):
+    assert set(rules.CONTACT_OUTCOMES) | set(rules.ATTEMPT_OUTCOMES) | {"moved_out", "vacant"} == set(rules.OUTCOMES)
+    for days in (7, 30):
+        assert rules.counts_as_contact(outcome, days) is contact
+
+
+@pytest.mark.parametrize("days, phone_calls_weekly, counts", [
+    (7, True, True), (7, False, False), (3, False, False), (8, False, True), (30, False, True), (30, True, True)])
+def test_a_phone_call_may_be_set_not_to_count_for_a_weekly_cycle(days, phone_calls_weekly, counts):
+    assert rules.counts_as_contact("phone_call", days, phone_calls_weekly) is counts
+    assert rules.counts_as_contact("met_elsewhere", days, phone_calls_weekly) is True  # in person: always
+    called, met = date(2026, 11, 27), date(2026, 11, 20)
+    assert rules.counting_contact(called, met, days, phone_calls_weekly) == (called if counts else met)
+
+
+def test_after_an_attempt_the_household_stays_due_and_is_attempted():
+    today = date(2026, 11, 28)
+    tried = dict(occupancy="occupied", overdue_requests=0, open_requests=0, days=30, on_day=today)
+    assert rules.household_status(last_contact_day=date(2026, 10, 1), **tried) == "due"  # tried 11-27: still due
+    assert rules.attempted(date(2026, 10, 1), date(2026, 11, 27), 30, today) is True
+    assert rules.attempted(None, date(2026, 10, 30), 30, today) is True  # 30 Oct begins the cycle
+    assert rules.attempted(None, date(2026, 10, 29), 30, today) is False  # tried in the cycle before
+    assert rules.attempted(date(2026, 11, 27), date(2026, 11, 26), 30, today) is False  # reached after the try
+    assert rules.attempted(None, None, 30, today) is False
+
+
+@pytest.mark.parametrize("attempt_days, attempts, unreachable", [
+    ([date(2026, 11, 3), date(2026, 11, 10), date(2026, 11, 17)], 3, True),
+    ([date(2026, 11, 3), date(2026, 11, 10)], 3, False),
+    ([date(2026, 10, 29), date(2026, 11, 10), date(2026, 11, 17)], 3, False),  # one before the cycle began
+    ([date(2026, 11, 10)], 1, True),
+])
+def test_enough_attempts_in_one_cycle_make_a_due_household_unreachable(attempt_days, attempts, unreachable):
+    today = date(2026, 11, 28)
+    assert rules.is_unreachable(None, attempt_days, 30, today, attempts) is unreachable
+    assert rules.is_unreachable(date(2026, 11, 20), attempt_days, 30, today, attempts) is False  # reached since
+
+
+def test_a_weekly_cycle_counts_its_attempts_in_seven_days():
+    today = date(2026, 11, 28)
+    days = [date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 25), date(2026, 11, 28)]
+    assert rules.attempts_in_cycle(days, 7, today) == 3
+    assert rules.is_unreachable(date(2026, 11, 1), days, 7, today) is True
+
+
+@pytest.mark.parametrize("outcomes, days, phone_calls_weekly, standing", [
+    (["met"], 30, True, "contacted"),
+    (["nobody_home", "declined"], 30, True, "attempted"),
+    ([], 30, True, None),
+    (["met", "met", "nobody_home"], 7, True, "attempted"),  # a weekly cycle asks for 4 contacts in 30 days
+    (["met", "phone_call", "met_elsewhere", "phone_call"], 7, True, "contacted"),
+    (["met", "phone_call", "met_elsewhere", "phone_call"], 7, False, None),
+    (["phone_call"], 30, False, "contacted"),
+    (["moved_out"], 30, True, None),
+])
+def test_a_past_period_counts_contacts_against_the_cycle_and_notes_attempts(outcomes, days, phone_calls_weekly,
+                                                                             standing):
+    assert rules.period_standing(outcomes, 30, days, phone_calls_weekly) == standing
 
 
 def test_distance_of_known_points():

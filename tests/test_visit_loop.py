@@ -4,8 +4,11 @@ import json
 import re
 import uuid
 
+from datetime import timedelta
+
 import pytest
 
+from fieldapp import rules
 from fieldapp.data import db as database
 from tests import factories
 
@@ -26,7 +29,8 @@ def world(db):
     building = factories.make_building(db, a1, lon=120.1010, lat=30.2810, name="3号楼")
     h_due = factories.make_household(db, a1, building, unit="2", room="501", address="翠苑 3号楼 2单元 501室")
     h_visited = factories.make_household(db, a1, building, unit="1", room="101", address="翠苑 3号楼 1单元 101室",
-                                         last_visit_at="2099-01-01T00:00:00Z")
+                                         last_visit_at="2099-01-01T00:00:00Z", last_contact_at="2099-01-01T00:00:00Z",
+                                         last_met_at="2099-01-01T00:00:00Z")
     h_village = factories.make_household(db, a1, None, address="龙坞村 37号", lon=120.1015, lat=30.2815)
     h_a2 = factories.make_household(db, a2, None, address="A2 1号", lon=120.111, lat=30.281)
     h_b1 = factories.make_household(db, b1, None, address="B1 1号", lon=120.121, lat=30.281)
@@ -167,6 +171,46 @@ def test_record_visit_shows_on_timeline_and_changes_status(auth, client, db, wor
     household = database.one(db, "SELECT last_visit_at, last_visit_user_id FROM households WHERE id = ?", [world["h_due"]])
     assert household["last_visit_user_id"] == world["m1"]
     assert "本周期已走访" in page
+
+
+def test_the_outcomes_are_grouped_as_contact_then_attempt_then_nobody_there(auth, client, world):
+    auth.login("m1")
+    form = client.get(f"/households/{world['h_due']}/visits/new?lang=en").get_data(as_text=True)
+    outcomes = form.split('class="outcomes"', 1)[1].split('<label for="notes">', 1)[0]
+    groups = dict(re.findall(r'data-outcome-group="(\w+)">(.*?)</(?:fieldset|div)>', outcomes, re.S))
+    found = {name: re.findall(r'name="outcome" value="(\w+)"', part) for name, part in groups.items()}
+    assert found == {"contact": list(rules.CONTACT_OUTCOMES), "attempt": list(rules.ATTEMPT_OUTCOMES),
+                     "empty": ["moved_out", "vacant"]}
+    assert "<legend>Contact</legend>" in groups["contact"] and "<legend>Attempt</legend>" in groups["attempt"]
+    assert [label.strip() for label in re.findall(r'required> ([^<]+)</label>', outcomes)] == [
+        "Met resident(s)", "Met elsewhere", "Phone call", "Nobody home", "Declined", "No answer", "Moved out", "Vacant"]
+
+
+def test_after_attempts_the_household_stays_due_and_says_when_it_was_tried(auth, client, db, world):
+    auth.login("m1")
+    household = world["h_due"]  # weekly: a resident lives alone
+    yesterday = rules.utcnow() - timedelta(days=1)
+    client.post(f"/households/{household}/visits",
+                data=visit_form(auth.csrf_token(), outcome="nobody_home", visited_at=rules.iso(yesterday)))
+    page = client.get(f"/households/{household}?lang=en").get_data(as_text=True)
+    summary = page.split('class="card household-summary"', 1)[1].split("</section>", 1)[0]
+    assert "Due for a visit" in summary and "Visited this cycle" not in summary
+    assert f"Attempted</strong> {rules.local_date(yesterday)}" in summary
+    assert "No resident reached yet; cycle 7 days." in summary and "Unreachable" not in summary
+    client.post(f"/households/{household}/visits", data=visit_form(auth.csrf_token(), outcome="no_answer"))
+    days = [rules.local_date(yesterday).isoformat()[5:], rules.today().isoformat()[5:]]
+    listed = listing(client.get("/households/?lang=en"))
+    row = listed.split(f'data-household-id="{household}"', 1)[1].split("</li>", 1)[0]
+    assert f"tried {days[0]}, {days[1]}" in row and "Due for a visit" in row
+    other = listed.split(f'data-household-id="{world["h_village"]}"', 1)[1]
+    assert "tried" not in other.split("</li>", 1)[0]
+    client.post(f"/households/{household}/visits", data=visit_form(auth.csrf_token(), outcome="declined"))
+    summary = client.get(f"/households/{household}?lang=en").get_data(as_text=True).split("</section>", 1)[0]
+    assert "Unreachable: 3 attempts this cycle" in summary and f"tried {days[0]}, {days[1]}, {days[1]}" in summary
+    client.post(f"/households/{household}/visits", data=visit_form(auth.csrf_token(), outcome="phone_call"))
+    summary = client.get(f"/households/{household}?lang=en").get_data(as_text=True).split("</section>", 1)[0]
+    assert "Visited this cycle" in summary and "Attempted" not in summary
+    assert "Last contact 0 days ago, cycle 7 days." in summary
 
 
 def test_same_visit_twice_is_recorded_once(auth, client, db, world):

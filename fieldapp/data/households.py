@@ -2,17 +2,18 @@
 from fieldapp.data import status as status_sql
 from fieldapp.data.db import in_clause, one, rows, scalar
 
-# Each household in scope with its request counts and cycle (data/status.py), then whether it is due and its
-# status.
+# Each household in scope with its request counts and cycle (data/status.py), the last contact that counts for
+# that cycle, then whether it is due, whether it was attempted in vain this cycle, and its status.
 _STATUS_QUERY = """
 {with_clause}, base AS (
   SELECT h.id, h.cell_id, h.building_id, h.unit, h.room, h.address, h.occupancy, h.external_id,
     COALESCE(h.lon, b.lon) AS lon, COALESCE(h.lat, b.lat) AS lat,
     b.name AS building_name, b.kind AS building_kind,
     h.last_visit_at, h.last_visit_user_id, lu.display_name AS last_visit_by,
-    {last_visit_day} AS last_visit_day,
+    {last_visit_day} AS last_visit_day, h.last_attempt_at, {last_attempt_day} AS last_attempt_day,
     coalesce(rq.open_requests, 0) AS open_requests, coalesce(rq.overdue_requests, 0) AS overdue_requests,
-    coalesce(rq.return_visits, 0) AS return_visits, {cycle_days} AS cycle_days, c.codes AS cycle_tags
+    coalesce(rq.return_visits, 0) AS return_visits, {cycle_days} AS cycle_days, c.codes AS cycle_tags,
+    {last_contact} AS last_contact_at
   FROM households h
   LEFT JOIN buildings b ON b.id = h.building_id
   LEFT JOIN users lu ON lu.id = h.last_visit_user_id
@@ -20,9 +21,9 @@ _STATUS_QUERY = """
   LEFT JOIN cycles c ON c.household_id = h.id
   WHERE {where}
 ), due AS (
-  SELECT *, {needs_visit} AS needs_visit FROM base
+  SELECT *, {last_contact_day} AS last_contact_day, {needs_visit} AS needs_visit FROM base
 )
-SELECT *, {status} AS status FROM due
+SELECT *, {attempted} AS attempted, {status} AS status FROM due
 """
 
 
@@ -34,9 +35,11 @@ def _cells_clause(cell_ids, params):
 def _where(dialect, params, cell_ids=None, household_id=None, building_id=None, tag=None, search=None):
     """The WHERE clause over households h for these filters, adding its parameters to params."""
     where = [_cells_clause(cell_ids, params)]
-    if household_id is not None:
+    if household_id is not None:  # one household's page shows it even when retired, with its history
         where.append("h.id = :household_id")
         params["household_id"] = household_id
+    else:  # a retired household (demolished, merged) is kept, and leaves every list
+        where.append(status_sql.IN_REGISTER)
     if building_id is not None:
         where.append("h.building_id = :building_id")
         params["building_id"] = building_id
@@ -57,24 +60,39 @@ def _where(dialect, params, cell_ids=None, household_id=None, building_id=None, 
 
 
 def with_status(db, clock, *, status=None, **filters):
-    """Households matching filters (see _where; cell_ids None: all), each with status, cycle, requests.
+    """Households matching filters (see _where; cell_ids None: all), each with status, cycle, requests, the last
+    contact that counts (last_contact_at, last_contact_day), the last attempt and whether it was attempted this
+    cycle without contact (attempted).
 
     clock is a dict: today (YYYY-MM-DD), offset (SQLite modifier for the local time zone, e.g.
-    '+480 minutes') and default_cycle (days).
+    '+480 minutes'), default_cycle (days) and the contact settings (status_sql.contact_params).
     """
-    params = dict(clock)
+    params = status_sql.contact_params(clock, dict(clock))
     where = _where(db.dialect, params, **filters)
+    began = status_sql.cycle_began(db, clock, params, "cycle_days")
+    day = db.dialect.local_day
     sql = _STATUS_QUERY.format(
         with_clause=status_sql.with_clause(db.dialect, where, requests=True, codes=True), where=where,
-        last_visit_day=db.dialect.local_day("h.last_visit_at", ":offset"),
-        cycle_days=status_sql.cycle_days("c"),
-        needs_visit=status_sql.needs_visit(status_sql.cycle_began(db, clock, params, "cycle_days"), "last_visit_at"),
+        last_visit_day=day("h.last_visit_at", ":offset"), last_attempt_day=day("h.last_attempt_at", ":offset"),
+        cycle_days=status_sql.cycle_days("c"), last_contact=status_sql.last_contact(status_sql.cycle_days("c")),
+        last_contact_day=day("last_contact_at", ":offset"),
+        needs_visit=status_sql.needs_visit(began, "last_contact_at"),
+        attempted=status_sql.attempted(began, "needs_visit", "last_attempt_at"),
         status=status_sql.status(overdue="overdue_requests", open_requests="open_requests", occupancy="occupancy",
                                  due="needs_visit"))
     if status:
         sql = f"SELECT * FROM ({sql}) AS households WHERE status = :status"
         params["status"] = status
     return rows(db, sql, params)
+
+
+def with_attempt_days(db, clock, households):
+    """Give each of households (with_status rows) the days of its attempts this cycle (attempt_days: ISO days,
+    oldest first; empty unless attempted), with one query for all of them; returns households."""
+    found = status_sql.attempt_days(db, clock, households)
+    for household in households:
+        household["attempt_days"] = found.get(household["id"], [])
+    return households
 
 
 def matching_ids(db, **filters):
@@ -135,10 +153,10 @@ def default_cycle_days(db):
 
 
 def ids_in_cells(db, cell_ids):
-    """Ids of the households of cell_ids, in id order."""
+    """Ids of the households of cell_ids that stand (not retired), in id order."""
     params = {}
     return [r["id"] for r in rows(db, f"SELECT h.id FROM households h WHERE {_cells_clause(cell_ids, params)} "
-                                      f"ORDER BY h.id", params)]
+                                      f"AND {status_sql.IN_REGISTER} ORDER BY h.id", params)]
 
 
 def ids_among(db, household_ids, cell_ids):

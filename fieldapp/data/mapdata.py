@@ -9,9 +9,10 @@ from fieldapp.data import status
 from fieldapp.data.db import in_clause, one, rows, scalar
 from fieldapp.data.dialect import SQLITE
 
-# Each household's status rank (index into rules.STATUSES, most urgent first) and whether it needs a visit,
-# as data/status.py builds them: joins on grouped requests and tag cycles, "visited since the cycle began"
-# compared as stored UTC text (100,000 households in about 0.2 s of CPU).
+# Each household's status rank (index into rules.STATUSES, most urgent first), whether it needs a visit and
+# whether it was attempted this cycle, as data/status.py builds them: joins on grouped requests and tag cycles,
+# "reached since the cycle began" compared as stored UTC text (100,000 households in about 0.2 s of CPU).
+# Retired households are not on the map.
 # test_map_statuses_agree_with_with_status holds the map and households.with_status together.
 _FROM = ("FROM households h LEFT JOIN cycles c ON c.household_id = h.id "
          "LEFT JOIN request_counts q ON q.household_id = h.id ")
@@ -22,14 +23,19 @@ _TAGGED = """(SELECT r.household_id FROM residents r JOIN resident_tags rt ON rt
 
 
 def _status_sql(db, clock, cell_ids, params):
-    """(WITH clause, SQL of a household h's rank, SQL of whether it needs a visit) for households of cell_ids."""
+    """(WITH clause, SQL of a household h's rank, SQL of whether it needs a visit, SQL of whether it was attempted
+    this cycle) for households of cell_ids."""
     params.update(clock)
-    needs = status.needs_visit(status.cycle_began(db, clock, params, status.cycle_days("c")))
+    status.contact_params(clock, params)
+    days = status.cycle_days("c")
+    began = status.cycle_began(db, clock, params, days)
+    needs = status.needs_visit(began, status.last_contact(days))
     rank = status.status(overdue="q.overdue_requests", open_requests="q.open_requests", occupancy="h.occupancy",
                          due=needs, ranked=True)
     # A grid's households by index, rather than every tagged resident and open request of the district.
     scope = None if cell_ids is None else in_clause("h.cell_id", cell_ids, params, "scope")
-    return status.with_clause(db.dialect, scope, requests=True), rank, needs
+    return status.with_clause(db.dialect, scope, requests=True), rank, needs, status.attempted(began, needs)
+
 
 
 def _match(filters, params, rank, needs):
@@ -54,40 +60,43 @@ def point_groups(db, clock, cell_ids=None, filters=None):
 
     cell_ids: the user's scope (None: all). filters: cell_ids, status, not_visited, open_requests, tag.
     clock: today, offset and default_cycle as fieldapp.clock.clock gives them.
-    Rows: cell_id, building_id, house_id (standalone houses), lon, lat, counts, occupied, visited.
+    Rows: cell_id, building_id, house_id (standalone houses), lon, lat, counts, occupied, visited (contacted in
+    their cycle), attempted (tried in their cycle, not reached).
     """
     params = {}
-    head, rank, needs = _status_sql(db, clock, cell_ids, params)
+    head, rank, needs, attempted = _status_sql(db, clock, cell_ids, params)
     match = _match(filters or {}, params, rank, needs)
     # Grouped by place and by state: each household's state is computed once, as a grouping key.
     found = db.execute(head + f"""
 SELECT g.*, coalesce(b.lon, g.own_lon), coalesce(b.lat, g.own_lat) FROM (
   SELECT h.cell_id, h.building_id, CASE WHEN h.building_id IS NULL THEN h.id END AS house_id,
-    {rank} AS rank, {needs} AS needs_visit, h.occupancy = 'occupied' AS occupied, {match} AS hit,
-    count(*) AS households, min(h.lon) AS own_lon, min(h.lat) AS own_lat
-  {_FROM} WHERE {in_clause("h.cell_id", cell_ids, params, "cell")}
-  GROUP BY 1, 2, 3, 4, 5, 6, 7
+    {rank} AS rank, {needs} AS needs_visit, {attempted} AS attempted, h.occupancy = 'occupied' AS occupied,
+    {match} AS hit, count(*) AS households, min(h.lon) AS own_lon, min(h.lat) AS own_lat
+  {_FROM} WHERE {in_clause("h.cell_id", cell_ids, params, "cell")} AND {status.IN_REGISTER}
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 ) g LEFT JOIN buildings b ON b.id = g.building_id""", params)
     groups = {}
-    for cell_id, building_id, house_id, rank, needs_visit, occupied, hit, count, _lon, _lat, lon, lat in found:
+    for cell_id, building_id, house_id, rank, needs_visit, tried, occupied, hit, count, _lon, _lat, lon, lat in found:
         group = groups.get((cell_id, building_id, house_id))
         if group is None:
             group = groups[(cell_id, building_id, house_id)] = {
                 "cell_id": cell_id, "building_id": building_id, "house_id": house_id, "lon": lon, "lat": lat,
-                "counts": [0] * len(rules.STATUSES), "occupied": 0, "visited": 0}
+                "counts": [0] * len(rules.STATUSES), "occupied": 0, "visited": 0, "attempted": 0}
         if hit:
             group["counts"][rank] += count
         if occupied:
             group["occupied"] += count
             group["visited"] += 0 if needs_visit else count
+            group["attempted"] += count if tried else 0
     return list(groups.values())
 
 
 def household_statuses(db, clock, cell_ids=None):
     """Each household's status by id, by the map's rule (for checks against households.with_status)."""
     params = {}
-    head, rank, _needs = _status_sql(db, clock, cell_ids, params)
-    sql = head + f"SELECT h.id, {rank} AS rank {_FROM} WHERE {in_clause('h.cell_id', cell_ids, params, 'cell')}"
+    head, rank, _needs, _attempted = _status_sql(db, clock, cell_ids, params)
+    sql = (head + f"SELECT h.id, {rank} AS rank {_FROM} WHERE {in_clause('h.cell_id', cell_ids, params, 'cell')} "
+           f"AND {status.IN_REGISTER}")
     return {r["id"]: rules.STATUSES[r["rank"]] for r in rows(db, sql, params)}
 
 

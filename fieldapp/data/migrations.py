@@ -837,6 +837,16 @@ def m0012_visit_outcomes(db):
         db.execute("PRAGMA writable_schema = OFF")
 
 
+# Coverage of a past period counts each household's contacts and attempts in it by outcome (and the unreachable
+# list this cycle's attempts): with the outcome in the household's index of visits the count reads the index
+# alone, not a table row per visit (a month of a district's visits: four times faster).
+_VISIT_OUTCOME_INDEX = """
+    DROP INDEX visits_household;
+    CREATE INDEX visits_household ON visits(household_id, visited_at, outcome);
+    """
+migrations.sql("0013_visit_outcome_index", sqlite=_VISIT_OUTCOME_INDEX, postgresql=_VISIT_OUTCOME_INDEX)
+
+
 _REVIEW_INDEX = """
     -- The leader's review reads a grid's visits of the last weeks (by received_at) with the member, the device
     -- time and the location flag: from the grid's households straight into this index, no visit row read.
@@ -844,4 +854,4 @@ _REVIEW_INDEX = """
     -- A member's list shows the questions asked of them lately: the asks alone, not every decision of the weeks.
     CREATE INDEX review_events_action ON review_events(action, at);
     """
-migrations.sql("0013_review_index", sqlite=_REVIEW_INDEX, postgresql=_REVIEW_INDEX)
+migrations.sql("0014_review_index", sqlite=_REVIEW_INDEX, postgresql=_REVIEW_INDEX)

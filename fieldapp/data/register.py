@@ -20,7 +20,8 @@ Kinds and their fields (values are text; None is "none"):
 import json
 
 from fieldapp import rules
-from fieldapp.data.db import insert, one, rows, write
+from fieldapp.data import audit, visits
+from fieldapp.data.db import in_clause, insert, one, rows, scalar, write
 
 RESIDENT_FIELDS = ("name", "phone", "birth_year", "relation", "gender")
 RESIDENT_KINDS = ("resident_corrected", "tag_added", "tag_ended", "resident_left")
@@ -88,8 +89,11 @@ def _apply(db, change):
         tag_id = one(db, "SELECT id FROM tags WHERE code = ?", [change["after"]])["id"]
         insert(db, "resident_tags", {"resident_id": change["resident_id"], "tag_id": tag_id, "started_on": day})
     elif kind == "tag_ended":
-        db.execute("UPDATE resident_tags SET ended_on = ? WHERE resident_id = ? AND ended_on IS NULL AND tag_id = "
-                   "(SELECT id FROM tags WHERE code = ?)", [day, change["resident_id"], change["before"]])
+        # Never before its own start (a tag given today, ended by a phone that was offline since yesterday).
+        db.execute("UPDATE resident_tags SET ended_on = CASE WHEN started_on > :day THEN started_on ELSE :day END "
+                   "WHERE resident_id = :resident AND ended_on IS NULL AND tag_id = "
+                   "(SELECT id FROM tags WHERE code = :code)",
+                   {"day": day, "resident": change["resident_id"], "code": change["before"]})
     elif kind == "resident_left":
         # Their tags stop counting from that day; they leave the list of residents, not the history.
         db.execute("UPDATE resident_tags SET ended_on = CASE WHEN started_on > :day THEN started_on ELSE :day END "
@@ -133,6 +137,9 @@ def record(db, change):
 
 def record_in(db, change):
     """record, inside the caller's transaction (a visit's, a new household's)."""
+    # PostgreSQL: the household's row is the lock that makes a resend arriving at the same moment wait for the
+    # first to commit and then find its uuid (SQLite's one writer holds the whole database).
+    one(db, f"SELECT id FROM households WHERE id = ?{db.dialect.for_update}", [change["household_id"]])
     known = one(db, "SELECT id, payload_sha256 FROM register_changes WHERE uuid = ?", [change["uuid"]])
     if known:
         return ("existing" if known["payload_sha256"] == change.get("payload_sha256") else "mismatch"), known["id"]
@@ -154,8 +161,8 @@ def record_in(db, change):
     after = json.dumps(change["person"], ensure_ascii=False) if change["kind"] == "resident_added" else change.get("after")
     row.update(resident_id=resident_id, before=_text(change.get("before")), after=_text(after),
                server_value=server_value, state=state, resolves_id=change.get("resolves_id"))
-    if change["kind"] == "resident_left" and change.get("moved_to"):
-        row["after"] = json.dumps({"status": change["after"], "day": change["day"], "moved_to": change["moved_to"]},
+    if change["kind"] == "resident_left":  # the day they left, and where to, are part of what was asked
+        row["after"] = json.dumps({"status": change["after"], "day": change["day"], "moved_to": change.get("moved_to")},
                                   ensure_ascii=False)
     change_id = insert(db, "register_changes", row)
     return ("conflict" if state == "conflict" else "created"), change_id
@@ -186,6 +193,94 @@ def resolve(db, change_id, *, user_id, at, day, apply, note=None):
                                                  "resolves_id")}
         row.update(after=conflict["after"], state="applied")
         return insert(db, "register_changes", row)
+
+
+def record_all(db, changes, *, ip=None, visit_id=None):
+    """Record changes (each as record_in takes it) inside the caller's transaction, each created or kept one with
+    its audit entry (ids and field names only); returns [(result, change_id)] in order."""
+    results = []
+    with write(db):
+        for change in changes:
+            if visit_id is not None:
+                change = {**change, "visit_id": visit_id}
+            result, change_id = record_in(db, change)
+            if result in ("created", "conflict"):
+                audit.log(db, user_id=change["user_id"], action="register_change", target_type="household",
+                          target_id=change["household_id"], ip=ip, detail={
+                              "change": change_id, "kind": change["kind"], "field": change.get("field"),
+                              "state": "conflict" if result == "conflict" else "applied",
+                              "resident": change.get("resident_id"), "visit": change.get("visit_id")})
+            results.append((result, change_id))
+    return results
+
+
+def record_visit(db, visit, new_requests=(), followups=(), changes=(), *, ip=None):
+    """Record a visit and the register changes learnt at its door in one transaction: the changes carry the
+    visit's id, and are applied only when the visit is new. Returns (visit result, visit id, change results)."""
+    with write(db):
+        result, visit_id = visits.record(db, visit, new_requests, followups)
+        if result != "created":
+            return result, visit_id, []
+        return result, visit_id, record_all(db, changes, ip=ip, visit_id=visit_id)
+
+
+def add_household(db, household, change, *, ip=None):
+    """Create a household found at the door (its external_id made from the change's uuid) and record it as the
+    change household_added, in one transaction; a resend of the same uuid creates nothing. Returns
+    (result, household id)."""
+    with write(db):
+        known = one(db, "SELECT household_id, payload_sha256 FROM register_changes WHERE uuid = ?", [change["uuid"]])
+        if known:
+            same = known["payload_sha256"] == change.get("payload_sha256")
+            return ("existing" if same else "mismatch"), known["household_id"]
+        household_id = insert(db, "households", {**household, "external_id": f"field-{change['uuid']}",
+                                                 "occupancy": "occupied", "created_at": change["received_at"]})
+        after = json.dumps({key: household.get(key) for key in ("cell_id", "building_id", "unit", "room", "address")},
+                           ensure_ascii=False)
+        record_all(db, [{**change, "household_id": household_id, "after": after}], ip=ip)
+        return "created", household_id
+
+
+def by_uuid(db, uuid):
+    """The change recorded under uuid (id, state, payload_sha256, household and resident), or None."""
+    return one(db, "SELECT id, uuid, state, payload_sha256, household_id, resident_id, visit_id "
+                   "FROM register_changes WHERE uuid = ?", [uuid])
+
+
+def residents(db, household_id):
+    """A household's current residents as the register's forms show them, each with its tag codes (a list)."""
+    found = rows(db, "SELECT id, household_id, name, phone, birth_year, relation FROM residents "
+                     "WHERE household_id = ? AND moved_out_at IS NULL ORDER BY id", [household_id])
+    params = {}
+    held = rows(db, f"SELECT rt.resident_id, t.code FROM resident_tags rt JOIN tags t ON t.id = rt.tag_id "
+                    f"WHERE rt.ended_on IS NULL AND {in_clause('rt.resident_id', [r['id'] for r in found], params, 'r')} "
+                    f"ORDER BY t.id", params)
+    for resident in found:
+        resident["tags"] = [h["code"] for h in held if h["resident_id"] == resident["id"]]
+    return found
+
+
+def tags(db):
+    """Every tag a resident can be given: code, label, cycle, shortest cycle first."""
+    return rows(db, "SELECT code, label, cycle_days FROM tags ORDER BY cycle_days IS NULL, cycle_days, id")
+
+
+def room_taken(db, building_id, unit, room):
+    """Whether a household that stands (not retired) already has this unit and room in the building."""
+    return scalar(db, "SELECT count(*) FROM households WHERE building_id = ? AND coalesce(unit, '') = ? "
+                      "AND room = ? AND retired_at IS NULL", [building_id, unit or "", room]) > 0
+
+
+def cells_named(db, cell_ids):
+    """The cells of cell_ids (None: all) with their names, for choosing where a new household lies."""
+    params = {}
+    return rows(db, f"SELECT id, name, code FROM cells WHERE {in_clause('id', cell_ids, params, 'c')} "
+                    f"ORDER BY code", params)
+
+
+def building(db, building_id):
+    """One building (id, cell, name), or None."""
+    return one(db, "SELECT id, cell_id, name FROM buildings WHERE id = ?", [building_id])
 
 
 def history(db, household_id, limit=200):

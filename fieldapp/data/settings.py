@@ -1,32 +1,66 @@
-"""Settings an admin can change: the default visit cycle, per-tag cycles, per-category time limits."""
+"""Settings an admin can change: the default visit cycle, per-tag cycles, per-category time limits, and what
+counts as contact (attempts before a household is unreachable, phone calls for households visited weekly)."""
 import json
 
 from fieldapp import rules
-from fieldapp.data.db import insert, rows, scalar, write
+from fieldapp.data.db import insert, rows, write
+
+# The settings table's keys and their defaults (a key absent: the default holds).
+DEFAULTS = {"default_cycle_days": 30, "unreachable_attempts": rules.DEFAULT_UNREACHABLE_ATTEMPTS,
+            "phone_calls_weekly": rules.DEFAULT_PHONE_CALLS_WEEKLY}
+
+
+def _stored(db):
+    """The stored values of DEFAULTS' keys, typed as their defaults; absent keys take the default."""
+    found = {r["key"]: r["value"] for r in rows(db, "SELECT key, value FROM settings WHERE key IN "
+                                                    "('default_cycle_days', 'unreachable_attempts', "
+                                                    "'phone_calls_weekly')")}
+    return {key: (found[key] == "1" if isinstance(default, bool) else int(found[key])) if key in found else default
+            for key, default in DEFAULTS.items()}
+
+
+def cycle_settings(db):
+    """What the status queries need from the settings (one query): default_cycle, unreachable_attempts,
+    phone_calls_weekly."""
+    stored = _stored(db)
+    return {"default_cycle": stored["default_cycle_days"], "unreachable_attempts": stored["unreachable_attempts"],
+            "phone_calls_weekly": stored["phone_calls_weekly"]}
 
 
 def current(db):
-    """The default cycle in days, the tags with their cycles, the categories with their time limits."""
+    """The default cycle in days, the contact settings, the tags with their cycles, the categories with their
+    time limits."""
     return {
-        "default_cycle_days": int(scalar(db, "SELECT value FROM settings WHERE key = 'default_cycle_days'") or 30),
+        **_stored(db),
         "tags": rows(db, "SELECT id, code, label, cycle_days FROM tags ORDER BY id"),
         "categories": rows(db, "SELECT code, label, due_days FROM categories ORDER BY position"),
     }
 
 
-def save(db, *, default_cycle_days, tag_cycles, category_days, user_id, ip=None):
-    """Store new cycles and time limits in one transaction, with what changed in the audit log.
+def _put(db, key, value):
+    """Store one setting (flags as 1 or 0)."""
+    text = str(int(value)) if isinstance(value, bool) else str(value)
+    db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, text])
+
+
+def save(db, *, default_cycle_days, tag_cycles, category_days, user_id, ip=None, unreachable_attempts=None,
+         phone_calls_weekly=None):
+    """Store new cycles, time limits and contact settings in one transaction, with what changed in the audit log.
 
     tag_cycles maps a tag code to days (None: the tag keeps the default); category_days maps a
-    category code to days. Returns the changes as {name: [before, after]}.
+    category code to days; unreachable_attempts and phone_calls_weekly None leave them as they are.
+    Returns the changes as {name: [before, after]}.
     """
     with write(db):
         before = current(db)
         changes = {}
-        if before["default_cycle_days"] != default_cycle_days:
-            changes["default_cycle_days"] = [before["default_cycle_days"], default_cycle_days]
-            db.execute("INSERT INTO settings (key, value) VALUES ('default_cycle_days', ?) "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [str(default_cycle_days)])
+        wanted = {"default_cycle_days": default_cycle_days, "unreachable_attempts": unreachable_attempts,
+                  "phone_calls_weekly": phone_calls_weekly}
+        for key, value in wanted.items():
+            if value is not None and before[key] != value:
+                changes[key] = [before[key], value]
+                _put(db, key, value)
         for tag in before["tags"]:
             days = tag_cycles.get(tag["code"], tag["cycle_days"])
             if days != tag["cycle_days"]:

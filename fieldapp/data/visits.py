@@ -4,6 +4,9 @@ import json
 from fieldapp import rules
 from fieldapp.data import ledger
 from fieldapp.data.db import insert, one, rows, write
+# A visit's outcome as it stands (after an amendment) and whether it counts (not rejected in review); read as
+# visits.STANDING_JOIN, visits.OUTCOME_NOW, visits.COUNTS too.
+from fieldapp.data.standing import COUNTS, OUTCOME_NOW, STANDING_JOIN  # noqa: F401
 
 
 def record(db, visit, new_requests=(), followups=()):
@@ -54,12 +57,6 @@ _COUNTED_AS = {outcome: (("last_contact_at",) if outcome in rules.CONTACT_OUTCOM
                + (("last_met_at",) if outcome in rules.IN_PERSON_OUTCOMES else ())
                + (("last_attempt_at",) if outcome in rules.ATTEMPT_OUTCOMES else ()) for outcome in rules.OUTCOMES}
 
-# A visit's outcome as it stands (after an amendment), and whether it counts (not rejected in review), over
-# visits v LEFT JOIN visit_standing vs ON vs.visit_id = v.id.
-STANDING_JOIN = "LEFT JOIN visit_standing vs ON vs.visit_id = v.id"
-OUTCOME_NOW = "coalesce(vs.outcome, v.outcome)"
-COUNTS = "coalesce(vs.rejected, 0) = 0"
-
 
 def _listed(values):
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
@@ -77,17 +74,28 @@ def set_standing(db, visit_id, *, outcome=None, rejected=None):
     restand(db, visit["household_id"])
 
 
+def _restanding(household):
+    """UPDATE households SET ... of the latest contact, contact in person and attempt of the household whose id is
+    the SQL household, from its visits as they stand (without its WHERE)."""
+    def latest(outcomes):
+        return (f"(SELECT max(v.visited_at) FROM visits v {STANDING_JOIN} WHERE v.household_id = {household} "
+                f"AND {COUNTS} AND {OUTCOME_NOW} IN {_listed(outcomes)})")
+    return (f"UPDATE households SET last_contact_at = {latest(rules.CONTACT_OUTCOMES)}, "
+            f"last_met_at = {latest(rules.IN_PERSON_OUTCOMES)}, last_attempt_at = {latest(rules.ATTEMPT_OUTCOMES)}")
+
+
 def restand(db, household_id):
     """Work a household's latest contact, contact in person and attempt out again from its visits as they stand
     (a rejected visit no longer counts; an amended outcome counts as amended). last_visit_at stays: the
     household was visited, whatever the visit turned out to be."""
-    def latest(outcomes):
-        return (f"(SELECT max(v.visited_at) FROM visits v {STANDING_JOIN} WHERE v.household_id = :household "
-                f"AND {COUNTS} AND {OUTCOME_NOW} IN {_listed(outcomes)})")
-    db.execute(f"UPDATE households SET last_contact_at = {latest(rules.CONTACT_OUTCOMES)}, "
-               f"last_met_at = {latest(rules.IN_PERSON_OUTCOMES)}, "
-               f"last_attempt_at = {latest(rules.ATTEMPT_OUTCOMES)} WHERE id = :household",
-               {"household": household_id})
+    db.execute(_restanding(":household") + " WHERE id = :household", {"household": household_id})
+
+
+def restand_all(db):
+    """Work every household's latest contact, contact in person and attempt out from its visits (after a bulk
+    load of visits, such as the demo's)."""
+    with write(db):
+        db.execute(_restanding("households.id"))
 
 
 def _follow_up(db, followup, visit, visit_id):

@@ -57,6 +57,11 @@ def draw(rng, households, ids):
     for home, plan in zip(first, ("overdue_request", "open_request", "due", "visited", "vacant")):
         home["plan"] = plan
         home["occupancy"] = "vacant" if plan == "vacant" else "occupied"
+    # And a household with only attempts in this cycle, and one nobody reached in it (history.py).
+    occupied = [home for home in homes if home["cell"] is cells[0] and home["plan"] is None
+                and home["occupancy"] == "occupied"]
+    for home, plan in zip(occupied, ("attempts", "unreachable")):
+        home["plan"] = plan
     return grids, cells, buildings, homes
 
 

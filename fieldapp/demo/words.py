@@ -20,7 +20,11 @@ VISIT_NOTES = ("身体状况良好，无特殊需求", "了解家庭近况，一
                "提醒注意用电用气安全", "老人血压偏高，提醒按时服药", "子女在外地工作，老人精神不错",
                "发放防诈骗宣传册", "聊了家常，对社区工作满意", "告知社区老年食堂开放时间",
                "提醒电动车不要在楼道充电")
-NOBODY_HOME_NOTES = ("敲门无人应答，已留联系卡", "邻居说白天上班，改晚上再来", "电话联系未接通")
+NOBODY_HOME_NOTES = ("敲门无人应答，已留联系卡", "邻居说白天上班，改晚上再来")
+NO_ANSWER_NOTES = ("电话联系未接通", "打了两次电话无人接听")
+DECLINED_NOTES = ("居民表示不需要上门，有事会联系社区", "居民不便开门，隔门交流了几句")
+MET_ELSEWHERE_NOTES = ("在小区门口遇到，聊了几句", "在社区老年活动室遇到", "在菜场遇到，了解了近况")
+PHONE_CALL_NOTES = ("电话联系，居民在外地子女家", "电话了解近况，一切正常", "电话提醒近期天气变化注意保暖")
 NO_LOCATION_REASONS = ("定位权限未开启", "地下室没有信号，无法定位", "定位超时")
 # category: (descriptions, resolutions, referrals that fit)
 REQUEST_TEXTS = {
@@ -60,3 +64,39 @@ PROGRESS_NOTES = ("已联系物业，等待上门处理", "已电话回复居民
 REFERRAL_LABELS = {"affairs_center": "社区事务受理中心", "culture_center": "社区文化活动中心",
                    "party_center": "党员服务中心", "health_center": "社区卫生服务中心",
                    "trade_union": "工会", "youth_league": "共青团", "womens_federation": "妇联"}
+
+# The register's life: relations to the head of the household, where people moved, why a change was made.
+RELATIONS = ("户主", "配偶", "子女", "父母", "孙辈")
+MOVED_TO = ("杭州市余杭区", "杭州市滨江区", "杭州市拱墅区", "上海市浦东新区", "宁波市鄞州区", "绍兴市柯桥区",
+            "江苏省苏州市", "广东省深圳市", "本社区其他小区")
+CHANGE_REASONS = {
+    "deceased": ("因病去世", "老人在医院去世，家属告知"),
+    "child_moved_out": ("结婚后搬出另住", "工作调动，搬到外地", "在外地买房，已搬走"),
+    "household_moved_out": ("全家搬走，房屋出售", "全家搬到子女家居住", "租户退租搬走"),
+    "widowed": ("配偶去世后独自居住",),
+    "new_head": ("原户主去世，变更户主",),
+    "newborn": ("新生儿出生，入户登记",),
+    "child_back": ("子女搬回同住",),
+    "child_back_tag": ("子女搬回同住，不再独居",),
+    "left_behind_started": ("父母外出务工，孩子由祖辈照看",),
+    "left_behind_ended": ("父母返乡工作，孩子随父母生活",),
+    "low_income_started": ("低保申请审批通过",),
+    "low_income_ended": ("家庭收入提高，低保停发",),
+    "disabled_started": ("新办理残疾人证",),
+    "party_member_started": ("组织关系转入本社区",),
+    "phone": ("居民更换了手机号码", "原号码已停用，居民提供新号码"),
+    "name": ("姓名有错别字，按户口本更正",),
+    "phone_by_leader": ("居民来电告知新号码",),
+}
+# The leader's review of doubtful visits (and of sensitive changes): questions by what made a visit doubtful,
+# the member's answers, and the decisions.
+REVIEW_QUESTIONS = {"off_site": "定位离住户较远，请说明在哪里走访的", "imprecise": "定位精度较差，请说明走访情况",
+                    "no_location": "这次走访没有定位，请说明原因", "late": "走访一天后才提交，请说明情况",
+                    "burst": "十分钟内连续登记多户，请说明走访情况"}
+REVIEW_ANSWERS = {"off_site": "在小区外遇到居民，当面交谈的", "imprecise": "楼道里信号差，定位不准",
+                  "no_location": "手机定位权限被关了，已重新打开", "late": "当时手机没有网络，回家后才提交",
+                  "burst": "在楼下集中遇到这几户居民，逐户交谈过"}
+REJECTED_ANSWER = "这户当时没见到人，误选了见到"
+REVIEW_NOTES = {"accept": ("已核实", "情况属实"), "reject": ("未实际见面，本次不计入走访",),
+                "keep": ("已电话核实，以居民来电登记的号码为准",), "apply": ("已与居民核实，采用走访登记的号码",),
+                "accept_change": ("已核实", "已与家属核实")}

@@ -5,6 +5,7 @@ from pathlib import Path
 import geojson
 
 from fieldapp.data import bulk, exports
+from fieldapp.demo import register
 
 GEODATA_DIR = Path(__file__).resolve().parents[2] / "geodata" / "demo"
 # Each table's columns in the order of its generated rows' fields; the tables load in this order.
@@ -14,9 +15,11 @@ COLUMNS = {
     "buildings": ("id", "external_id", "cell_id", "name", "kind", "lon", "lat"),
     "users": ("id", "username", "display_name", "password_hash", "role", "grid_id", "created_at"),
     "households": ("id", "external_id", "cell_id", "building_id", "unit", "room", "address", "lon", "lat",
-                   "occupancy", "last_visit_at", "last_visit_user_id", "created_at"),
-    "residents": ("id", "household_id", "name", "phone", "gender", "birth_year", "moved_out_at", "created_at"),
-    "resident_tags": ("resident_id", "tag_id"),
+                   "occupancy", "last_visit_at", "last_visit_user_id", "last_contact_at", "last_met_at",
+                   "last_attempt_at", "created_at"),
+    "residents": ("id", "household_id", "name", "phone", "gender", "birth_year", "relation", "moved_out_at",
+                  "left_reason", "moved_to", "created_at"),
+    "resident_tags": ("resident_id", "tag_id", "started_on", "ended_on"),
     "assignments": ("cell_id", "user_id", "valid_from", "valid_to", "assigned_by"),
     "visits": ("visited_at", "uuid", "household_id", "user_id", "received_at", "lat", "lon", "accuracy_m",
                "distance_m", "location_flag", "no_location_reason", "outcome", "residents_met", "notes"),
@@ -25,6 +28,10 @@ COLUMNS = {
                  "updated_at", "version"),
     "request_events": ("request_id", "user_id", "at", "kind", "from_status", "to_status", "note", "visit_id",
                        "data"),
+    "visit_amendments": ("visit_id", "user_id", "at", "reason", "outcome"),
+    "visit_standing": ("visit_id", "outcome", "rejected"),
+    "register_changes": register.COLUMNS,
+    "review_events": ("subject", "subject_id", "user_id", "at", "action", "note"),
 }
 # The properties of each file's features, in their order; the geometry comes from the rest of the row.
 PROPERTIES = {
@@ -54,7 +61,8 @@ def household_row(home):
     """A household as a row."""
     return (home["id"], home["external_id"], home["cell"]["id"], home["building"], home["unit"], home["room"],
             home["address"], home["lon"], home["lat"], home["occupancy"], home["last_visit_at"],
-            home["last_visit_user_id"], home["created_at"])
+            home["last_visit_user_id"], home["last_contact_at"], home["last_met_at"], home["last_attempt_at"],
+            home["created_at"])
 
 
 def write_geojson(db, geodata_dir):

@@ -111,7 +111,8 @@
       onEachFeature: function (feature, layer) {
         var p = feature.properties;
         layer.label = p.occupied
-          ? fill(texts.coverage, { name: p.name, pct: Math.round(100 * p.visited / p.occupied) + "%" })
+          ? fill(texts.coverage, { name: p.name, pct: Math.round(100 * p.visited / p.occupied) + "%",
+                                   tried: Math.round(100 * p.attempted / p.occupied) + "%" })
           : fill(texts.noHouseholds, { name: p.name });
         layer.on("click", function (event) { openPopup(event.latlng, popupUrl(feature.id)); });
         cellLayer.addLayer(layer);

@@ -7,6 +7,7 @@
   var DB_NAME = "fieldapp";
   var STORE = "visits";
   var BATCH = 50;
+  var CHANGES = 100;  // fieldapp/registerform.py MAX_CHANGES
   var TIMEOUT_MS = 20000;
   var dbPromise = null;
 
@@ -32,7 +33,8 @@
     }
   }
 
-  // item: {uuid, household_id, user_id, payload (the API's visit object), state, errors, queued_at, label}
+  // item: {uuid, household_id, user_id, payload (the API's visit object), state, errors, queued_at, label}; a
+  // register change made on its own has type "change" and the API's change object as its payload.
   function put(item) {
     return database().then(function (db) { return db.put(STORE, item); }).then(function () { changed(); return item; });
   }
@@ -62,8 +64,15 @@
         if (!session.user) { report.signedOut = true; return report; }
         return all().then(function (items) {
           var mine = items.filter(function (item) { return item.user_id === session.user.id && item.state === "waiting"; });
-          var batches = [];
-          for (var i = 0; i < mine.length; i += BATCH) batches.push(mine.slice(i, i + BATCH));
+          // At most BATCH visits and CHANGES register changes a batch, as the server takes them.
+          var batches = [], size = 0;
+          mine.forEach(function (item) {
+            var changes = item.type === "change" ? 1 : (item.payload.changes || []).length;
+            var last = batches[batches.length - 1];
+            if (!last || last.length >= BATCH || size + changes > CHANGES) { batches.push(last = []); size = 0; }
+            last.push(item);
+            size += changes;
+          });
           return batches.reduce(function (previous, batch) {
             return previous.then(function () { return sendBatch(batch, session.csrf_token, report); });
           }, Promise.resolve()).then(function () { return report; });
@@ -76,7 +85,7 @@
     return fetchWithTimeout(config.visits, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-      body: JSON.stringify({ visits: batch.map(function (item) { return item.payload; }) })
+      body: JSON.stringify(batchBody(batch))
     }).then(function (response) {
       if (response.status === 401) { report.signedOut = true; throw new Error("signed out"); }
       if (!response.ok) throw new Error("HTTP " + response.status);
@@ -84,9 +93,15 @@
     }).then(function (body) {
       var byUuid = {};
       batch.forEach(function (item) { byUuid[item.uuid] = item; });
-      return Promise.all(body.results.map(function (result) {
+      // A visit's own changes are answered too (with visit_uuid): they go or stay with their visit.
+      var standalone = (body.changes || []).filter(function (result) { return !result.visit_uuid; });
+      return Promise.all(body.results.concat(standalone).map(function (result) {
         var item = byUuid[result.uuid];
         report.results[result.uuid] = result;
+        if (item && item.type === "change" && result.status === "conflict") {
+          report.sent += 1;  // kept on the server for the leader's review: sending it again would change nothing
+          return remove(item.uuid);
+        }
         if (!item) return null;
         if (result.status === "created" || result.status === "existing") {
           report.sent += 1;
@@ -98,6 +113,15 @@
         return put(item);
       }));
     });
+  }
+
+  function batchBody(batch) {
+    var body = { visits: [] };
+    batch.forEach(function (item) {
+      if (item.type === "change") (body.changes = body.changes || []).push(item.payload);
+      else body.visits.push(item.payload);
+    });
+    return body;
   }
 
   var sending = null;

@@ -73,7 +73,8 @@
       no_location_reason: field("no_location_reason").value || null, outcome: outcome ? outcome.value : "",
       residents_met: Array.prototype.map.call(form.querySelectorAll('input[name="residents_met"]:checked'),
         function (box) { return parseInt(box.value, 10); }),
-      notes: field("notes").value, new_requests: requests, followups: followups
+      notes: field("notes").value, new_requests: requests, followups: followups,
+      changes: window.registerChanges ? window.registerChanges.collect(form, field("visited_at").value) : []
     };
   }
 
@@ -90,6 +91,7 @@
       target.setAttribute("aria-invalid", "true");
       target.insertAdjacentElement("afterend", message);
     });
+    if (window.registerChanges) window.registerChanges.reveal(form);
     document.getElementById("form-errors").scrollIntoView();
   }
 
@@ -121,6 +123,7 @@
         block.querySelector("textarea").value = request.description;
         block.closest("details").open = true;
       });
+      if (window.registerChanges) window.registerChanges.restore(form, p.changes || []);
       if (item.errors) showErrors(item.errors);
     });
   }
@@ -169,4 +172,110 @@
     if (event.persisted && form.dataset.submitting === "yes") field("uuid").value = newUuid();
     form.dataset.submitting = "";
   });
+})();
+
+// The visit form's "Residents" part: what was changed in its blocks, as the visit's register changes (each with
+// its own id and the value the page showed), the same changes put back into a restored form, and the blocks
+// with errors opened. The server derives the same changes from the plain form post (fieldapp/registerform.py).
+(function () {
+  "use strict";
+  var CORRECTABLE = ["name", "phone", "birth_year", "relation"];
+
+  function newUuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function reader(form, block) {
+    var prefix = block.dataset.prefix;
+    return {
+      input: function (name) { return form.elements.namedItem(prefix + name); },
+      value: function (name) {
+        var input = form.elements.namedItem(prefix + name);
+        return input && input.value !== undefined ? input.value.trim() : "";
+      },
+      boxes: function (name) { return block.querySelectorAll('input[name="' + prefix + name + '"]'); },
+      checked: function (name) {
+        return Array.prototype.map.call(block.querySelectorAll('input[name="' + prefix + name + '"]:checked'),
+          function (box) { return box.value; });
+      }
+    };
+  }
+
+  function collect(form, madeAt) {
+    var householdId = parseInt(form.dataset.householdId, 10);
+    var changes = [];
+    form.querySelectorAll(".resident-editor").forEach(function (block) {
+      var r = reader(form, block);
+      var base = { household_id: householdId, reason: r.value("reason"), made_at: madeAt || null };
+      if (!block.dataset.residentId) {
+        var tags = r.checked("tags");
+        if (!r.value("name") && !r.value("phone") && !r.value("birth_year") && !r.value("relation") && !tags.length) return;
+        changes.push(Object.assign({ uuid: newUuid(), kind: "resident_added", person: {
+          name: r.value("name"), phone: r.value("phone") || null,
+          birth_year: r.value("birth_year") ? parseInt(r.value("birth_year"), 10) : null,
+          relation: r.value("relation") || null, tags: tags } }, base));
+        return;
+      }
+      base.resident_id = parseInt(block.dataset.residentId, 10);
+      CORRECTABLE.forEach(function (name) {
+        var after = r.value(name), before = r.value("before_" + name);
+        if (name === "phone" && !after) return;  // the page shows no number to edit: empty keeps it
+        if (after !== before) {
+          changes.push(Object.assign({ uuid: newUuid(), kind: "resident_corrected", field: name,
+                                       before: before || null, after: after || null }, base));
+        }
+      });
+      r.checked("tags_add").forEach(function (code) {
+        changes.push(Object.assign({ uuid: newUuid(), kind: "tag_added", field: "tag", after: code }, base));
+      });
+      r.checked("tags_end").forEach(function (code) {
+        changes.push(Object.assign({ uuid: newUuid(), kind: "tag_ended", field: "tag", before: code }, base));
+      });
+      if (r.value("status")) {
+        changes.push(Object.assign({ uuid: newUuid(), kind: "resident_left", field: "status", after: r.value("status"),
+                                     day: r.value("left_on") || null, moved_to: r.value("moved_to") || null }, base));
+      }
+    });
+    return changes;
+  }
+
+  function restore(form, changes) {
+    changes.forEach(function (change) {
+      var block = change.kind === "resident_added" ? form.querySelector(".resident-editor.new-resident") :
+        form.querySelector('.resident-editor[data-resident-id="' + change.resident_id + '"]');
+      if (!block) return;
+      var r = reader(form, block);
+      var set = function (name, value) { var input = r.input(name); if (input && value != null) input.value = value; };
+      var check = function (name, code) {
+        Array.prototype.forEach.call(r.boxes(name), function (box) { if (box.value === code) box.checked = true; });
+      };
+      set("reason", change.reason);
+      if (change.kind === "resident_added") {
+        var person = change.person || {};
+        ["name", "phone", "birth_year", "relation"].forEach(function (name) { set(name, person[name]); });
+        (person.tags || []).forEach(function (code) { check("tags", code); });
+      } else if (change.kind === "resident_corrected") {
+        set(change.field, change.after);
+      } else if (change.kind === "tag_added") {
+        check("tags_add", change.after);
+      } else if (change.kind === "tag_ended") {
+        check("tags_end", change.before);
+      } else if (change.kind === "resident_left") {
+        set("status", change.after); set("left_on", change.day); set("moved_to", change.moved_to);
+      }
+      block.open = true;
+    });
+  }
+
+  function reveal(form) {
+    form.querySelectorAll(".resident-editor").forEach(function (block) {
+      if (block.querySelector('[aria-invalid="true"]')) block.open = true;
+    });
+  }
+
+  window.registerChanges = { collect: collect, restore: restore, reveal: reveal };
 })();

@@ -68,7 +68,7 @@ def test_a_visited_household_moves_down_the_list(phone, live_server):
     due.get_by_role("link").click()
     phone.get_by_role("link", name="记录走访").click()
     expect(phone.locator("#location-status")).to_contain_text("已定位")
-    phone.get_by_label("无人在家").check()
+    phone.get_by_label("在别处见到").check()  # a contact: only a contact makes the household visited
     phone.get_by_role("button", name="保存走访").click()
     expect(phone.locator(".household-summary .status")).to_contain_text("本周期已走访")
     phone.get_by_role("link", name="我的住户").first.click()
