@@ -117,10 +117,10 @@ def measure(target, runs=9):
         (items_ms, _), (plain_ms, _), (least_ms, _) = compared(
             runs, lambda cell_ids=cell_ids: review.items(db, cell_ids, since), raw_query(db, plain, [since]),
             raw_query(db, FLAGGED_ONLY.format(scope=scope), [since]))
-        figures[who] = {"items": len(found), "open": sum(i["state"] != "decided" for i in found), "by_reason": by_reason,
-                        "html_bytes": len(html), "page_p50_ms": page_p50, "page_p95_ms": page_p95,
-                        "bare_p50_ms": bare_p50, "bare_p95_ms": bare_p95, "items_ms": items_ms,
-                        "plain_sql_ms": plain_ms, "flagged_only_ms": least_ms}
+        figures[who] = {"items": len(found), "open": sum(i["state"] != "decided" for i in found),
+                        "by_reason": by_reason, "html_bytes": len(html), "page_p50_ms": page_p50,
+                        "page_p95_ms": page_p95, "bare_p50_ms": bare_p50, "bare_p95_ms": bare_p95,
+                        "items_ms": items_ms, "plain_sql_ms": plain_ms, "flagged_only_ms": least_ms}
     db.close()
     shutil.rmtree(folder, ignore_errors=True)
     return figures

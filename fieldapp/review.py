@@ -27,8 +27,8 @@ STATE_FILTERS = ("open", *review.STATES, "all")
 REASONS = {"off_site": _l("Off-site"), "imprecise": _l("Imprecise position"), "no_location": _l("No position"),
            "late": _l("Entered late"), "burst": _l("Many households in a few minutes"),
            "sensitive": _l("Vulnerable group"), "conflict": _l("Conflicting change")}
-REASON_ICONS = {"off_site": "⚠", "imprecise": "≈", "no_location": "∅", "late": "◷", "burst": "⚡", "sensitive": "♥",
-                "conflict": "⇄"}
+REASON_ICONS = {"off_site": "⚠", "imprecise": "≈", "no_location": "∅", "late": "◷", "burst": "⚡",
+                "sensitive": "♥", "conflict": "⇄"}
 STATES = {"new": _l("New"), "asked": _l("Waiting for the member"), "answered": _l("Answered"),
           "decided": _l("Decided"), "open": _l("Not decided"), "all": _l("All")}
 ACTIONS = {"accept": _l("Accepted"), "ask": _l("Question"), "answer": _l("Answer"), "reject": _l("Rejected"),
@@ -133,14 +133,14 @@ def index():
     page, notice = inputs.page_number(request.args.get("page"), max(1, -(-len(chosen) // PAGE)))
     notices += [notice] if notice else []
     shown = _prepared(db, review.details(db, chosen[(page - 1) * PAGE:page * PAGE]))
-    args = list_args(request.args)
-    args.pop("page", None)
+    back = list_args(request.args)  # where an action on an item returns to: this page of the list
+    args = {key: value for key, value in back.items() if key != "page"}
     grids = {}
     if current_user.role == "admin":
         grids = {c["grid_id"]: c["grid_name"] for c in coverage.cells(db, None)}
     return render("review/index.html", "review/_list.html", shown=shown, total=len(chosen), first=(page - 1) * PAGE,
                   page_number=page, more=page * PAGE < len(chosen), counts=review.counts(everything),
-                  filters=filters, notices=notices, args=args, grids=grids, texts=texts(), back=args,
+                  filters=filters, notices=notices, args=args, grids=grids, texts=texts(), back=back,
                   window_days=review.WINDOW_DAYS)
 
 

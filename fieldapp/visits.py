@@ -99,7 +99,7 @@ def amend(household_id, visit_id):
         reason, outcome, notes, errors = parse_amendment(form, visit)
         if not errors:
             review.answer_by_amendment(db, visit_id, current_user.id, rules.iso(rules.utcnow()), reason, outcome,
-                                       notes)
+                                       notes, ip=request.remote_addr)
             flash(_("Amendment saved; the original visit is kept."), "info")
             return redirect(url_for("households.show", household_id=household_id, _anchor=f"visit-{visit_id}"))
     return render("visits/amend.html", household=household, visit=visit, errors=errors, form=form,

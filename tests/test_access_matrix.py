@@ -312,7 +312,8 @@ def _footprint(db, world, target):
             database.rows(db, "SELECT id, user_id, valid_to FROM assignments WHERE cell_id = ?", [cell]),
             database.rows(db, "SELECT name, phone FROM residents WHERE household_id = ?", [household]),
             database.rows(db, "SELECT id FROM review_events WHERE (subject = 'visit' AND subject_id = ?) OR "
-                              "(subject = 'change' AND subject_id = ?)", [world["visits"][target], world["changes"][target]]))
+                              "(subject = 'change' AND subject_id = ?)",
+                          [world["visits"][target], world["changes"][target]]))
 
 
 def _readable(response):

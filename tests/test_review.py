@@ -299,6 +299,7 @@ def test_amending_the_visit_answers_the_question_even_after_the_window(app, clie
     assert response.status_code == 302
     assert one(db, "SELECT action, note FROM review_events ORDER BY id DESC LIMIT 1") == {
         "action": "answer", "note": "其实没人在家"}
+    assert scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'review_answer' AND target_id = ?", [visit]) == 1
     assert client.get(f"/households/{home}/visits/{visit}/amend").status_code == 403  # answered: the window again
 
 
@@ -328,11 +329,12 @@ def test_a_leader_asks_about_a_change_and_its_author_answers(client, auth, db, g
     _, change = record_change(db, home, resident, grid["m1"], kind="tag_ended", field="tag", before="elderly_alone",
                               after=None)
     auth.login("lead")
-    assert post(client, auth, f"/review/changes/{change}/ask", note="老人是搬去子女家了吗？").status_code == 302
+    question = "老人是搬去子女家了吗？"
+    assert post(client, auth, f"/review/changes/{change}/ask", note=question).status_code == 302
     auth.logout()
     auth.login("m1")
     page = client.get(f"/households/{home}?lang=en").get_data(as_text=True)
-    assert "老人是搬去子女家了吗？" in page and "Tag ended" in page
+    assert question in page and "Tag ended" in page
     assert post(client, auth, f"/review/changes/{change}/answer", note="是的", next="household").status_code == 302
     assert states(db)[("change", change)] == "answered"
 

@@ -137,8 +137,8 @@ def flagged_visits(db, cell_ids, since):
     else:
         # From the scope's households into their visits: a grid reads its own visits, not the district's.
         homes = f"SELECT h.id FROM households h WHERE {in_clause('h.cell_id', cell_ids, params, 'cell')}"
-        received = (f"SELECT {columns} FROM visits v WHERE {_ANY_OF[db.dialect.name].format(column='v.household_id', rows=homes)} "
-                    f"AND v.received_at >= :since")
+        home_of_visit = _ANY_OF[db.dialect.name].format(column="v.household_id", rows=homes)
+        received = f"SELECT {columns} FROM visits v WHERE {home_of_visit} AND v.received_at >= :since"
         earlier = (f"SELECT {columns} FROM visits v JOIN households h ON h.id = v.household_id "
                    f"WHERE v.received_at < :since AND {acted} AND {in_clause('h.cell_id', cell_ids, params, 'acted')}")
     span = BURST_MINUTES * 60
@@ -151,7 +151,8 @@ def flagged_visits(db, cell_ids, since):
         starts AS MATERIALIZED (
             SELECT x.user_id, x.visited_at FROM (
                 SELECT w.user_id, w.visited_at,
-                       lead(w.visited_at, {BURST_VISITS - 1}) OVER (PARTITION BY w.user_id ORDER BY w.visited_at) AS run_end
+                       lead(w.visited_at, {BURST_VISITS - 1})
+                           OVER (PARTITION BY w.user_id ORDER BY w.visited_at) AS run_end
                 FROM visits w WHERE w.user_id IN ({members})
                 AND w.visited_at >= :near_since) x
             WHERE x.run_end IS NOT NULL AND NOT {_apart(db, 'x.run_end', 'x.visited_at', 2 * span)}),
@@ -258,8 +259,8 @@ _VISIT_COLUMNS = ("v.id, v.household_id, h.address, h.cell_id, v.user_id, u.disp
                   f"FROM visits v JOIN households h ON h.id = v.household_id JOIN users u ON u.id = v.user_id "
                   f"{visit_data.STANDING_JOIN}")
 _CHANGE_COLUMNS = ("c.*, h.address, h.cell_id, u.display_name AS member, r.name AS resident_name "
-                   "FROM register_changes c JOIN households h ON h.id = c.household_id JOIN users u ON u.id = c.user_id "
-                   "LEFT JOIN residents r ON r.id = c.resident_id")
+                   "FROM register_changes c JOIN households h ON h.id = c.household_id "
+                   "JOIN users u ON u.id = c.user_id LEFT JOIN residents r ON r.id = c.resident_id")
 
 
 def details(db, shown):
@@ -380,14 +381,16 @@ def question_waits(db, visit, user_id):
     return visit["user_id"] == user_id and open_question(db, "visit", visit["id"]) is not None
 
 
-def answer_by_amendment(db, visit_id, user_id, at, reason, outcome=None, notes=None):
+def answer_by_amendment(db, visit_id, user_id, at, reason, outcome=None, notes=None, ip=None):
     """Amend a visit (data/visits.amend) and, when a question on it waits for an answer, record the amendment's
-    reason as the answer, in one transaction. Returns the amendment's id."""
+    reason as the answer (with its audit log entry), in one transaction. Returns the amendment's id."""
     with write(db):
         amendment_id = visit_data.amend(db, visit_id, user_id, at, reason, outcome, notes)
         if open_question(db, "visit", visit_id):
-            insert(db, "review_events", {"subject": "visit", "subject_id": visit_id, "user_id": user_id, "at": at,
-                                         "action": "answer", "note": reason})
+            event_id = insert(db, "review_events", {"subject": "visit", "subject_id": visit_id, "user_id": user_id,
+                                                   "at": at, "action": "answer", "note": reason})
+            audit.log(db, user_id=user_id, action="review_answer", target_type="visit", target_id=visit_id,
+                      detail={"event": event_id, "amendment": amendment_id}, ip=ip)
         return amendment_id
 
 
@@ -406,7 +409,8 @@ def questions(db, *, user_id=None, household_id=None, since=None):
         SELECT * FROM (
             SELECT e.id AS event_id, e.subject, e.subject_id, e.note AS question, e.at AS asked_at,
                    asker.display_name AS asked_by,
-                   coalesce(v.user_id, c.user_id) AS author_id, coalesce(v.household_id, c.household_id) AS household_id,
+                   coalesce(v.user_id, c.user_id) AS author_id,
+                   coalesce(v.household_id, c.household_id) AS household_id,
                    h.address, v.visited_at, v.location_flag, c.kind, c.field, c.before, c.after, c.server_value,
                    c.resident_id, r.name AS resident_name
             FROM review_events e JOIN users asker ON asker.id = e.user_id
