@@ -341,6 +341,27 @@ def derived_uuid(form_uuid, part):
     return str(uuidlib.uuid5(namespace, part))
 
 
+def form_change_uuids(form):
+    """The ids every change a form's fields could have made carry (derived_uuid), whether or not it differs now:
+    a resend of a form whose changes were saved (a resident who then left is no longer in it) finds them."""
+    parts = set()
+    for key in form.keys():
+        found = re.match(r"^(r\d+_|nr_)(.+)$", key)
+        if not found:
+            continue
+        prefix, name = found.groups()
+        if prefix == "nr_":
+            parts.add("nr_resident_added")
+        elif name in CORRECTABLE:
+            parts.add(f"{prefix}{name}")
+        elif name == "status":
+            parts.add(f"{prefix}resident_left")
+        elif name in ("tags_add", "tags_end"):
+            kind = "tag_added" if name == "tags_add" else "tag_ended"
+            parts.update(f"{prefix}{kind}:{code}" for code in form.getlist(key))
+    return {derived_uuid(form.get("uuid"), part) for part in parts} - {""}
+
+
 def resident_changes(form, prefix, resident, *, form_uuid, household_id):
     """The changes (wire form) that an "Edit resident" block of a form asks for: each field that differs from
     the value the page showed (its before_ field), each tag added or ended, the resident's end."""

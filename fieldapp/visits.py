@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from fieldapp import access, rules
+from fieldapp import access, registerform, rules
 from fieldapp import register as register_view
 from fieldapp.data import households, requests, review, visits
 from fieldapp.data import register as register_data
@@ -48,6 +48,8 @@ def create(household_id):
             visits.record_conflict(db, uuid=known["uuid"], visit_id=known["id"], user_id=current_user.id,
                                    received_at=rules.iso(rules.utcnow()), body=body)
         return _saved("existing" if same else "conflict", household_id, known["id"])
+    if request.form.get("save") == "changes":
+        return _changes_only(db, household)
     context = _context(db, household)
     visit, new_requests, followups, errors = parse_visit(
         request.form, household=household, residents=context["residents"],
@@ -68,6 +70,25 @@ def create(household_id):
         return render("visits/form.html", **context, errors=errors, form=request.form,
                       visit_uuid=visit["uuid"], status=409)
     return _saved(result, household_id, visit_id)
+
+
+def _changes_only(db, household):
+    """Save the form's register changes without a visit (learnt by a call, from a neighbour): each applied once."""
+    changes, errors = register_view.visit_changes(db, request.form, household)
+    if not changes and not errors and register_data.any_recorded(db, registerform.form_change_uuids(request.form)):
+        flash(_("These changes were already saved."), "info")  # a double tap, a retry
+        return redirect(url_for("households.show", household_id=household["id"], _anchor="residents"))
+    if not changes and not errors:
+        errors["register-changes"] = _("Nothing to save: change a resident first, or save the visit.")
+    if errors:
+        return render("visits/form.html", **_context(db, household), errors=errors, form=request.form,
+                      visit_uuid=request.form.get("uuid") or str(uuidlib.uuid4()), status=422)
+    results = register_data.record_all(db, changes, ip=request.remote_addr)
+    if any(result == "conflict" for result, _id in results):
+        flash(_("Someone changed this meanwhile: your change is kept for the grid leader's review."), "error")
+    else:
+        flash(_("Register changes saved."), "info")
+    return redirect(url_for("households.show", household_id=household["id"], _anchor="residents"))
 
 
 def _saved(result, household_id, visit_id):

@@ -370,3 +370,25 @@ def test_a_kept_conflict_shows_in_the_history_and_the_audit_log_without_names(au
     assert database.scalar(db, "SELECT name FROM residents WHERE id = ?", [world["son"]]) == "李强国"
     detail = json.loads(database.scalar(db, "SELECT detail FROM audit_log WHERE action = 'register_change'"))
     assert detail["state"] == "conflict" and detail["field"] == "name" and "李" not in json.dumps(detail, ensure_ascii=False)
+
+
+def test_the_visit_form_saves_its_changes_without_a_visit(auth, client, db, world):
+    """Learnt without a visit (a call, a neighbour): "Save changes without a visit" records the changes alone,
+    once however often it is sent, and says when there is nothing to save."""
+    auth.login("m1")
+    url = f"/households/{world['home']}/visits?lang=en"
+    empty = client.post(url, data=visit_form(auth, world, save="changes", outcome=""))
+    assert empty.status_code == 422
+    assert "Nothing to save: change a resident first, or save the visit." in empty.get_data(as_text=True)
+    son = world["son"]
+    form = visit_form(auth, world, save="changes", outcome="",
+                      **{f"r{son}_status": "moved_out", f"r{son}_left_on": "2026-11-20", f"r{son}_reason": "去外地工作"})
+    assert client.post(url, data=form).status_code == 302
+    assert client.post(url, data=form).status_code == 302  # a double tap
+    assert count(db, "visits") == 0
+    assert database.rows(db, "SELECT kind, visit_id FROM register_changes") == [
+        {"kind": "resident_left", "visit_id": None}]
+    page = client.get(f"/households/{world['home']}?lang=en").get_data(as_text=True)
+    assert "Register changes saved." in page and "These changes were already saved." in page
+    residents = page.split('id="residents"')[1].split("</section>")[0]
+    assert "王秀英" in residents and "李强" not in residents  # he left the list, not the history

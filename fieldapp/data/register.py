@@ -195,6 +195,13 @@ def resolve(db, change_id, *, user_id, at, day, apply, note=None):
         return insert(db, "register_changes", row)
 
 
+def any_recorded(db, uuids):
+    """Whether a change with one of uuids was recorded."""
+    params = {}
+    return bool(uuids) and one(db, f"SELECT 1 AS found FROM register_changes WHERE "
+                                   f"{in_clause('uuid', list(uuids), params, 'uuid')} LIMIT 1", params) is not None
+
+
 def record_all(db, changes, *, ip=None, visit_id=None):
     """Record changes (each as record_in takes it) inside the caller's transaction, each created or kept one with
     its audit entry (ids and field names only); returns [(result, change_id)] in order."""

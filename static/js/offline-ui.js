@@ -96,9 +96,15 @@
       var badge = document.createElement("strong");
       badge.className = "waiting-badge";
       badge.textContent = "⇡ " + (item.state === "waiting" ? texts.waiting : item.state === "conflict" ? texts.conflict : texts.rejected);
-      head.append(badge, " · " + new Date(item.payload.visited_at).toLocaleString() + " · " + (outcomes[item.payload.outcome] || item.payload.outcome));
-      li.append(head);
-      if (item.payload.notes) { var notes = document.createElement("p"); notes.textContent = item.payload.notes; li.append(notes); }
+      if (item.type === "change") {  // a register change made on its own
+        head.append(badge, " · " + new Date(item.payload.made_at || item.queued_at).toLocaleString() + " · " + texts.registerChange);
+        li.append(head);
+        if (item.payload.reason) { var why = document.createElement("p"); why.textContent = item.payload.reason; li.append(why); }
+      } else {
+        head.append(badge, " · " + new Date(item.payload.visited_at).toLocaleString() + " · " + (outcomes[item.payload.outcome] || item.payload.outcome));
+        li.append(head);
+        if (item.payload.notes) { var notes = document.createElement("p"); notes.textContent = item.payload.notes; li.append(notes); }
+      }
       if (item.state !== "waiting") {
         Object.keys(item.errors || {}).forEach(function (key) {
           var error = document.createElement("p");
@@ -106,6 +112,16 @@
           error.textContent = item.errors[key];
           li.append(error);
         });
+        if (item.type === "change") {  // fixed by making the change again; only discarding it is offered
+          var drop = document.createElement("button");
+          drop.type = "button";
+          drop.className = "small";
+          drop.textContent = texts.discard;
+          drop.addEventListener("click", function () { queue.remove(item.uuid).then(refresh); });
+          li.append(drop);
+          list.append(li);
+          return;
+        }
         var edit = document.createElement("a");
         edit.className = "button small";
         edit.href = list.dataset.newVisitUrl + "?restore=" + encodeURIComponent(item.uuid);

@@ -137,6 +137,7 @@
     });
     if (!queue || !window.indexedDB) return;  // the plain form post, as without JavaScript
     event.preventDefault();
+    if (event.submitter && event.submitter.value === "changes") return saveChangesOnly(queue, event.submitter);
     form.dataset.submitting = "yes";
     var button = document.getElementById("save-visit");
     button.setAttribute("aria-busy", "true");
@@ -167,6 +168,34 @@
       }
     }).catch(function () { done(button); });
   });
+  // The "Residents" part alone, without a visit: each change its own item in the queue, sent as the visits are.
+  function saveChangesOnly(queue, button) {
+    var changes = window.registerChanges ? window.registerChanges.collect(form, new Date().toISOString()) : [];
+    if (!changes.length) { showErrors({ "register-changes": button.dataset.nothing }); return; }
+    form.dataset.submitting = "yes";
+    button.setAttribute("aria-busy", "true");
+    var userId = parseInt(document.body.dataset.userId, 10), queuedAt = new Date().toISOString();
+    Promise.all(changes.map(function (change) {
+      return queue.put({ uuid: change.uuid, type: "change", household_id: change.household_id, user_id: userId,
+                         payload: change, state: "waiting", errors: {}, queued_at: queuedAt });
+    })).then(function () {
+      return navigator.onLine === false ? { offline: true, results: {} } : queue.send();
+    }).then(function (report) {
+      var refused = {};
+      changes.forEach(function (change) {
+        var answer = report.results[change.uuid];
+        if (answer && answer.status === "rejected") Object.assign(refused, answer.errors || {});
+      });
+      if (Object.keys(refused).length) {
+        showErrors(refused);
+        form.dataset.submitting = "";
+        button.removeAttribute("aria-busy");
+        return;
+      }
+      location.assign(form.dataset.householdUrl + "#residents");
+    }).catch(function () { form.dataset.submitting = ""; button.removeAttribute("aria-busy"); });
+  }
+
   // Back from the history cache after a save: this is a new visit, with a new id.
   window.addEventListener("pageshow", function (event) {
     if (event.persisted && form.dataset.submitting === "yes") field("uuid").value = newUuid();

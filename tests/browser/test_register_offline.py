@@ -94,3 +94,20 @@ def test_a_visit_recorded_offline_brings_its_two_changes_once(phone, live_server
     phone.goto(f"/households/{household_id}")
     expect(phone.locator("#register-history")).to_contain_text("李建华")
     expect(phone.locator("#register-history")).to_contain_text("不再独居")
+
+    # Learnt later without a visit, still without signal: the change alone waits, and reaches the server once.
+    live_server.stop()
+    phone.context.set_offline(True)
+    phone.goto(f"/households/{household_id}/visits/new")
+    elder = phone.locator(f'.resident-editor[data-resident-id="{resident_id}"]')
+    elder.locator("summary").click()
+    elder.locator(".tags-add").get_by_label("残疾人").check()
+    elder.get_by_label("原因").fill("办了残疾证")
+    phone.get_by_role("button", name="只保存名册变更（不登记走访）").click()
+    expect(phone.locator("#pending-visits")).to_contain_text("名册变更")
+    live_server.start()
+    back_online(phone)
+    expect(phone.locator("#queue-bar")).to_be_hidden(timeout=20_000)
+    visits_after, changes_after, cycle_after = stored(live_server, household_id)
+    assert visits_after == visits and cycle_after == 14  # 残疾人: a fortnight
+    assert [(c["kind"], c["after"], c["visit_id"]) for c in changes_after[2:]] == [("tag_added", "disabled", None)]
