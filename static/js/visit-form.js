@@ -1,4 +1,15 @@
 // The visit form: a fresh visit id when the form opens, the phone's location, one save per tap.
+
+// A client-generated id (UUID 4) for a visit, a request or a register change: a resend carries the same one.
+function newUuid() {
+  "use strict";
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  var b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+  var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+  return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+}
+
 (function () {
   "use strict";
   var form = document.getElementById("visit-form");
@@ -7,13 +18,6 @@
   var status = document.getElementById("location-status");
   var text = JSON.parse(status.dataset.texts);  // the page's words, in the page's language
 
-  function newUuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
   // A form shown again after an error keeps its id (the same visit); a freshly opened one gets a new id.
   if (field("uuid").dataset.freshUuid === "yes") field("uuid").value = newUuid();
 
@@ -210,13 +214,6 @@
   "use strict";
   var CORRECTABLE = ["name", "phone", "birth_year", "relation"];
 
-  function newUuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
 
   function reader(form, block) {
     var prefix = block.dataset.prefix;
