@@ -102,10 +102,9 @@ def measure(target, runs=9):
         plain = PLAIN[engine].format(late=review.LATE_HOURS, span=review.BURST_MINUTES * 60,
                                      burst=review.BURST_VISITS, scope=scope, remote=REMOTE)
         plain_rows = raw_query(db, plain, [since])()
-        # The list also holds visits received before the window that someone acted on in it; the plain statement
-        # reads the window's visits only.
-        flagged = {i["id"] for i in found if i["subject"] == "visit" and set(i["reasons"]) & set(review.VISIT_REASONS)
-                   and i["received_at"] >= since}
+        # The list's doubtful visits received in the window (it also holds older ones someone acted on lately).
+        flagged = {i["id"] for i in found if i["subject"] == "visit" and i["received_at"] >= since
+                   and set(i["reasons"]) & set(review.VISIT_REASONS)}
         assert flagged == {row[0] for row in plain_rows}, f"{who}: the list and the plain statement disagree"
         by_reason = {reason: sum(reason in i["reasons"] for i in found) for reason in review.REASONS}
         client = signed_in_client(app, username)

@@ -105,7 +105,7 @@ def _last_action(subject, alias):
 
 
 def _acted_on(subject, alias):
-    """Whether someone acted on subject alias.id since :since (SQL; index review_events_at)."""
+    """Whether someone acted on subject alias.id since :since (SQL; index review_events_subject_at)."""
     return (f"{alias}.id IN (SELECT e.subject_id FROM review_events e WHERE e.subject = '{subject}' "
             f"AND e.at >= :since)")
 
@@ -142,7 +142,8 @@ def flagged_visits(db, cell_ids, since):
         earlier = (f"SELECT {columns} FROM visits v JOIN households h ON h.id = v.household_id "
                    f"WHERE v.received_at < :since AND {acted} AND {in_clause('h.cell_id', cell_ids, params, 'acted')}")
     span = BURST_MINUTES * 60
-    # A sieve before households are counted visit by visit: 5 visits within BURST_MINUTES of a visit are 5 in a row
+    # A visit someone acted on was doubtful then, and stays so (what makes it doubtful is never undone): the flags
+    # alone decide. A sieve before households are counted visit by visit: 5 visits within BURST_MINUTES of a visit are 5 in a row
     # of the member's, all within twice that span, and it lies among them. Those runs' first visits (starts) come
     # from one pass over the member's visits in index order; only the visits they reach (dense) are counted. A
     # visit made before the window (received late) is counted on its own.
@@ -164,11 +165,9 @@ def flagged_visits(db, cell_ids, since):
                    CASE WHEN (v.visited_at < :since OR d.id IS NOT NULL)
                              AND {_households_around(db)} >= :burst THEN 1 ELSE 0 END AS burst
             FROM recent v LEFT JOIN dense d ON d.id = v.id
-            WHERE v.location_flag != 'ok' OR {_is_late(db)} OR v.visited_at < :since OR d.id IS NOT NULL
-               OR {_acted_on('visit', 'v')})
+            WHERE v.location_flag != 'ok' OR {_is_late(db)} OR v.visited_at < :since OR d.id IS NOT NULL)
         SELECT j.id, j.received_at, j.location_flag, j.late, j.burst, {_last_action('visit', 'j')} AS last_action
-        FROM judged j
-        WHERE j.location_flag != 'ok' OR j.late = 1 OR j.burst = 1 OR {_acted_on('visit', 'j')}
+        FROM judged j WHERE j.location_flag != 'ok' OR j.late = 1 OR j.burst = 1
         """
     return [{"subject": "visit", "id": row["id"], "received_at": row["received_at"],
              "reasons": _visit_reasons(row), "state": state_of(row["last_action"])}
@@ -208,13 +207,18 @@ def reviewed_changes(db, cell_ids, since):
     """The register changes to review of the households of cell_ids (None: all): members' sensitive changes
     received since, those someone acted on since, and unresolved conflicts: id, received_at, reasons, state."""
     params = {"since": since}
+    # Read by time and state, not the whole register: the window's changes, the conflicts (few), the changes someone
+    # acted on in the window.
+    candidates = ("SELECT r.id FROM register_changes r WHERE r.received_at >= :since "
+                  "UNION ALL SELECT r.id FROM register_changes r WHERE r.state = 'conflict' "
+                  "UNION ALL SELECT e.subject_id FROM review_events e WHERE e.subject = 'change' AND e.at >= :since")
     # A leader's own change, or one that applies a conflict they resolved, is theirs: nothing to review.
     sql = f"""
         SELECT c.id, c.received_at, CASE WHEN c.state = 'conflict' THEN 1 ELSE 0 END AS conflict,
                CASE WHEN u.role = 'member' AND {_sensitive()} THEN 1 ELSE 0 END AS sensitive,
                {_last_action('change', 'c')} AS last_action
         FROM register_changes c JOIN households h ON h.id = c.household_id JOIN users u ON u.id = c.user_id
-        WHERE {in_clause('h.cell_id', cell_ids, params, 'cell')} AND c.resolves_id IS NULL
+        WHERE c.id IN ({candidates}) AND {in_clause('h.cell_id', cell_ids, params, 'cell')} AND c.resolves_id IS NULL
           AND ((c.state = 'conflict' AND (c.received_at >= :since OR {_unresolved()}))
                OR (c.received_at >= :since AND u.role = 'member' AND {_sensitive()})
                OR {_acted_on('change', 'c')})
