@@ -139,10 +139,10 @@ def flagged_visits(db, cell_ids, since):
                    f"AND {in_clause('h.cell_id', cell_ids, params, 'asked')}")
     span = BURST_MINUTES * 60
     # A visit asked about was doubtful then, and stays so (what makes it doubtful is never undone): the flags alone
-    # decide. A sieve before households are counted visit by visit: 5 visits within BURST_MINUTES of a visit are 5 in a row
-    # of the member's, all within twice that span, and it lies among them. Those runs' first visits (starts) come
-    # from one pass over the member's visits in index order; only the visits they reach (dense) are counted. A
-    # visit made before the window (received late) is counted on its own.
+    # decide. A sieve before households are counted visit by visit: 5 visits within BURST_MINUTES of a visit are 5
+    # in a row of the member's, all within twice that span, and it lies among them. Those runs' first visits
+    # (starts) come from one pass over the member's visits in index order; only the visits they reach (dense) are
+    # counted. A visit made before the window (received late, or asked about since) is counted on its own.
     sql = f"""
         WITH recent AS ({received} UNION ALL {earlier}),
         starts AS MATERIALIZED (
