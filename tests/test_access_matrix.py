@@ -368,6 +368,7 @@ NOT_RECORDS = {
     "description", "resolution",  # a request's texts
     "user", "target_id",  # the admin's audit search: admins see everything
     "occupancy", "retired", "made_at",  # a register change's values
+    "save",  # which button of the visit form: the visit, or its register changes alone
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
 }

@@ -134,6 +134,16 @@ def test_a_visit_made_before_the_window_is_judged_on_its_own(db, grid):
     assert reasons(db, [grid["cell"]])[("visit", sent_late)] == ["late", "burst"]
 
 
+def test_an_older_visit_stays_while_its_question_waits(db, grid):
+    old = record_visit(db, grid["homes"][0], grid["m1"], at(days=-35), flag="off_site")
+    assert ("visit", old) not in reasons(db)
+    review.act(db, "visit", old, "ask", user_id=grid["lead"], at=at(), day=NOW.date().isoformat(),
+               note="还记得吗？")
+    for scope in (None, [grid["cell"]]):
+        found = {(i["subject"], i["id"]): i for i in review.items(db, scope)}
+        assert found[("visit", old)]["reasons"] == ["off_site"] and found[("visit", old)]["state"] == "asked"
+
+
 def test_several_reasons_and_the_scope(db, grid):
     homes, m1 = grid["homes"], grid["m1"]
     both = record_visit(db, homes[0], m1, at(-26 * 60), received_at=at(-1), flag="off_site", distance=300.0)

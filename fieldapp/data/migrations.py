@@ -858,9 +858,7 @@ migrations.sql("0014_review_index", sqlite=_REVIEW_INDEX, postgresql=_REVIEW_IND
 
 
 _REVIEW_WINDOW = """
-    -- The review's window is read by time: a month of one subject's review events (not every one since the start),
-    -- and a month of register changes (not the whole register).
-    CREATE INDEX review_events_subject_at ON review_events(subject, at, subject_id);
+    -- The leader's review reads a month of register changes by their arrival, not the whole register.
     CREATE INDEX register_changes_received ON register_changes(received_at);
     """
 migrations.sql("0015_review_window", sqlite=_REVIEW_WINDOW, postgresql=_REVIEW_WINDOW)

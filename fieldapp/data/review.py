@@ -2,12 +2,11 @@
 as its review events (append-only) make it; the events themselves; the questions that go back to members.
 
 A visit is doubtful when its position is off-site, imprecise or missing (visits.location_flag; not for a phone
-call, made from anywhere), when it was
-received more than LATE_HOURS after its device time, or when it lies in a burst: the member's visits from
+call, made from anywhere), when it was received more than LATE_HOURS after its device time, or when it lies in a burst: the member's visits from
 BURST_MINUTES before it to BURST_MINUTES after it cover at least BURST_VISITS households. A register change is
 reviewed when a member added or ended a sensitive tag (a vulnerable group) or a resident with one left, and
-whenever it is a conflict nobody has resolved. The list covers WINDOW_DAYS: items received in them, items someone
-acted on in them, and unresolved conflicts of any age.
+whenever it is a conflict nobody has resolved. The list covers WINDOW_DAYS: items received in them, older ones with
+a question asked or answered in them (still waiting), and unresolved conflicts of any age.
 
 An item's state is its latest event's: none (new), ask (asked: waiting for the member), answer (answered: back to
 the leader), accept / reject / apply / keep (decided: it leaves the list and stays in history). A decision is
@@ -60,11 +59,12 @@ def window_start(now=None):
     return rules.iso((now or rules.utcnow()) - timedelta(days=WINDOW_DAYS))
 
 
+_STATE_AFTER = {None: "new", "ask": "asked", "answer": "answered"}  # after any other action: decided
+
+
 def state_of(last_action):
     """An item's state from the action of its latest review event (None: no event yet)."""
-    if last_action is None:
-        return "new"
-    return {"ask": "asked", "answer": "answered"}.get(last_action, "decided")
+    return _STATE_AFTER.get(last_action, "decided")
 
 
 def _shifted(db, stamp, seconds):
@@ -104,10 +104,16 @@ def _last_action(subject, alias):
             f"ORDER BY x.id DESC LIMIT 1)")
 
 
-def _acted_on(subject, alias):
-    """Whether someone acted on subject alias.id since :since (SQL; index review_events_subject_at)."""
-    return (f"{alias}.id IN (SELECT e.subject_id FROM review_events e WHERE e.subject = '{subject}' "
-            f"AND e.at >= :since)")
+def _questioned_ids(subject):
+    """The ids of the subject's items with a question asked or answered since :since (SQL; index
+    review_events_action: a month's questions, not every decision of the month)."""
+    return (f"SELECT e.subject_id FROM review_events e WHERE e.action IN ('ask', 'answer') AND e.at >= :since "
+            f"AND e.subject = '{subject}'")
+
+
+def _questioned(subject, alias):
+    """Whether alias.id is one of _questioned_ids(subject) (SQL)."""
+    return f"{alias}.id IN ({_questioned_ids(subject)})"
 
 
 def _reasons(row, names):
@@ -115,38 +121,34 @@ def _reasons(row, names):
     return [name for name in names if row.get(name) or row.get("location_flag") == name]
 
 
-def _visit_reasons(row):
-    """_reasons of a visit's row, written out: the list's thousands of rows."""
-    found = [] if row["location_flag"] == "ok" else [row["location_flag"]]
-    return found + (["late"] if row["late"] else []) + (["burst"] if row["burst"] else [])
-
 
 def flagged_visits(db, cell_ids, since):
-    """The doubtful visits of the households of cell_ids (None: all) received since (UTC text), with those
-    someone acted on since: id, received_at, reasons, state."""
+    """The doubtful visits of the households of cell_ids (None: all) received since (UTC text), and older ones with
+    a question asked or answered since: id, received_at, reasons, state."""
     params = {"since": since, "burst": BURST_VISITS,
               "near_since": rules.iso(rules.parse_iso(since) - timedelta(minutes=BURST_MINUTES))}
     columns = f"v.id, v.user_id, v.visited_at, v.received_at, {_PLACE_FLAG} AS location_flag"
-    acted = _acted_on("visit", "v")
+    questioned = _questioned("visit", "v")
     # The members whose visits are looked at: everyone's for the district, else those who visited the scope.
     members = "SELECT DISTINCT r.user_id FROM recent r"
     if cell_ids is None:
         members = "SELECT u.id FROM users u"
         received = f"SELECT {columns} FROM visits v WHERE v.received_at >= :since"
-        earlier = f"SELECT {columns} FROM visits v WHERE v.received_at < :since AND {acted}"
+        earlier = f"SELECT {columns} FROM visits v WHERE v.received_at < :since AND {questioned}"
     else:
         # From the scope's households into their visits: a grid reads its own visits, not the district's.
         homes = f"SELECT h.id FROM households h WHERE {in_clause('h.cell_id', cell_ids, params, 'cell')}"
         home_of_visit = _ANY_OF[db.dialect.name].format(column="v.household_id", rows=homes)
         received = f"SELECT {columns} FROM visits v WHERE {home_of_visit} AND v.received_at >= :since"
         earlier = (f"SELECT {columns} FROM visits v JOIN households h ON h.id = v.household_id "
-                   f"WHERE v.received_at < :since AND {acted} AND {in_clause('h.cell_id', cell_ids, params, 'acted')}")
+                   f"WHERE v.received_at < :since AND {questioned} "
+                   f"AND {in_clause('h.cell_id', cell_ids, params, 'asked')}")
     span = BURST_MINUTES * 60
-    # A visit someone acted on was doubtful then, and stays so (what makes it doubtful is never undone): the flags
-    # alone decide. A sieve before households are counted visit by visit: 5 visits within BURST_MINUTES of a visit are 5 in a row
-    # of the member's, all within twice that span, and it lies among them. Those runs' first visits (starts) come
-    # from one pass over the member's visits in index order; only the visits they reach (dense) are counted. A
-    # visit made before the window (received late) is counted on its own.
+    # A visit asked about was doubtful then, and stays so (what makes it doubtful is never undone): the flags alone
+    # decide. A sieve before households are counted visit by visit: 5 visits within BURST_MINUTES of a visit are 5
+    # in a row of the member's, all within twice that span, and it lies among them. Those runs' first visits
+    # (starts) come from one pass over the member's visits in index order; only the visits they reach (dense) are
+    # counted. A visit made before the window (received late, or asked about since) is counted on its own.
     sql = f"""
         WITH recent AS ({received} UNION ALL {earlier}),
         starts AS MATERIALIZED (
@@ -169,19 +171,21 @@ def flagged_visits(db, cell_ids, since):
         SELECT j.id, j.received_at, j.location_flag, j.late, j.burst, {_last_action('visit', 'j')} AS last_action
         FROM judged j WHERE j.location_flag != 'ok' OR j.late = 1 OR j.burst = 1
         """
-    return [{"subject": "visit", "id": row["id"], "received_at": row["received_at"],
-             "reasons": _visit_reasons(row), "state": state_of(row["last_action"])}
-            for row in _uncompiled(db, sql, params)]
+    # Tuples, not dicts: a district's list has tens of thousands of rows.
+    return [{"subject": "visit", "id": visit_id, "received_at": received_at,
+             "reasons": ([] if flag == "ok" else [flag]) + (["late"] if late else []) + (["burst"] if burst else []),
+             "state": state_of(last_action)}
+            for visit_id, received_at, flag, late, burst, last_action in _uncompiled(db, sql, params)]
 
 
 def _uncompiled(db, sql, params):
-    """rows(db, sql, params), on PostgreSQL with its JIT compiler off for the statement: the planner cannot foresee
-    how few visits the sieve lets through, and compiling for the many it fears took 2 s of a grid's 0.15."""
+    """The rows of sql (tuples), on PostgreSQL with its JIT compiler off for the statement: the planner cannot
+    foresee how few visits the sieve lets through, and compiling for the many it fears took 2 s of a grid's 0.15."""
     if db.dialect.name != "postgresql":
-        return rows(db, sql, params)
+        return db.execute(sql, params).fetchall()
     with write(db):  # a transaction of its own, which the setting ends with
         db.execute("SET LOCAL jit = off")
-        return rows(db, sql, params)
+        return db.execute(sql, params).fetchall()
 
 
 def _sensitive(alias="c"):
@@ -204,14 +208,15 @@ def _unresolved(alias="c"):
 
 
 def reviewed_changes(db, cell_ids, since):
-    """The register changes to review of the households of cell_ids (None: all): members' sensitive changes
-    received since, those someone acted on since, and unresolved conflicts: id, received_at, reasons, state."""
+    """The register changes to review of the households of cell_ids (None: all): members' sensitive changes and
+    conflicts received since, older ones with a question asked or answered since, and unresolved conflicts: id,
+    received_at, reasons, state."""
     params = {"since": since}
-    # Read by time and state, not the whole register: the window's changes, the conflicts (few), the changes someone
-    # acted on in the window.
+    # Read by time and state, not the whole register: the window's changes, the conflicts (few), the changes with
+    # questions in the window.
     candidates = ("SELECT r.id FROM register_changes r WHERE r.received_at >= :since "
                   "UNION ALL SELECT r.id FROM register_changes r WHERE r.state = 'conflict' "
-                  "UNION ALL SELECT e.subject_id FROM review_events e WHERE e.subject = 'change' AND e.at >= :since")
+                  f"UNION ALL {_questioned_ids('change')}")
     # A leader's own change, or one that applies a conflict they resolved, is theirs: nothing to review.
     sql = f"""
         SELECT c.id, c.received_at, CASE WHEN c.state = 'conflict' THEN 1 ELSE 0 END AS conflict,
@@ -221,7 +226,7 @@ def reviewed_changes(db, cell_ids, since):
         WHERE c.id IN ({candidates}) AND {in_clause('h.cell_id', cell_ids, params, 'cell')} AND c.resolves_id IS NULL
           AND ((c.state = 'conflict' AND (c.received_at >= :since OR {_unresolved()}))
                OR (c.received_at >= :since AND u.role = 'member' AND {_sensitive()})
-               OR {_acted_on('change', 'c')})
+               OR {_questioned('change', 'c')})
         """
     return [{"subject": "change", "id": row["id"], "received_at": row["received_at"],
              "reasons": _reasons(row, CHANGE_REASONS), "state": state_of(row["last_action"])}
@@ -318,7 +323,7 @@ def item(db, subject, subject_id):
 
 
 def reviewable(found):
-    """Whether an item (from item) is one the review handles: doubtful for a reason, or already acted on."""
+    """Whether an item (from item) is one the review handles: doubtful for a reason, or already reviewed."""
     return bool(found["reasons"] or found["events"])
 
 
