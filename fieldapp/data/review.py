@@ -2,8 +2,9 @@
 as its review events (append-only) make it; the events themselves; the questions that go back to members.
 
 A visit is doubtful when its position is off-site, imprecise or missing (visits.location_flag; not for a phone
-call, made from anywhere), when it was received more than LATE_HOURS after its device time, or when it lies in a burst: the member's visits from
-BURST_MINUTES before it to BURST_MINUTES after it cover at least BURST_VISITS households. A register change is
+call, made from anywhere), when it was received more than LATE_HOURS after its device time, or when it lies in a
+burst: the member's visits from BURST_MINUTES before it to BURST_MINUTES after it cover at least BURST_VISITS
+households. A register change is
 reviewed when a member added or ended a sensitive tag (a vulnerable group) or a resident with one left, and
 whenever it is a conflict nobody has resolved. The list covers WINDOW_DAYS: items received in them, older ones with
 a question asked or answered in them (still waiting), and unresolved conflicts of any age.
