@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests import factories
+from tests import engines, factories
 
 ROLES = ("anon", "member", "leader", "admin")
 TARGETS = ("own", "other_cell", "other_grid")
@@ -273,6 +273,12 @@ def _answer(response):
 
 
 CASES = [(endpoint, role, target) for endpoint in ROUTES for role in ROLES for target in TARGETS]
+if engines.POSTGRES:
+    # On PostgreSQL every route for every signed-in role, in scope and out of the grid: the anonymous answers
+    # (a redirect before any query) and the neighbouring cell (the same scope query as the other grid's) decide
+    # nothing there that these do not, and the whole matrix runs on SQLite. Half the cases: the suite's time.
+    CASES = [(endpoint, role, target) for endpoint, role, target in CASES
+             if role != "anon" and target != "other_cell"]
 
 
 @pytest.mark.parametrize("endpoint, role, target", CASES)
