@@ -209,9 +209,20 @@ def test_a_rejected_visit_stops_counting(db, grid):
     assert scalar(db, "SELECT count(*) FROM visits WHERE id IN (?, ?)", [earlier, doubtful]) == 2  # nothing deleted
     clock = {"today": rules.today().isoformat(), "offset": "+480 minutes", "default_cycle": 30}
     status = households.with_status(db, clock, household_id=home)[0]
-    if "last_contact_at" not in status:
-        pytest.skip("the household status does not read contacts yet (the contact coverage work adds it)")
     assert status["needs_visit"] and status["status"] == "due"
+
+
+def test_the_household_page_marks_a_rejected_visit(client, auth, db, grid):
+    home = grid["homes"][0]
+    kept = record_visit(db, home, grid["m1"], at(-60))
+    doubtful = record_visit(db, home, grid["m1"], at(-30), flag="off_site", distance=900.0)
+    review.act(db, "visit", doubtful, "reject", user_id=grid["lead"], at=at(), day=NOW.date().isoformat(),
+               note="定位在两公里外")
+    auth.login("m1")
+    page = client.get(f"/households/{home}?lang=en").get_data(as_text=True)
+    rejected = page.split(f'id="visit-{doubtful}"')[1].split("</li>")[0]
+    assert "Rejected in review: does not count" in rejected
+    assert "Rejected in review" not in page.split(f'id="visit-{kept}"')[1].split("</li>")[0]
 
 
 # --- Pages and access ---------------------------------------------------------------------------------------

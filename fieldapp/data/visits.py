@@ -128,10 +128,12 @@ def by_uuid(db, uuid):
 
 
 def timeline(db, household_id, limit=50):
-    """A household's visits, newest first, with author, amendments and the requests raised in each."""
+    """A household's visits, newest first, with author, amendments, the requests raised in each, and whether the
+    leader's review rejected it (it no longer counts)."""
     visits = rows(
         db,
-        "SELECT v.*, u.display_name AS author FROM visits v JOIN users u ON u.id = v.user_id "
+        "SELECT v.*, u.display_name AS author, coalesce(vs.rejected, 0) AS rejected FROM visits v "
+        f"JOIN users u ON u.id = v.user_id {STANDING_JOIN} "
         "WHERE v.household_id = ? ORDER BY v.visited_at DESC, v.id DESC LIMIT ?",
         [household_id, limit],
     )
