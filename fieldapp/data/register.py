@@ -297,11 +297,6 @@ def history(db, household_id, limit=200):
                     "WHERE c.household_id = ? ORDER BY c.id DESC LIMIT ?", [household_id, limit])
 
 
-def today_for(clock):
-    """The local day on which a change made now takes effect."""
-    return clock["today"]
-
-
 def day_of(made_at, clock):
     """The local day of a device time (UTC text) in the community's zone."""
     return rules.local_date(made_at, rules.clock_zone(clock)).isoformat()

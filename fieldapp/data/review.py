@@ -19,6 +19,7 @@ from fieldapp import rules
 from fieldapp.data import audit, register
 from fieldapp.data import visits as visit_data
 from fieldapp.data.db import in_clause, insert, one, rows, write
+from fieldapp.data.status import listed
 
 WINDOW_DAYS = 30
 LATE_HOURS = 24
@@ -47,8 +48,7 @@ _SHIFTED = {"sqlite": "strftime('%Y-%m-%dT%H:%M:%SZ', {stamp}, '{seconds:+d} sec
 
 # A visit's position is doubtful only where the member should have stood at the door: a phone call (or one nobody
 # answered) is made from anywhere.
-_PLACE_FLAG = ("CASE WHEN v.outcome IN (" + ", ".join(f"'{o}'" for o in rules.REMOTE_OUTCOMES) + ") "
-               "THEN 'ok' ELSE v.location_flag END")
+_PLACE_FLAG = f"CASE WHEN v.outcome IN {listed(rules.REMOTE_OUTCOMES)} THEN 'ok' ELSE v.location_flag END"
 
 
 class Refused(Exception):

@@ -18,13 +18,13 @@ from fieldapp.data.db import in_clause, rows
 from fieldapp.data.standing import COUNTS, OUTCOME_NOW, STANDING_JOIN
 
 
-def _listed(values):
+def listed(values):
     """An SQL list of string literals: ('open', 'in_progress')."""
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
-_OPEN = _listed(rules.OPEN_REQUEST_STATUSES)
-_COUNTED = _listed((*rules.OPEN_REQUEST_STATUSES, "resolved"))  # resolved: awaiting the return visit
+_OPEN = listed(rules.OPEN_REQUEST_STATUSES)
+_COUNTED = listed((*rules.OPEN_REQUEST_STATUSES, "resolved"))  # resolved: awaiting the return visit
 
 
 def with_clause(dialect, where=None, *, requests=False, codes=False, held_on=False):
@@ -149,13 +149,13 @@ def attempted(began, due, last_attempt="h.last_attempt_at"):
 def contact_outcome(days, outcome=OUTCOME_NOW):
     """SQL of whether a visit's outcome is a contact for a household whose cycle is the SQL days
     (rules.counts_as_contact)."""
-    return (f"({outcome} IN {_listed(rules.IN_PERSON_OUTCOMES)} "
+    return (f"({outcome} IN {listed(rules.IN_PERSON_OUTCOMES)} "
             f"OR ({outcome} = 'phone_call' AND {phone_calls_count(days)}))")
 
 
 def attempt_outcome(outcome=OUTCOME_NOW):
     """SQL of whether a visit's outcome is an attempt (rules.ATTEMPT_OUTCOMES)."""
-    return f"{outcome} IN {_listed(rules.ATTEMPT_OUTCOMES)}"
+    return f"{outcome} IN {listed(rules.ATTEMPT_OUTCOMES)}"
 
 
 def attempt_days(db, clock, households):

@@ -4,6 +4,7 @@ import json
 from fieldapp import rules
 from fieldapp.data import ledger
 from fieldapp.data.db import insert, one, rows, write
+from fieldapp.data.status import listed
 # A visit's outcome as it stands (after an amendment) and whether it counts (not rejected in review); read as
 # visits.STANDING_JOIN, visits.OUTCOME_NOW, visits.COUNTS too.
 from fieldapp.data.standing import COUNTS, OUTCOME_NOW, STANDING_JOIN  # noqa: F401
@@ -58,10 +59,6 @@ _COUNTED_AS = {outcome: (("last_contact_at",) if outcome in rules.CONTACT_OUTCOM
                + (("last_attempt_at",) if outcome in rules.ATTEMPT_OUTCOMES else ()) for outcome in rules.OUTCOMES}
 
 
-def _listed(values):
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
-
-
 def set_standing(db, visit_id, *, outcome=None, rejected=None):
     """Record what an amendment (its new outcome) or a review (rejected or not) made of a visit, and work out
     its household's contact, attempt and last visit again; call inside the transaction that records the event."""
@@ -79,7 +76,7 @@ def _restanding(household):
     the SQL household, from its visits as they stand (without its WHERE)."""
     def latest(outcomes):
         return (f"(SELECT max(v.visited_at) FROM visits v {STANDING_JOIN} WHERE v.household_id = {household} "
-                f"AND {COUNTS} AND {OUTCOME_NOW} IN {_listed(outcomes)})")
+                f"AND {COUNTS} AND {OUTCOME_NOW} IN {listed(outcomes)})")
     return (f"UPDATE households SET last_contact_at = {latest(rules.CONTACT_OUTCOMES)}, "
             f"last_met_at = {latest(rules.IN_PERSON_OUTCOMES)}, last_attempt_at = {latest(rules.ATTEMPT_OUTCOMES)}")
 
