@@ -188,7 +188,8 @@ def create(db, *, uuid, household_id, category, description, responsible_user_id
         request_id = insert(db, "requests", {
             "uuid": uuid, "household_id": household_id, "visit_id": None, "category": category,
             "description": description, "status": "open", "responsible_user_id": responsible_user_id,
-            "due_date": due_date, "created_by": user_id, "created_at": at, "updated_at": at}, unless="uuid")
+            "due_date": due_date, "channel": channel or "other", "created_by": user_id, "created_at": at,
+            "updated_at": at}, unless="uuid")
         if request_id is None:  # a resend, maybe at the same moment on another connection (see visits.record)
             return False, scalar(db, "SELECT id FROM requests WHERE uuid = ?", [uuid])
         _event(db, request_id, user_id, at, "created", None, "open", description,

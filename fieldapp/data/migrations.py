@@ -862,3 +862,30 @@ _REVIEW_WINDOW = """
     CREATE INDEX register_changes_received ON register_changes(received_at);
     """
 migrations.sql("0015_review_window", sqlite=_REVIEW_WINDOW, postgresql=_REVIEW_WINDOW)
+
+
+# Where each request came in: at a visit, entered by staff (a call, a walk-in, other), a resident's own report,
+# a hotline work order. The ledger's figures count requests by it; existing requests take it from their
+# first event.
+_CHANNELS = "'visit', 'phone', 'walk_in', 'other', 'resident', 'hotline'"
+migrations.sql(
+    "0016_request_channel",
+    sqlite=f"""
+        ALTER TABLE requests ADD COLUMN channel TEXT NOT NULL DEFAULT 'other' CHECK (channel IN ({_CHANNELS}));
+        UPDATE requests SET channel = CASE
+            WHEN visit_id IS NOT NULL THEN 'visit'
+            ELSE coalesce((SELECT json_extract(e.data, '$.channel') FROM request_events e
+                           WHERE e.request_id = requests.id AND e.kind = 'created'
+                             AND json_extract(e.data, '$.channel') IN ('phone', 'walk_in', 'other')), 'other') END;
+        CREATE INDEX requests_channel ON requests(channel, created_at);
+        """,
+    postgresql=f"""
+        ALTER TABLE requests ADD COLUMN channel TEXT NOT NULL DEFAULT 'other' CHECK (channel IN ({_CHANNELS}));
+        UPDATE requests SET channel = CASE
+            WHEN visit_id IS NOT NULL THEN 'visit'
+            ELSE coalesce((SELECT e.data::json ->> 'channel' FROM request_events e
+                           WHERE e.request_id = requests.id AND e.kind = 'created'
+                             AND e.data::json ->> 'channel' IN ('phone', 'walk_in', 'other') LIMIT 1), 'other') END;
+        CREATE INDEX requests_channel ON requests(channel, created_at);
+        """,
+)

@@ -42,7 +42,7 @@ def record(db, visit, new_requests=(), followups=()):
         at = visit["received_at"]
         for request in new_requests:
             request_id = insert(db, "requests", {
-                **request, "household_id": visit["household_id"], "visit_id": visit_id, "status": "open",
+                **request, "household_id": visit["household_id"], "visit_id": visit_id, "status": "open", "channel": "visit",
                 "created_by": visit["user_id"], "created_at": at, "updated_at": at,
             })
             _event(db, request_id, visit["user_id"], at, "created", None, "open",

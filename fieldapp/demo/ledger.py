@@ -44,7 +44,7 @@ def requests(rng, raised, categories, today, first_id):
         events.extend(history)
         requests.append((request_id, uuid4(rng), home["id"], visit_id,
                          category, rng.choice(descriptions), status, user_id, due_date.isoformat(), referred,
-                         resolution, user_id, created_at, history[-1][2], len(history)))
+                         resolution, user_id, created_at, history[-1][2], len(history), "visit"))
     return requests, events
 
 

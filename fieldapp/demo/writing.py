@@ -25,7 +25,7 @@ COLUMNS = {
                "distance_m", "location_flag", "no_location_reason", "outcome", "residents_met", "notes"),
     "requests": ("id", "uuid", "household_id", "visit_id", "category", "description", "status",
                  "responsible_user_id", "due_date", "referral", "resolution", "created_by", "created_at",
-                 "updated_at", "version"),
+                 "updated_at", "version", "channel"),
     "request_events": ("request_id", "user_id", "at", "kind", "from_status", "to_status", "note", "visit_id",
                        "data"),
     "visit_amendments": ("visit_id", "user_id", "at", "reason", "outcome"),
