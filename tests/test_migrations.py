@@ -140,3 +140,17 @@ def test_a_register_of_before_keeps_its_tags_visits_and_contacts(engine):
         assert other.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     other.close()
     engine.drop(path)
+
+
+def test_a_request_can_belong_to_a_building_instead_of_a_household(db):
+    """0017 loosens requests.household_id: a resident's report of a broken stair light belongs to the building."""
+    building = factories.make_building(db, factories.make_cell(db))
+    user = factories.make_user(db)
+    request_id = database.insert(db, "requests", {
+        "uuid": "a-building-request", "household_id": None, "building_id": building, "category": "other",
+        "description": "楼道灯坏了", "status": "open", "due_date": "2026-12-09", "created_by": user,
+        "created_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z", "channel": "resident"})
+    assert database.one(db, "SELECT household_id, building_id, channel FROM requests WHERE id = ?", [request_id]) \
+        == {"household_id": None, "building_id": building, "channel": "resident"}
+    if db.dialect.name == "sqlite":
+        assert database.scalar(db, "PRAGMA integrity_check") == "ok"

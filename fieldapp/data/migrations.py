@@ -889,3 +889,34 @@ migrations.sql(
         CREATE INDEX requests_channel ON requests(channel, created_at);
         """,
 )
+
+
+_REQUEST_HOUSEHOLD_BEFORE = "household_id INTEGER NOT NULL REFERENCES households(id),\n            visit_id"
+_REQUEST_HOUSEHOLD_AFTER = "household_id INTEGER REFERENCES households(id),\n            visit_id"
+
+
+@migrations(name="0017_request_place")
+def m0017_request_place(db):
+    """A request belongs to a household, or to a building (a broken stair light), or to a cell (a village lane):
+    household_id becomes optional and building_id, cell_id name the other places (exactly one is set).
+
+    SQLite cannot drop a NOT NULL constraint, and requests is referenced by its events: its schema text is loosened
+    in place, as 0012 did for the outcomes (every stored row meets the looser schema)."""
+    db.execute("ALTER TABLE requests ADD COLUMN building_id INTEGER REFERENCES buildings(id)")
+    db.execute("ALTER TABLE requests ADD COLUMN cell_id INTEGER REFERENCES cells(id)")
+    db.execute("CREATE INDEX requests_building ON requests(building_id, status)")
+    db.execute("CREATE INDEX requests_cell ON requests(cell_id, status)")
+    if db.dialect.name != "sqlite":
+        db.execute("ALTER TABLE requests ALTER COLUMN household_id DROP NOT NULL")
+        return
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'requests'").fetchone()[0]
+        if _REQUEST_HOUSEHOLD_BEFORE not in sql:
+            raise RuntimeError("requests: the household column is not the one this version loosens")
+        db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'requests'",
+                   [sql.replace(_REQUEST_HOUSEHOLD_BEFORE, _REQUEST_HOUSEHOLD_AFTER)])
+        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
