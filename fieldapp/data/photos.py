@@ -68,14 +68,16 @@ def prepare(raw):
             width, height = image.size
             if width * height > Image.MAX_IMAGE_PIXELS:  # read from the header, before a pixel is decoded
                 raise PhotoRefused("too_many_pixels")
-            image.draft("RGB", (LONG_EDGE, LONG_EDGE))  # a JPEG decodes straight at 1/2, 1/4 or 1/8 size
-            image = ImageOps.exif_transpose(image)
+            scale = min(1, LONG_EDGE / max(width, height))
+            # A JPEG decodes straight at 1/2, 1/4 or 1/8 of its size when that is still larger than the target.
+            image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
+            image.thumbnail((LONG_EDGE, LONG_EDGE), Image.Resampling.LANCZOS)
+            image = ImageOps.exif_transpose(image)  # after shrinking: the box is square, turning it costs less
             if image.mode not in ("RGB", "L"):
                 flat = Image.new("RGB", image.size, "white")  # transparency on white, not on black
                 converted = image.convert("RGBA")
                 flat.paste(converted, mask=converted.getchannel("A"))
                 image = flat
-            image.thumbnail((LONG_EDGE, LONG_EDGE), Image.Resampling.LANCZOS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoRefused("too_many_pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, TypeError):
