@@ -203,6 +203,10 @@ SCHEMAS = {
                                  "copy, within 15 minutes: those household pages are covered by the copy's one "
                                  "audit entry."},
                        "session": {"type": "string", "description": "The session the copy is kept for."},
+                       "thumbnails": {"type": "array", "items": {"type": "string"},
+                                      "description": "The thumbnails of the copy's households' photos, which "
+                                                     "the copy may keep (marked X-Offline-Keep); never a full "
+                                                     "photo."},
                        "generated_at": {"type": "string", "format": "date-time"}},
     },
 }

@@ -234,8 +234,13 @@ def test_photos_are_served_in_scope_privately_and_the_full_one_is_audited(app, d
     thumb = client.get(f"/photos/{own}/thumb")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
     assert thumb.headers["Cache-Control"] == "private, max-age=86400"
+    assert thumb.headers["X-Offline-Keep"] == "1"  # a member's phone may keep it with the offline copy
+    assert "camera=(self)" in thumb.headers["Permissions-Policy"]
+    manifest = client.get("/api/offline-manifest").get_json()
+    assert manifest["thumbnails"] == [f"/photos/{own}/thumb"]
     full = client.get(f"/photos/{own}")
     assert full.status_code == 200 and full.headers["Cache-Control"] == "private, max-age=300"
+    assert "X-Offline-Keep" not in full.headers
     entry = database.one(db, "SELECT target_type, target_id, detail FROM audit_log WHERE action = 'view_photo'")
     assert entry == {"target_type": "household", "target_id": world["household"], "detail": f'{{"photo": {own}}}'}
     again = client.get(f"/photos/{own}", headers={"If-None-Match": full.headers["ETag"]})

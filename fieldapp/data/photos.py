@@ -300,6 +300,14 @@ def households_with_photo(db, cell_ids, since, until=None):
     return {r["cell_id"]: r["n"] for r in found}
 
 
+def of_households(db, household_ids):
+    """Ids of the photos of household_ids' visits, for an offline copy's thumbnails."""
+    params = {}
+    return [r["id"] for r in rows(db, "SELECT p.id FROM photos p JOIN visits v ON v.id = p.visit_id WHERE "
+                                      f"{in_clause('v.household_id', list(household_ids), params, 'h')} "
+                                      "AND p.state = 'attached' ORDER BY p.id", params)]
+
+
 def of_household(db, household_id):
     """Every photo kept of a household (its visits' and its requests'), for its resident's data export."""
     return rows(db, "SELECT p.id, p.kind, p.caption, p.taken_at, p.uploaded_at, p.width, p.height, p.bytes, "
