@@ -194,17 +194,18 @@ def test_photo_waits_for_its_visit_then_is_attached(app, db, world, send, client
 def test_cleanup_deletes_old_waiting_photos_and_their_files(app, db, world, send, runner):
     kept = send(jpeg(colour=(1, 2, 3)), record_uuid=uuid_of(db, world["visit"])).get_json()["id"]
     waiting = send(jpeg(colour=(9, 9, 9)), record_uuid=str(uuid.uuid4())).get_json()["id"]
+    same_as_kept = send(jpeg(colour=(1, 2, 3)), record_uuid=str(uuid.uuid4())).get_json()["id"]
     fresh = send(jpeg(colour=(7, 7, 7)), record_uuid=str(uuid.uuid4())).get_json()["id"]
     store = photostore.from_config(app.config)
     old_files = database.one(db, "SELECT sha256, thumb_sha256 FROM photos WHERE id = ?", [waiting])
     two_days_ago = rules.iso(rules.utcnow() - timedelta(days=2))
     with database.write(db):
-        db.execute("UPDATE photos SET uploaded_at = ? WHERE id = ?", [two_days_ago, waiting])
+        db.execute("UPDATE photos SET uploaded_at = ? WHERE id IN (?, ?)", [two_days_ago, waiting, same_as_kept])
     result = runner.invoke(args=["photos-cleanup"])
-    assert result.exit_code == 0 and "1 photo(s) deleted" in result.output
+    assert result.exit_code == 0 and "2 photo(s) deleted" in result.output
     assert [r["id"] for r in database.rows(db, "SELECT id FROM photos ORDER BY id")] == [kept, fresh]
     assert not store.exists(old_files["sha256"]) and not store.exists(old_files["thumb_sha256"])
-    assert len(store.shas()) == 4
+    assert len(store.shas()) == 4  # the kept photo's files stay, though a deleted one had the same bytes
 
 
 def test_folder_store_is_content_addressed_and_atomic(tmp_path):
@@ -304,7 +305,7 @@ def test_resolve_form_keeps_its_photos_once_and_shows_before_and_after(app, db, 
     url = f"/ledger/{resolvable['id']}/resolve"
 
     def send():
-        files = [(io.BytesIO(jpeg(3000, 2000, exif=gps_exif())), "IMG_1.jpg"), (io.BytesIO(jpeg(colour=(0, 0, 99))), "IMG_2.jpg")]
+        files = [(io.BytesIO(jpeg(2000, 1000, exif=gps_exif())), "IMG_1.jpg"), (io.BytesIO(jpeg(colour=(0, 0, 99))), "IMG_2.jpg")]
         return client.post(url, data={**resolvable["fields"], "captions": "新灯\n开关", "photos": files},
                            content_type="multipart/form-data")
 
