@@ -273,8 +273,8 @@ def document():
         "openapi": "3.1.0",
         "info": {"title": "Zero Distance (零距离) sync API", "version": "1",
                  "description": "The phone's API: its session, the visit batch it sends when it has signal, its "
-                                "photos, and the pages it keeps for offline work. Sign in through /auth/login; writes carry "
-                                "the X-CSRFToken header from GET /api/session."},
+                                "photos, and the pages it keeps for offline work. Sign in through /auth/login; "
+                                "writes carry the X-CSRFToken header from GET /api/session."},
         "paths": PATHS,
         "components": {
             "schemas": SCHEMAS,

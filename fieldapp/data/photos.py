@@ -270,8 +270,9 @@ def for_household(db, household_id):
 def for_visits(db, visit_ids):
     """{visit id: [photos]} of visit_ids."""
     params = {}
-    return _by_visit(rows(db, f"SELECT {SHOWN} FROM photos p WHERE {in_clause('p.visit_id', list(visit_ids), params, 'v')} "
-                              "AND p.state = 'attached' ORDER BY p.id", params))
+    where = in_clause("p.visit_id", list(visit_ids), params, "v")
+    return _by_visit(rows(db, f"SELECT {SHOWN} FROM photos p WHERE {where} AND p.state = 'attached' ORDER BY p.id",
+                          params))
 
 
 def for_request(db, request_id, visit_id):
