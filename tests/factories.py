@@ -121,3 +121,21 @@ def make_request(db, household_id, user_id, category="medical", status="open", d
         insert(db, "request_events", {"request_id": request_id, "user_id": user_id, "at": at, "kind": "created",
                                      "from_status": None, "to_status": "open", "note": description, "data": "{}"})
     return request_id
+
+
+def make_photo(db, app, *, visit_id=None, request_id=None, request_event_id=None, kind="visit", state="attached",
+               content=b"photo", user_id=None, uploaded_at=None, caption=None):
+    """A photo row with its bytes (and thumbnail: the same bytes) in app's photo store; return its id."""
+    from fieldapp import photostore
+
+    store = photostore.from_config(app.config)
+    sha = photostore.sha256(content)
+    path = store.path(sha)  # written plainly: the store's put syncs each file to disk, which tests need not wait for
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    with write(db):
+        return insert(db, "photos", {
+            "record_uuid": f"record-{next(_seq)}", "client_sha256": sha, "sha256": sha, "bytes": len(content),
+            "width": 16, "height": 12, "thumb_sha256": sha, "caption": caption, "kind": kind, "state": state,
+            "user_id": user_id, "uploaded_at": uploaded_at or _now(), "visit_id": visit_id,
+            "request_id": request_id, "request_event_id": request_event_id})

@@ -192,6 +192,15 @@ ROUTES = {
     "privacy.residents": Route("GET", lambda w, t: "/privacy/residents?q=王", ADMINS),
     "privacy.export_resident": Route(
         "GET", lambda w, t: f"/privacy/residents/{w['residents'][t]}/export.json", ADMINS),
+    # Photos: the phone's upload answers per photo (a record out of scope: 404); a photo is seen with its household.
+    "api.upload_photo": Route("POST", lambda w, t: "/api/photos", {**SIGNED_IN, "anon": 401}, ids={
+        "record_uuid": Named("visits", "form", lambda v, w: {"record": "visit", "sha256": "0" * 64, "record_uuid": next(
+            f"v-{t}" for t, visit in w["visits"].items() if visit == v)}),
+        "request_id": Named("requests", "form", lambda v, w: {
+            "record": "resolution", "record_uuid": "step-1", "sha256": "0" * 64, "request_id": v})}),
+    **{f"photos.{name}": Route("GET", lambda w, t, end=end: f"/photos/{w['photos'][t]}{end}", SCOPED,
+                               ids={"photo": Named("photos", "path", lambda v, w, end=end: f"/photos/{v}{end}")})
+       for name, end in (("show", ""), ("thumb", "/thumb"))},
     # The review: leaders (their grid) decide; an item's page and its answer are also its author's.
     "review.index": Route("GET", lambda w, t: "/review/", LEADERS, ids={"grid": Named("grids")}),
     **{f"review.{name}": Route("GET", lambda w, t, part=part, kind=kind: f"/review/{part}/{w[kind][t]}", SCOPED,
@@ -212,27 +221,29 @@ MARKS = {"own": "本格标记", "other_cell": "邻格标记", "other_grid": "外
 
 
 @pytest.fixture
-def world(db):
+def world(db, app):
     """A world of its own for a case that writes."""
-    return build_world(db)
+    return build_world(db, app)
 
 
 LOGINS = {"member": "m1", "leader": "lead", "admin": "boss"}
 
 
 @pytest.fixture(scope="module")
-def reading(shared_app, engine, migrated_template):
+def reading(shared_app, engine, migrated_template, photo_folders):
     """One database, world and signed-in client per role for every case that only reads (a GET): what a GET
     leaves behind (an audit row, a session's language) decides no other GET's answer, and building a world
     and signing in for each of them cost more than the cases."""
     target = engine.fresh(migrated_template)
+    serving = {"DATABASE": target, "PHOTOS": str(photo_folders / f"reading-{uuidlib.uuid4().hex}")}
     conn = database.connect(target)
     try:
-        world = build_world(conn)
+        with _serving(shared_app, serving):
+            world = build_world(conn, shared_app)
     finally:
         conn.close()
     clients = {}
-    with pytest.MonkeyPatch.context() as patch, _serving(shared_app, target):
+    with pytest.MonkeyPatch.context() as patch, _serving(shared_app, serving):
         from fieldapp import auth
 
         patch.setattr(auth, "hasher", factories.FAST_HASHER)
@@ -240,22 +251,22 @@ def reading(shared_app, engine, migrated_template):
             clients[role] = shared_app.test_client()
             if role in LOGINS:
                 AuthActions(clients[role]).login(LOGINS[role])
-    yield {"database": target, "world": world, "clients": clients}
+    yield {"serving": serving, "world": world, "clients": clients}
     engine.drop(target)
 
 
 @contextlib.contextmanager
-def _serving(app, target):
-    """The app on database target for the duration."""
-    saved = app.config["DATABASE"]
-    app.config["DATABASE"] = target
+def _serving(app, config):
+    """The app on the database and photo store of config for the duration."""
+    saved = {key: app.config.get(key) for key in config}
+    app.config.update(config)
     try:
         yield
     finally:
-        app.config["DATABASE"] = saved
+        app.config.update(saved)
 
 
-def build_world(db):
+def build_world(db, app):
     """Grid A (cells A1 of member m1, A2 of member m2) led by `lead`; grid B with cell B1; admin `boss`."""
     grid_a, grid_b = factories.make_grid(db), factories.make_grid(db)
     cells = {t: factories.make_cell(db, grid, lon=lon, name=f"{MARKS[t]}微网格")
@@ -296,7 +307,9 @@ def build_world(db):
             "upload": factories.make_upload(db, "boss"),
             "requests": {t: factories.make_request(db, h, authors[t], description=f"{MARKS[t]}诉求")
                          for t, h in households.items()},
-            "buildings": {t: factories.make_building(db, c, name=f"{MARKS[t]}楼") for t, c in cells.items()}}
+            "buildings": {t: factories.make_building(db, c, name=f"{MARKS[t]}楼") for t, c in cells.items()},
+            "photos": {t: factories.make_photo(db, app, visit_id=visits[t], content=f"{MARKS[t]}照片".encode())
+                       for t in households}}
 
 
 def test_every_route_has_an_entry(app):
@@ -331,7 +344,7 @@ if engines.POSTGRES:
 def test_read_access(shared_app, reading, endpoint, role, target):
     route = ROUTES[endpoint]
     url = route.url(reading["world"], target)
-    with _serving(shared_app, reading["database"]):
+    with _serving(shared_app, reading["serving"]):
         response = reading["clients"][role].get(url)
     assert _answer(response) == _expected(route, role, target), f"GET {url} as {role}"
 
@@ -367,6 +380,8 @@ def _footprint(db, world, target):
             database.scalar(db, "SELECT count(*) FROM request_events WHERE request_id = ?", [request]),
             database.rows(db, "SELECT id, user_id, valid_to FROM assignments WHERE cell_id = ?", [cell]),
             database.rows(db, "SELECT name, phone FROM residents WHERE household_id = ?", [household]),
+            database.rows(db, "SELECT id FROM photos WHERE visit_id = ? OR request_id = ?",
+                          [world["visits"][target], request]),
             database.rows(db, "SELECT id FROM review_events WHERE (subject = 'visit' AND subject_id = ?) OR "
                               "(subject = 'change' AND subject_id = ?)",
                           [world["visits"][target], world["changes"][target]]))
@@ -389,9 +404,9 @@ def _is_read(case):
 @pytest.mark.parametrize("endpoint, name, role, other", [case for case in ID_CASES if _is_read(case)])
 def test_record_ids_out_of_scope_read_nothing(shared_app, reading, endpoint, name, role, other):
     """Every id a page reads, given a record the user may not see, shows nothing of it and changes nothing."""
-    conn = database.connect(reading["database"])
+    conn = database.connect(reading["serving"]["DATABASE"])
     try:
-        with _serving(shared_app, reading["database"]):
+        with _serving(shared_app, reading["serving"]):
             _tried_out_of_scope(reading["clients"][role], None, conn, reading["world"], endpoint, name, role, other)
     finally:
         conn.close()
@@ -442,6 +457,8 @@ NOT_RECORDS = {
     "description", "resolution",  # a request's texts
     "user", "target_id",  # the admin's audit search: admins see everything
     "occupancy", "retired", "made_at",  # a register change's values
+    "record", "sha256", "caption", "taken_at", "captions",  # a photo's kind of record, its hash and its texts
+    "step_uuid",  # a resolve form's own client id (one of another request's step is refused)
     "save",  # which button of the visit form: the visit, or its register changes alone
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
