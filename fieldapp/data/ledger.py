@@ -3,6 +3,7 @@ event in one transaction, and the overdue requests behind accountability (问责
 import json
 
 from fieldapp import rules
+from fieldapp.data import partners
 from fieldapp.data import status as status_sql
 from fieldapp.data.coverage import cells_clause
 from fieldapp.data.db import insert, one, rows, scalar, write
@@ -148,6 +149,9 @@ def apply(db, request_id, action, *, user_id, at, version=None, note=None, data=
         elif action == "refer":
             changes["referral"] = data["referral"]
             data["previous_referral"] = request["referral"]
+            # The platform sees it: a referral it answers on (an open one elsewhere is withdrawn).
+            data["referral_id"] = partners.refer(db, request_id, data["referral"], user_id=user_id, at=at,
+                                                 today=rules.local_date(at).isoformat(), due_date=request["due_date"])
         if action in ("confirm", "reopen"):
             data["satisfied"] = action == "confirm"
         db.execute(f"UPDATE requests SET {', '.join(f'{k} = :{k}' for k in changes)}, version = version + 1 "
