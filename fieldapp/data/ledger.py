@@ -18,12 +18,20 @@ EVENT_KIND = {"progress": "progress", "resolve": "resolved", "assign": "assigned
               "confirm": "return_visit", "reopen": "return_visit"}
 
 
-def scope_clause(scope, params):
-    """SQL limiting requests q of households h to scope ({"cell_ids": list|None, "user_id": id|None}).
+# A request belongs to a household, a building or a cell (exactly one is set): its place is the household h,
+# else the building b; its cell is theirs, else its own. Every query of requests joins PLACE and scopes by CELL.
+PLACE = "LEFT JOIN households h ON h.id = q.household_id LEFT JOIN buildings b ON b.id = q.building_id "
+CELL = "coalesce(h.cell_id, b.cell_id, q.cell_id)"
+# What a list names a request by: the household's address, the building's name, or the cell's (c joined on CELL).
+PLACE_NAME = "coalesce(h.address, b.name, c.name)"
 
-    A member sees the requests of their cells' households and those they are responsible for.
+
+def scope_clause(scope, params):
+    """SQL limiting requests q (with PLACE joined) to scope ({"cell_ids": list|None, "user_id": id|None}).
+
+    A member sees the requests of their cells' households, buildings and lanes and those they are responsible for.
     """
-    cells = cells_clause(scope["cell_ids"], params)
+    cells = cells_clause(scope["cell_ids"], params, column=CELL)
     if scope.get("user_id") is None:
         return cells
     params["scope_user"] = scope["user_id"]
@@ -33,7 +41,7 @@ def scope_clause(scope, params):
 def _filters_clause(filters, params, today):
     """SQL for the list's filters (status, category, cell, responsible, overdue, raised from/to)."""
     where = []
-    for key, column in (("status", "q.status"), ("category", "q.category"), ("cell", "h.cell_id"),
+    for key, column in (("status", "q.status"), ("category", "q.category"), ("cell", CELL),
                         ("responsible", "q.responsible_user_id")):
         if filters.get(key) is not None:
             where.append(f"{column} = :f_{key}")
@@ -50,11 +58,11 @@ def _filters_clause(filters, params, today):
     return " AND ".join(where) or "TRUE"
 
 
-_FROM = ("FROM requests q JOIN households h ON h.id = q.household_id JOIN cells c ON c.id = h.cell_id "
+_FROM = (f"FROM requests q {PLACE}JOIN cells c ON c.id = {CELL} "
          "LEFT JOIN users u ON u.id = q.responsible_user_id ")
 _COLUMNS = ("q.id, q.category, q.description, q.status, q.due_date, q.referral, q.created_at, q.updated_at, "
-            "q.version, q.responsible_user_id, u.display_name AS responsible, h.id AS household_id, h.address, "
-            "h.cell_id, c.name AS cell_name, c.code AS cell_code")
+            "q.version, q.responsible_user_id, u.display_name AS responsible, q.household_id, q.building_id, "
+            f"{PLACE_NAME} AS address, {CELL} AS cell_id, c.name AS cell_name, c.code AS cell_code")
 
 
 def listing(db, scope, filters, today, limit=50, offset=0):
@@ -70,8 +78,8 @@ def counts(db, scope, filters, today):
     """Per status, the requests in scope matching filters other than status; plus how many are overdue."""
     params = {}
     others = {key: value for key, value in filters.items() if key != "status"}
-    # The households only when cells matter: for the whole district that saves a look-up per request.
-    source = ("FROM requests q JOIN households h ON h.id = q.household_id "
+    # The places only when cells matter: for the whole district that saves a look-up per request.
+    source = (f"FROM requests q {PLACE}"
               if scope["cell_ids"] is not None or others.get("cell") is not None else "FROM requests q ")
     found = rows(db, f"SELECT q.status, count(*) AS n, "
                      f"count(*) FILTER (WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today) "
@@ -92,18 +100,23 @@ def responsible_people(db, scope):
 
 
 def get(db, request_id):
-    """One request with its household, cell, grid, responsible person, author and raising visit, or None."""
-    return one(db, f"SELECT q.*, u.display_name AS responsible, h.address, h.cell_id, c.name AS cell_name, "
-                   "c.grid_id, a.display_name AS created_by_name, v.visited_at AS visit_at "
-                   "FROM requests q JOIN households h ON h.id = q.household_id JOIN cells c ON c.id = h.cell_id "
-                   "LEFT JOIN users u ON u.id = q.responsible_user_id JOIN users a ON a.id = q.created_by "
-                   "LEFT JOIN visits v ON v.id = q.visit_id WHERE q.id = ?", [request_id])
+    """One request with its place (household, building or cell), grid, responsible person, author (None: the
+    resident) and raising visit, or None."""
+    found = one(db, f"SELECT q.*, u.display_name AS responsible, {PLACE_NAME} AS address, {CELL} AS place_cell, "
+                    "b.name AS building_name, c.name AS cell_name, c.grid_id, a.display_name AS created_by_name, "
+                    f"v.visited_at AS visit_at FROM requests q {PLACE}JOIN cells c ON c.id = {CELL} "
+                    "LEFT JOIN users u ON u.id = q.responsible_user_id LEFT JOIN users a ON a.id = q.created_by "
+                    "LEFT JOIN visits v ON v.id = q.visit_id WHERE q.id = ?", [request_id])
+    if found is not None:
+        found["cell_id"] = found.pop("place_cell")  # the cell of its place, not the column (set for a cell's only)
+    return found
 
 
 def events(db, request_id):
-    """A request's history, oldest first, with who acted and (for assignments) whom it went to."""
+    """A request's history, oldest first, with who acted (None: the resident) and (for assignments) whom it
+    went to."""
     found = rows(db, "SELECT e.*, u.display_name AS who, ru.display_name AS assignee FROM request_events e "
-                     "JOIN users u ON u.id = e.user_id "
+                     "LEFT JOIN users u ON u.id = e.user_id "
                      f"LEFT JOIN users ru ON ru.id = {db.dialect.json_int('e.data', 'responsible_user_id')} "
                      "WHERE e.request_id = ? ORDER BY e.at, e.id", [request_id])
     for event in found:
@@ -165,11 +178,11 @@ UNFINISHED = ("open", "in_progress", "resolved")
 
 
 def hand_over(db, cell_id, from_user_id, to_user_id, *, user_id, at):
-    """Pass the unfinished requests of cell_id's households that from_user_id answers for to to_user_id, each
+    """Pass the unfinished requests of cell_id (its households, buildings, lanes) that from_user_id answers for to to_user_id, each
     with an "assigned" event (due dates stay); in the caller's transaction if there is one. Returns how many."""
     with write(db):
-        passing = rows(db, "SELECT q.id, q.status, q.version, q.due_date FROM requests q "
-                           "JOIN households h ON h.id = q.household_id WHERE h.cell_id = ? "
+        passing = rows(db, f"SELECT q.id, q.status, q.version, q.due_date FROM requests q {PLACE}"
+                           f"WHERE {CELL} = ? "
                            "AND q.responsible_user_id = ? AND q.status IN (?, ?, ?) ORDER BY q.id",
                        [cell_id, from_user_id, *UNFINISHED])
         for request in passing:
@@ -213,12 +226,13 @@ def awaiting_return_visit(db, scope):
 def households_awaiting_return_visit(db, cell_ids=None, user_id=None):
     """{household id: number of its resolved requests awaiting a return visit} for cell_ids or user_id."""
     params = {}
-    where = [cells_clause(cell_ids, params)]
+    where = [cells_clause(cell_ids, params, column=CELL)]
     if user_id is not None:
         where.append("q.responsible_user_id = :user_id")
         params["user_id"] = user_id
-    found = rows(db, "SELECT q.household_id, count(*) AS n FROM requests q JOIN households h ON h.id = q.household_id "
-                     f"WHERE q.status = 'resolved' AND {' AND '.join(where)} GROUP BY q.household_id", params)
+    found = rows(db, f"SELECT q.household_id, count(*) AS n FROM requests q {PLACE}"
+                     f"WHERE q.status = 'resolved' AND q.household_id IS NOT NULL AND {' AND '.join(where)} "
+                     "GROUP BY q.household_id", params)
     return {r["household_id"]: r["n"] for r in found}
 
 
@@ -226,20 +240,20 @@ def overdue(db, cell_ids, today):
     """Open and in-progress requests of cell_ids past their due date, with responsible person and cell."""
     params = {"today": today}
     return rows(db, f"SELECT {_COLUMNS} {_FROM} WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today "
-                    f"AND {cells_clause(cell_ids, params)} ORDER BY q.due_date, q.id", params)
+                    f"AND {cells_clause(cell_ids, params, column=CELL)} ORDER BY q.due_date, q.id", params)
 
 
 def overdue_groups(db, cell_ids, today, by):
     """Overdue requests of cell_ids per responsible person (by="person") or per cell (by="cell"): how many,
     the most days late and the days late in all; the most overdue first."""
     key, name, join = {"person": ("q.responsible_user_id", "u.display_name", "LEFT JOIN users u ON u.id = q.responsible_user_id "),
-                       "cell": ("h.cell_id", "c.name", "JOIN cells c ON c.id = h.cell_id ")}[by]
+                       "cell": (CELL, "c.name", f"JOIN cells c ON c.id = {CELL} ")}[by]
     params = {"today": today}
     late = db.dialect.days_between(":today", "q.due_date")
     return rows(db, f"SELECT {key} AS id, {name} AS name, count(*) AS requests, max({late}) AS most_late, "
-                    f"sum({late}) AS days_late FROM requests q JOIN households h ON h.id = q.household_id {join}"
+                    f"sum({late}) AS days_late FROM requests q {PLACE}{join}"
                     f"WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today "
-                    f"AND {cells_clause(cell_ids, params)} GROUP BY {key}, {name} "
+                    f"AND {cells_clause(cell_ids, params, column=CELL)} GROUP BY {key}, {name} "
                     "ORDER BY requests DESC, most_late DESC, name", params)
 
 
