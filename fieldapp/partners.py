@@ -96,10 +96,19 @@ def parse_step(name, form):
     return note or None, errors
 
 
+def _refused(platform, found, name):
+    """The page again, saying that the referral's state does not allow step name (409)."""
+    message = _("This step is not possible for a referral that is %(state)s.",
+                state=LABELS["referral_state"][found["state"]])
+    return _page(platform, found, {"transition": message, "step": name}, request.form, status=409)
+
+
 def _step(request_id, name):
     """Check and take one partner step; a refusal changes nothing."""
     platform = _partner_or_403()
     found = _referred_or_404(platform, request_id)
+    if name not in referrals.allowed_steps(found["state"]):
+        return _refused(platform, found, name)
     note, errors = parse_step(name, request.form)
     version = inputs.whole_number(request.form.get("version"))
     if version is None:
@@ -114,10 +123,8 @@ def _step(request_id, name):
                     "check it and try again.")
         return _page(platform, _referred_or_404(platform, request_id), {"stale": message, "step": name},
                      request.form, status=409)
-    except referrals.IllegalStep:
-        message = _("This step is not possible for a referral that is %(state)s.",
-                    state=LABELS["referral_state"][found["state"]])
-        return _page(platform, found, {"transition": message, "step": name}, request.form, status=409)
+    except referrals.IllegalStep:  # taken meanwhile from another page
+        return _refused(platform, _referred_or_404(platform, request_id), name)
     flash(DONE[name](), "info")
     if name == "hand_back":
         return redirect(url_for("partners.index"), code=303)

@@ -110,16 +110,16 @@ def test_each_partner_step_is_an_event_on_the_request(auth, client, db, world):
     auth.logout()
     auth.login("health")
     client.get("/partner/?lang=en")
-    empty = _step(client, auth, world["r1"], "reply", 2, reply="")  # nothing to reply before accepting, nor empty
-    assert empty.status_code == 422 and "Write the platform's answer." in empty.get_data(as_text=True)
-    too_early = _step(client, auth, world["r1"], "done", 2)
+    too_early = _step(client, auth, world["r1"], "done", 2)  # nothing is done or answered before accepting
     assert too_early.status_code == 409
     assert "This step is not possible for a referral that is Referred, not yet accepted." in too_early.get_data(
         as_text=True)
     page = client.get(f"/partner/requests/{world['r1']}").get_data(as_text=True)
-    assert ">Accept</button>" in page and ">Mark done</button>" not in page
+    assert ">Accept</button>" in page and ">Mark done</button>" not in page and ">Reply</button>" not in page
     assert _step(client, auth, world["r1"], "accept", 2).status_code == 303
     assert database.scalar(db, "SELECT status FROM requests WHERE id = ?", [world["r1"]]) == "in_progress"
+    empty = _step(client, auth, world["r1"], "reply", 3, reply=" ")
+    assert empty.status_code == 422 and "Write the platform&#39;s answer." in empty.get_data(as_text=True)
     stale = _step(client, auth, world["r1"], "reply", 2, reply="已安排")  # a resent form of the old page
     assert stale.status_code == 409
     assert _step(client, auth, world["r1"], "ask", 3, question="请提供居民的方便时间").status_code == 303

@@ -127,16 +127,16 @@ def for_request(db, request_id):
                    "FROM hotline_orders WHERE request_id = ?", [request_id])
 
 
-_FROM = ("FROM hotline_orders o JOIN requests q ON q.id = o.request_id "
-         "LEFT JOIN households h ON h.id = q.household_id LEFT JOIN buildings pb ON pb.id = q.building_id ")
-_CELL = "coalesce(h.cell_id, pb.cell_id, q.cell_id)"
+_FROM = (f"FROM hotline_orders o JOIN requests q ON q.id = o.request_id {ledger.PLACE}"
+         f"JOIN cells c ON c.id = {ledger.CELL} ")
+_CELL = ledger.CELL
 
 
 def listing(db, cell_ids, limit=200):
     """The orders of cell_ids' requests (None: all), the nearest deadline of the unfinished first."""
     params = {"limit": limit}
     return rows(db, "SELECT o.order_no, o.received_at, o.deadline, o.source, o.reply_exported_at, q.id AS request_id, "
-                    "q.status, q.category, q.due_date, coalesce(h.address, pb.name) AS address "
+                    f"q.status, q.category, q.due_date, {ledger.PLACE_NAME} AS address "
                     f"{_FROM}WHERE {cells_clause(cell_ids, params, column=_CELL)} "
                     "ORDER BY CASE WHEN q.status IN ('open', 'in_progress') THEN 0 ELSE 1 END, o.deadline, o.id "
                     "LIMIT :limit", params)

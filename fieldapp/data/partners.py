@@ -4,13 +4,14 @@ import json
 from datetime import date
 
 from fieldapp import referrals as rules_of
+from fieldapp.data import ledger as ledger_data  # its PLACE, CELL and PLACE_NAME, read when a query is built
 from fieldapp.data.coverage import cells_clause
 from fieldapp.data.db import insert, one, rows, write
 
-# Where a request lies, whatever its place (household, building or cell): its cell.
-PLACE_JOIN = ("LEFT JOIN households h ON h.id = q.household_id LEFT JOIN buildings pb ON pb.id = q.building_id ")
-PLACE_CELL = "coalesce(h.cell_id, pb.cell_id, q.cell_id)"
-PLACE_ADDRESS = "coalesce(h.address, pb.name)"
+
+def _place():
+    """The joins that give a request q its place (household h, building b, cell c), and its address."""
+    return f"{ledger_data.PLACE}JOIN cells c ON c.id = {ledger_data.CELL} ", f"{ledger_data.PLACE_NAME}"
 
 
 class StaleReferral(Exception):
@@ -62,8 +63,9 @@ _SEEN = "('referred', 'accepted', 'info_requested', 'done')"
 
 def listing(db, partner_id):
     """The requests referred to partner_id that it still sees: those to act on first, by the day to answer."""
+    place, address = _place()
     return rows(db, f"SELECT {_REFERRAL_COLUMNS}, q.id, q.category, q.description, q.status, q.due_date, "
-                    f"{PLACE_ADDRESS} AS address {_REFERRAL_FROM}JOIN requests q ON q.id = r.request_id {PLACE_JOIN}"
+                    f"{address} AS address {_REFERRAL_FROM}JOIN requests q ON q.id = r.request_id {place}"
                     f"WHERE r.partner_id = ? AND r.state IN {_SEEN} "
                     "ORDER BY CASE r.state WHEN 'done' THEN 1 ELSE 0 END, r.answer_by, r.id", [partner_id])
 
@@ -71,10 +73,11 @@ def listing(db, partner_id):
 def for_partner(db, partner_id, request_id):
     """The request as its partner sees it (the minimum: no resident's name or phone) with the referral, or
     None when it is not referred to partner_id (or was handed back or withdrawn)."""
+    place, address = _place()
     return one(db, f"SELECT {_REFERRAL_COLUMNS}, q.id, q.category, q.description, q.status, q.due_date, "
-                   f"q.version, q.created_at, {PLACE_ADDRESS} AS address, u.display_name AS responsible "
+                   f"q.version, q.created_at, {address} AS address, u.display_name AS responsible "
                    f"{_REFERRAL_FROM}JOIN requests q ON q.id = r.request_id "
-                   f"{PLACE_JOIN}LEFT JOIN users u ON u.id = q.responsible_user_id "
+                   f"{place}LEFT JOIN users u ON u.id = q.responsible_user_id "
                    f"WHERE r.partner_id = ? AND r.request_id = ? AND r.state IN {_SEEN} ORDER BY r.id DESC LIMIT 1",
                [partner_id, request_id])
 
@@ -134,13 +137,14 @@ def late(db, cell_ids, today):
     """The referrals of cell_ids' requests that are late on today (not accepted or not answered in time), each
     with its platform, request and why."""
     params = {"today": today}
+    place, address = _place()
     found = rows(db, "SELECT r.id, r.state, r.accept_by, r.answer_by, r.answered_at, p.id AS partner_id, "
-                     f"p.name AS partner_name, q.id AS request_id, q.category, {PLACE_ADDRESS} AS address "
+                     f"p.name AS partner_name, q.id AS request_id, q.category, {address} AS address "
                      "FROM referrals r JOIN partners p ON p.id = r.partner_id JOIN requests q ON q.id = r.request_id "
-                     f"{PLACE_JOIN}WHERE r.state IN ('referred', 'accepted', 'info_requested') "
+                     f"{place}WHERE r.state IN ('referred', 'accepted', 'info_requested') "
                      "AND (r.accept_by < :today OR r.answer_by < :today) "
-                     f"AND {cells_clause(cell_ids, params, column=PLACE_CELL)} ORDER BY p.position, r.answer_by, r.id",
-                     params)
+                     f"AND {cells_clause(cell_ids, params, column=ledger_data.CELL)} "
+                     "ORDER BY p.position, r.answer_by, r.id", params)
     on_day = date.fromisoformat(today)
     result = []
     for referral in found:
