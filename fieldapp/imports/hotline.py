@@ -128,7 +128,7 @@ def place(db, cell_ids, orders):
         if isinstance(home, dict):
             order.update(household_id=home["id"], cell_id=home["cell_id"], household_address=home["address"])
         else:
-            field = "room" if home == "hotline_no_household" else "building"
+            field = "room" if home == "unknown_household" else "building"
             shown = building if field == "building" else " ".join(part for part in (building, unit, room) if part)
             missing[index] = (field, problem(UNPLACED[home], value=shown))
     return missing
