@@ -95,8 +95,8 @@ def export_tables(db, now, found):
                            ("接收期限", "date"), ("答复期限", "date"), ("超时天数", "int")],
                  [(r["partner_name"], r["request_id"], r["address"], {"accept": "未按时接收", "answer": "未按时答复"}[r["why"]],
                    r["accept_by"], r["answer_by"], r["days_late"]) for r in found["late_referrals"]])
-    return {"requests": late, "people": people, "cells": cells, "platforms": platforms, "members": idle,
-            "households": households}
+    return {"requests": late, "people": people, "cells": cells, "members": idle, "households": households,
+            "platforms": platforms}
 
 
 @bp.route("/export")

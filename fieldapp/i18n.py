@@ -1,6 +1,6 @@
 """Languages (Simplified Chinese by default, English) and the translated names of domain codes."""
 from flask import g, request
-from flask_babel import Babel, lazy_gettext as _l
+from flask_babel import Babel, lazy_gettext as _l, lazy_pgettext
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT = "zh"
@@ -142,7 +142,7 @@ LABELS = {
         "youth_league": _l("Communist Youth League"),
         "womens_federation": _l("Women's Federation"),
     },
-    "referral_state": {"referred": _l("Referred, not yet accepted"), "accepted": _l("Accepted"),
+    "referral_state": {"referred": _l("Referred, not yet accepted"), "accepted": lazy_pgettext("referral state", "Accepted"),
                        "info_requested": _l("Information requested"), "handed_back": _l("Handed back"),
                        "done": _l("Done by the platform"), "withdrawn": _l("Withdrawn")},
     "referral_late": {"accept": _l("not accepted in time"), "answer": _l("not answered in time")},

@@ -3,6 +3,7 @@ each (accept, reply, ask for information, hand back, mark done); the printable r
 that keeps a partner out of every other page."""
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
 
 from fieldapp import access, inputs, referrals, rules
@@ -15,8 +16,12 @@ from fieldapp.templating import render
 bp = Blueprint("partners", __name__, url_prefix="/partner")
 
 MAX_TEXT = 2000
-# What a partner may open besides its own area: its landing, signing in and out, its password, the app's files.
-PARTNER_ENDPOINTS = {"index", "static", "auth.login", "auth.logout", "accounts.password"}
+# What a partner may open besides its own area: its landing, signing in and out, its password, the app's files
+# and the session the offline scripts ask for; and the blueprints open to everyone (the PWA's files, the
+# residents' public report pages, which show no personal data).
+PARTNER_ENDPOINTS = {"index", "static", "auth.login", "auth.logout", "accounts.password", "api.session",
+                     "api.openapi"}
+PARTNER_BLUEPRINTS = {"partners", "pwa", "report"}
 
 
 @bp.before_app_request
@@ -24,7 +29,7 @@ def partners_stay_in_their_area():
     """Refuse a partner every page but its own area's (403): it sees no household, map, register or ledger."""
     if not current_user.is_authenticated or current_user.role != "partner" or request.endpoint is None:
         return None
-    if request.blueprint in ("partners", "pwa") or request.endpoint in PARTNER_ENDPOINTS:
+    if request.blueprint in PARTNER_BLUEPRINTS or request.endpoint in PARTNER_ENDPOINTS:
         return None
     abort(403)
 
@@ -59,7 +64,9 @@ def _page(platform, found, errors=None, form=None, status=200):
     """A referred request's page for its partner, with errors at the fields of the step that was refused."""
     return render("partners/show.html", platform=platform, item=found, errors=errors or {}, form=form or {},
                   events=partners.events(get_db(), found["referral_id"], found["id"]),
-                  steps=referrals.allowed_steps(found["state"]), today=rules.today().isoformat(), status=status)
+                  steps=referrals.allowed_steps(found["state"]), today=rules.today().isoformat(), status=status,
+                  # "Accept" is the review's 认可 elsewhere; a platform accepting a referral is 接收.
+                  accept_label=pgettext("partner step", "Accept"))
 
 
 @bp.route("/requests/<int:request_id>")

@@ -97,6 +97,7 @@ def test_a_referral_reaches_its_platform_only(auth, client, db, world):
     page = client.get(f"/partner/requests/{world['r1']}").get_data(as_text=True)
     assert "3号楼2单元301室" in page and "需要家庭医生上门" in page
     assert "王秀英" not in page and "1234" not in page  # no resident's name or phone
+    assert ">接收</button>" in page and "已转介，待接收" in page
     assert client.get(f"/partner/requests/{world['r2']}").status_code == 404  # another platform's
     assert client.get(f"/partner/requests/{world['r3']}").status_code == 404  # referred to nobody
     for url in ("/households/", f"/households/{world['h1']}", "/map/", "/ledger/", f"/ledger/{world['r1']}",
