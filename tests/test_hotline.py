@@ -53,7 +53,7 @@ def world(db):
              for room in ("301", "302")}
     other = factories.make_building(db, b1, name="3号楼", lon=120.2005)
     factories.make_household(db, b1, other, unit="2", room="301", address="乙区3号楼2单元301室")
-    return {"m1": m1, "homes": homes}
+    return {"m1": m1, "homes": homes, "building": building}
 
 
 def _enter(client, auth, **form):
@@ -80,6 +80,16 @@ def test_entering_an_order(auth, client, db, world):
     assert again.status_code == 422
     assert f"Order 12345-1 is already in the ledger (request {request_id})." in again.get_data(as_text=True)
     assert database.scalar(db, "SELECT count(*) FROM requests") == 1
+
+
+def test_an_order_without_unit_and_room_stays_on_the_building(auth, client, db, world):
+    auth.login("lead")
+    entered = _enter(client, auth, order_no="12345-9", unit="", room="", description="楼道灯坏了")
+    request_id = int(entered.headers["Location"].rsplit("/", 1)[1])
+    assert database.one(db, "SELECT household_id, building_id, responsible_user_id FROM requests WHERE id = ?",
+                        [request_id]) == {"household_id": None, "building_id": world["building"],
+                                          "responsible_user_id": world["m1"]}
+    assert "12345-9" in client.get(f"/ledger/{request_id}").get_data(as_text=True)
 
 
 def test_an_order_no_household_of_the_grid_matches_is_refused(auth, client, db, world):

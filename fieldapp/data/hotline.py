@@ -26,8 +26,9 @@ def match_addresses(db, cell_ids, addresses):
     """The households of cell_ids (None: all) that addresses name, each (building, unit, room) as an order writes
     it; the building by its name or its id in the register.
 
-    Returns {address: household dict, or the reason it matches none: "unknown_building", "ambiguous_building",
-    "unknown_household"}.
+    An address without unit and room is the building's own (a broken stair light): it matches the building.
+    Returns {address: household dict ({"id": None, "building_id", ...} for a building's own), or the reason it
+    matches none: "unknown_building", "ambiguous_building", "unknown_household"}.
     """
     params = {}
     found = rows(db, "SELECT id, external_id, name, cell_id FROM buildings b "
@@ -44,6 +45,10 @@ def match_addresses(db, cell_ids, addresses):
             result[address] = "unknown_building"
         elif len(named) > 1:
             result[address] = "ambiguous_building"
+        elif not unit_key(address[1]) and not room_key(address[2]):
+            building = named[0]
+            result[address] = {"id": None, "building_id": building["id"], "unit": None, "room": None,
+                               "address": building["name"], "cell_id": building["cell_id"]}
         else:
             wanted.setdefault(named[0]["id"], []).append(address)
     if wanted:
@@ -80,7 +85,7 @@ def _responsible(db, cell_id, at):
 def take_over(db, orders, *, user_id, at):
     """Enter orders in the ledger, all or none, in one transaction: each a request with its "created" event and its
     order. An order is {uuid, order_no, received_at, deadline, due_date, source, original_category, category,
-    description, household_id, cell_id}.
+    description, household_id (None: building_id), cell_id}.
 
     Returns [(created: bool, request id)] in order; a resent order (same uuid) adds nothing. Raises
     DuplicateOrder when an order number is in the ledger under another request (nothing is written then).
@@ -98,7 +103,8 @@ def take_over(db, orders, *, user_id, at):
             created, request_id = ledger.create(
                 db, uuid=order["uuid"], household_id=order["household_id"], category=order["category"],
                 description=order["description"], responsible_user_id=_responsible(db, order["cell_id"], at),
-                due_date=order["due_date"], user_id=user_id, at=at, channel="hotline")
+                due_date=order["due_date"], user_id=user_id, at=at, channel="hotline",
+                building_id=order.get("building_id"))
             if created:
                 insert(db, "hotline_orders", {
                     "request_id": request_id, "order_no": order["order_no"], "received_at": order["received_at"],

@@ -196,14 +196,16 @@ def hand_over(db, cell_id, from_user_id, to_user_id, *, user_id, at):
 
 
 def create(db, *, uuid, household_id, category, description, responsible_user_id, due_date, user_id, at,
-           channel=None):
-    """Enter a request directly (e.g. from a phone call) with its first event; a resent form adds nothing.
+           channel=None, building_id=None):
+    """Enter a request directly (e.g. from a phone call) with its first event; a resent form adds nothing. It
+    belongs to household_id, or (household_id None) to building_id.
 
     Returns (created: bool, request id).
     """
     with write(db):
         request_id = insert(db, "requests", {
-            "uuid": uuid, "household_id": household_id, "visit_id": None, "category": category,
+            "uuid": uuid, "household_id": household_id, "building_id": None if household_id else building_id,
+            "visit_id": None, "category": category,
             "description": description, "status": "open", "responsible_user_id": responsible_user_id,
             "due_date": due_date, "channel": channel or "other", "created_by": user_id, "created_at": at,
             "updated_at": at}, unless="uuid")

@@ -30,7 +30,7 @@ ALIASES = {readers.normalise_header(alias): canonical for canonical, names in {
     "original_category": ("hotline_category", "原始类别", "诉求类别", "工单类别"), "category": ("类别", "分类"),
     "description": ("诉求内容", "内容", "描述", "问题描述"), "building": ("楼栋", "楼号"), "unit": ("单元",),
     "room": ("室", "房号", "门牌号")}.items() for alias in (canonical, *names)}
-REQUIRED = ("order_no", "received_at", "deadline", "description", "building", "room")
+REQUIRED = ("order_no", "received_at", "deadline", "description", "building")  # no unit, no room: the building's
 # The hotline's usual categories and ours: an order's own category, when it holds one of these words.
 HOTLINE_CATEGORIES = (("就业", "employment"), ("劳动", "employment"), ("医疗", "medical"), ("卫生健康", "medical"),
                       ("养老", "elderly_care"), ("住房", "housing"), ("房屋", "housing"), ("物业", "housing"),
@@ -126,7 +126,8 @@ def place(db, cell_ids, orders):
         home = matched[order["address"]]
         building, unit, room = order["address"]
         if isinstance(home, dict):
-            order.update(household_id=home["id"], cell_id=home["cell_id"], household_address=home["address"])
+            order.update(household_id=home["id"], building_id=home["building_id"], cell_id=home["cell_id"],
+                         household_address=home["address"])
         else:
             field = "room" if home == "unknown_household" else "building"
             shown = building if field == "building" else " ".join(part for part in (building, unit, room) if part)
