@@ -109,13 +109,15 @@ def _preview(token):
     stored = geodata.upload(db, token, current_user.id)
     if stored is None or stored["kind"] != orders.KIND:
         abort(404)
-    return stored, orders.preview(db, stored["content"], stored["filename"], cell_ids=access.cell_scope(db, current_user),
+    return stored, orders.preview(db, stored["content"], stored["filename"],
+                                  cell_ids=access.cell_scope(db, current_user),
                                   categories=request_data.categories(db), tz=_zone(), now=rules.utcnow())
 
 
 def _render_preview(token, stored, report, status=200):
     """The preview page: the orders to add, or the row-level errors, worded in the reader's language."""
-    worded = [{"where": where(p), "field": p.get("field") or "", "reason": describe(p)} for p in report["errors"][:SHOWN]]
+    worded = [{"where": where(p), "field": p.get("field") or "", "reason": describe(p)}
+              for p in report["errors"][:SHOWN]]
     return render("hotline/preview.html", token=token, upload=stored, report=report, worded=worded, shown=SHOWN,
                   notes=[describe(n) for n in report["notes"]], status=status)
 

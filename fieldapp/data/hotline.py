@@ -69,9 +69,9 @@ def existing_order_numbers(db, numbers):
     if not numbers:
         return {}
     params = {}
-    return {r["order_no"]: r["request_id"] for r in rows(
-        db, f"SELECT order_no, request_id FROM hotline_orders WHERE {in_clause('order_no', list(numbers), params, 'order')}",
-        params)}
+    where = in_clause("order_no", list(numbers), params, "order")
+    return {r["order_no"]: r["request_id"]
+            for r in rows(db, f"SELECT order_no, request_id FROM hotline_orders WHERE {where}", params)}
 
 
 def _responsible(db, cell_id, at):
@@ -167,8 +167,8 @@ def mark_exported(db, order_ids, at):
         return
     with write(db):
         params = {"at": at}
-        db.execute(f"UPDATE hotline_orders SET reply_exported_at = :at WHERE {in_clause('id', order_ids, params, 'order')}",
-                   params)
+        where = in_clause("id", order_ids, params, "order")
+        db.execute(f"UPDATE hotline_orders SET reply_exported_at = :at WHERE {where}", params)
 
 
 def due_day(deadline, tz=rules.SHANGHAI):

@@ -46,8 +46,8 @@ def refer(db, request_id, code, *, user_id, at, today, due_date):
 
 
 _REFERRAL_COLUMNS = ("r.id AS referral_id, r.state, r.referred_at, r.accept_by, r.answer_by, r.accepted_at, "
-                     "r.answered_at, r.ended_at, r.reason, r.partner_id, p.name AS partner_name, p.code AS partner_code, "
-                     "rb.display_name AS referred_by_name")
+                     "r.answered_at, r.ended_at, r.reason, r.partner_id, p.name AS partner_name, "
+                     "p.code AS partner_code, rb.display_name AS referred_by_name")
 _REFERRAL_FROM = "FROM referrals r JOIN partners p ON p.id = r.partner_id JOIN users rb ON rb.id = r.referred_by "
 
 
