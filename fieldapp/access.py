@@ -14,6 +14,8 @@ def cell_scope(db, user):
     """The cell ids user may see, or None for everything (admins)."""
     if user.role == "admin":
         return None
+    if user.role == "partner":  # a partner sees what was referred to it, never a cell (see partners.py)
+        return []
     if user.role == "leader":
         return cells.grid_cell_ids(db, user.grid_id) if user.grid_id else []
     return cells.assigned_cell_ids(db, user.id, rules.iso(rules.utcnow()))

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from fieldapp import access, rules
 from fieldapp.coverage import row_texts
-from fieldapp.data import coverage, ledger
+from fieldapp.data import coverage, ledger, partners
 from fieldapp.exports import downloads
 from fieldapp.i18n import LABELS
 from fieldapp.access import roles_required
@@ -47,7 +47,9 @@ def overdue_report(db, now, cell_ids, limit=None):
     for household in long_due:
         household["responsible"] = "、".join(names.get(household["cell_id"], []))
     by_person = ledger.overdue_groups(db, cell_ids, now["today"], "person")
+    late_referrals = partners.late(db, cell_ids, now["today"])
     return {"by_person": by_person, "by_cell": ledger.overdue_groups(db, cell_ids, now["today"], "cell"),
+            "late_referrals": late_referrals, "by_platform": partners.late_by_partner(late_referrals),
             "late_total": sum(g["requests"] for g in by_person), "idle": idle, "long_due": long_due,
             "long_due_total": long_due[0]["total"] if long_due else 0, "since_idle": today - timedelta(days=IDLE_DAYS)}
 
@@ -89,7 +91,12 @@ def export_tables(db, now, found):
                                         ("负责党员", "text")],
                   [(h["cell_name"], h["address"], h["cycle_days"], h["last_visit_day"], h["due_since"], h["days_due"],
                     h["responsible"]) for h in found["long_due"]])
-    return {"requests": late, "people": people, "cells": cells, "members": idle, "households": households}
+    platforms = ("转介超时", [("服务平台", "text"), ("诉求编号", "int"), ("地址", "text"), ("超时原因", "text"),
+                           ("接收期限", "date"), ("答复期限", "date"), ("超时天数", "int")],
+                 [(r["partner_name"], r["request_id"], r["address"], {"accept": "未按时接收", "answer": "未按时答复"}[r["why"]],
+                   r["accept_by"], r["answer_by"], r["days_late"]) for r in found["late_referrals"]])
+    return {"requests": late, "people": people, "cells": cells, "members": idle, "households": households,
+            "platforms": platforms}
 
 
 @bp.route("/export")

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from fieldapp import auth, rules, security
-from fieldapp.data import audit, users
+from fieldapp.data import audit, partners, users
 from fieldapp.data import security as attempts
 from fieldapp.access import roles_required
 from fieldapp.db import get_db
@@ -58,7 +58,7 @@ def users_list():
     return render("accounts/users.html", accounts=users.accounts(get_db()), issued=None)
 
 
-def account_errors(form, grid_ids):
+def account_errors(form, grid_ids, partner_ids=()):
     """What is wrong with a new account's form."""
     errors = {}
     username = form.get("username", "").strip()
@@ -66,10 +66,12 @@ def account_errors(form, grid_ids):
         errors["username"] = _("A username of 1 to 40 characters without spaces.")
     elif users.by_username(get_db(), username):
         errors["username"] = _("This username is taken.")
-    if form.get("role") not in ("member", "leader", "admin"):
+    if form.get("role") not in ("member", "leader", "admin", "partner"):
         errors["role"] = _("Choose a role.")
     if form.get("role") == "leader" and form.get("grid", "") not in grid_ids:
         errors["grid"] = _("A grid leader needs a grid.")
+    if form.get("role") == "partner" and form.get("partner", "") not in partner_ids:
+        errors["partner"] = _("A partner account needs its service platform or organisation.")
     return errors
 
 
@@ -78,22 +80,23 @@ def account_errors(form, grid_ids):
 def new():
     """Create an account with a one-time password that its owner changes at first sign-in."""
     db = get_db()
-    grids = users.grids(db)
+    grids, platforms = users.grids(db), partners.partners(db)
     errors = {}
     if request.method == "POST":
-        errors = account_errors(request.form, {str(g["id"]) for g in grids})
+        errors = account_errors(request.form, {str(g["id"]) for g in grids}, {str(p["id"]) for p in platforms})
         if not errors:
             password = one_time_password()
             role = request.form["role"]
             user_id = users.create(db, username=request.form["username"].strip(), role=role,
                                    display_name=request.form.get("display_name", "").strip()[:60] or None,
                                    grid_id=int(request.form["grid"]) if role == "leader" else None,
+                                   partner_id=int(request.form["partner"]) if role == "partner" else None,
                                    password_hash=auth.hash_password(password), must_change_password=True)
             audit.log(db, user_id=current_user.id, action="create_user", target_type="user", target_id=user_id,
                       ip=request.remote_addr)
             return render("accounts/users.html", accounts=users.accounts(db),
                           issued={"user": users.get(db, user_id), "password": password})
-    return render("accounts/new.html", grids=grids, errors=errors, form=request.form, status=422 if errors else 200)
+    return render("accounts/new.html", grids=grids, partners=platforms, errors=errors, form=request.form, status=422 if errors else 200)
 
 
 def _account(user_id):

@@ -18,7 +18,8 @@ hasher = PasswordHasher()
 # Verified when the user is unknown, so that a wrong name takes as long as a wrong password.
 _DUMMY_HASH = hasher.hash("not a password")
 
-LANDING = {"member": "households.mine", "leader": "coverage.index", "admin": "admin.index"}
+LANDING = {"member": "households.mine", "leader": "coverage.index", "admin": "admin.index",
+           "partner": "partners.index"}
 
 
 class User(UserMixin):
@@ -33,6 +34,7 @@ class User(UserMixin):
         self.display_name = row["display_name"]
         self.role = row["role"]
         self.grid_id = row["grid_id"]
+        self.partner_id = row.get("partner_id")
         self.must_change_password = bool(row["must_change_password"])
 
     def get_id(self):

@@ -1,6 +1,6 @@
 """Languages (Simplified Chinese by default, English) and the translated names of domain codes."""
 from flask import g, request
-from flask_babel import Babel, lazy_gettext as _l
+from flask_babel import Babel, lazy_gettext as _l, lazy_pgettext
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT = "zh"
@@ -47,7 +47,8 @@ def remember_choice(response):
 
 # Domain codes are stored in English; what people read is here, translated.
 LABELS = {
-    "role": {"member": _l("Member"), "leader": _l("Grid leader"), "admin": _l("Administrator")},
+    "role": {"member": _l("Member"), "leader": _l("Grid leader"), "admin": _l("Administrator"),
+             "partner": _l("Partner")},
     "status": {
         "overdue_request": _l("Overdue request"),
         "open_request": _l("Open request"),
@@ -141,4 +142,9 @@ LABELS = {
         "youth_league": _l("Communist Youth League"),
         "womens_federation": _l("Women's Federation"),
     },
+    "referral_state": {"referred": _l("Referred, not yet accepted"),
+                       "accepted": lazy_pgettext("referral state", "Accepted"),
+                       "info_requested": _l("Information requested"), "handed_back": _l("Handed back"),
+                       "done": _l("Done by the platform"), "withdrawn": _l("Withdrawn")},
+    "referral_late": {"accept": _l("not accepted in time"), "answer": _l("not answered in time")},
 }

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from fieldapp import access, inputs, photos, photostore, rules
-from fieldapp.data import audit, cells, coverage
+from fieldapp.data import audit, cells, coverage, hotline, partners
 from fieldapp.data import ledger
 from fieldapp.data import photos as photo_data
 from fieldapp.data import requests as request_data
@@ -138,7 +138,8 @@ def _page(db, found, errors=None, form=None, status=200):
                   may_lead=current_user.role in ("leader", "admin"),
                   see_household=access.may_see_cell(db, current_user, found["cell_id"]),
                   candidates=ledger.candidates(db, found["grid_id"], rules.iso(rules.utcnow())),
-                  default_due=(today + timedelta(days=due_days)).isoformat())
+                  default_due=(today + timedelta(days=due_days)).isoformat(),
+                  referral=partners.current(db, found["id"]), hotline_order=hotline.for_request(db, found["id"]))
 
 
 @bp.route("/<int:request_id>")

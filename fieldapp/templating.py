@@ -85,6 +85,7 @@ NAV = [
     ("assignments.index", _l("Assignments"), "⇄", ("leader",)),  # admins reach it from Administration
     ("review.index", _l("Review"), "✔", ("leader", "admin")),
     ("admin.index", _l("Administration"), "⚙", ("admin",)),
+    ("partners.index", _l("Referred requests"), "☰", ("partner",)),
 ]
 
 

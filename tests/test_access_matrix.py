@@ -18,18 +18,22 @@ from fieldapp.data import db as database
 from tests import engines, factories
 from tests.conftest import AuthActions
 
-ROLES = ("anon", "member", "leader", "admin")
+ROLES = ("anon", "member", "leader", "admin", "partner")
 TARGETS = ("own", "other_cell", "other_grid")
 
 # Presets for the usual rules.
 SCOPED = {"anon": "login", "member": {"own": "ok", "other_cell": 404, "other_grid": 404},
           "leader": {"own": "ok", "other_cell": "ok", "other_grid": 404}, "admin": "ok"}
 SIGNED_IN = {"anon": "login", "member": "ok", "leader": "ok", "admin": "ok"}
-PUBLIC = {"anon": "ok", "member": "ok", "leader": "ok", "admin": "ok"}
+PUBLIC = {"anon": "ok", "member": "ok", "leader": "ok", "admin": "ok", "partner": "ok"}
 LEADERS = {"anon": "login", "member": 403, "leader": "ok", "admin": "ok"}
 ADMINS = {"anon": "login", "member": 403, "leader": 403, "admin": "ok"}
 LEADER_SCOPED = {"anon": "login", "member": 403, "leader": {"own": "ok", "other_cell": "ok", "other_grid": 404},
                  "admin": "ok"}
+# A partner's own pages: the requests referred to its platform ("own"; "other_cell" is referred to another
+# platform, "other_grid" to a third); staff are refused.
+PARTNER_SCOPED = {"anon": "login", "member": 403, "leader": 403, "admin": 403,
+                  "partner": {"own": "ok", "other_cell": 404, "other_grid": 404}}
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Route:
     expect: dict
     data: dict = field(default_factory=dict)
     ids: dict = field(default_factory=dict)  # parameter -> Named: tried with out-of-scope records below
+    targets: tuple = TARGETS  # ("own",) for a route that names no record: the scopes would answer alike
 
 
 def _household(world, target):
@@ -213,7 +218,31 @@ ROUTES = {
        for name, part, kind, actions in (("visit", "visits", "visits", ("accept", "ask", "reject", "answer")),
                                          ("change", "changes", "changes", ("accept", "ask", "apply", "keep", "answer")))
        for action in actions},
+    # Hotline orders: the leader's grid, the admin's district; an uploaded batch is its uploader's (the lead's).
+    "hotline.index": Route("GET", lambda w, t: "/hotline/", LEADERS, targets=("own",)),
+    "hotline.new": Route("GET", lambda w, t: "/hotline/new", LEADERS, targets=("own",)),
+    "hotline.upload": Route("POST", lambda w, t: "/hotline/import", LEADERS, targets=("own",)),
+    "hotline.preview": Route("GET", lambda w, t: f"/hotline/import/{w['hotline_upload']}", {**LEADERS, "admin": 404},
+                             targets=("own",)),
+    "hotline.commit": Route("POST", lambda w, t: f"/hotline/import/{w['hotline_upload']}/commit",
+                            {**LEADERS, "admin": 404}, targets=("own",)),
+    "hotline.template": Route("GET", lambda w, t: "/hotline/template.csv", LEADERS, targets=("own",)),
+    "hotline.replies": Route("GET", lambda w, t: "/hotline/replies.csv", LEADERS, targets=("own",)),
+    # Partners: their referrals only; the slip also for staff who see the request.
+    "partners.index": Route("GET", lambda w, t: "/partner/", {**PARTNER_SCOPED, "partner": "ok"}, targets=("own",)),
+    "partners.show": Route("GET", lambda w, t: f"/partner/requests/{w['requests'][t]}", PARTNER_SCOPED),
+    **{f"partners.{name}": Route("POST", lambda w, t, part=part: f"/partner/requests/{w['requests'][t]}/{part}",
+                                 PARTNER_SCOPED, data={"reason": "不属于本平台", "reply": "已答复"})
+       for name, part in (("accept", "accept"), ("reply", "reply"), ("ask", "ask"), ("hand_back", "hand-back"),
+                          ("done", "done"))},
+    "partners.slip": Route("GET", lambda w, t: f"/partner/requests/{w['requests'][t]}/slip",
+                           {**SCOPED, "partner": PARTNER_SCOPED["partner"]}),
 }
+# A partner reaches its own pages and these; every other route refuses it (403).
+PARTNER_REACHES = {"index": "ok", "static": "ok", "auth.login": "ok", "auth.logout": "login", "accounts.password": "ok",
+                   "api.session": "ok", "api.openapi": "ok"}
+for _endpoint, _route in ROUTES.items():
+    _route.expect = {"partner": PARTNER_REACHES.get(_endpoint, 403), **_route.expect}
 
 
 # Every record of a target carries its mark, so that a page that shows anything of it is caught.
@@ -226,7 +255,7 @@ def world(db, app):
     return build_world(db, app)
 
 
-LOGINS = {"member": "m1", "leader": "lead", "admin": "boss"}
+LOGINS = {"member": "m1", "leader": "lead", "admin": "boss", "partner": "health"}
 
 
 @pytest.fixture(scope="module")
@@ -305,11 +334,32 @@ def build_world(db, app):
             "assignments": {t: db.execute("SELECT id FROM assignments WHERE cell_id = ?", [c]).fetchone()[0]
                             for t, c in cells.items()},
             "upload": factories.make_upload(db, "boss"),
-            "requests": {t: factories.make_request(db, h, authors[t], description=f"{MARKS[t]}诉求")
-                         for t, h in households.items()},
+            "requests": (requests := {t: factories.make_request(db, h, authors[t], description=f"{MARKS[t]}诉求")
+                                      for t, h in households.items()}),
             "buildings": {t: factories.make_building(db, c, name=f"{MARKS[t]}楼") for t, c in cells.items()},
             "photos": {t: factories.make_photo(db, app, visit_id=visits[t], content=f"{MARKS[t]}照片".encode())
-                       for t in households}}
+                       for t in households},
+            **_referrals(db, requests)}
+
+
+def _referrals(db, requests):
+    """Partner `health` of 社区卫生服务中心; own's request referred to it, the others to 工会 and 妇联; and the lead's
+    uploaded batch of hotline orders."""
+    from fieldapp.data.db import insert, scalar, write
+
+    platform = {code: scalar(db, "SELECT id FROM partners WHERE code = ?", [code])
+                for code in ("health_center", "trade_union", "womens_federation")}
+    factories.make_user(db, "partner", "health", partner_id=platform["health_center"])
+    lead = scalar(db, "SELECT id FROM users WHERE username = 'lead'")
+    with write(db):
+        for target, code in (("own", "health_center"), ("other_cell", "trade_union"),
+                             ("other_grid", "womens_federation")):
+            insert(db, "referrals", {"request_id": requests[target], "partner_id": platform[code], "referred_by": lead,
+                                     "referred_at": factories._now(), "accept_by": "2099-01-01",
+                                     "answer_by": "2099-01-01", "state": "referred"})
+    content = "工单编号,受理时间,办理时限,诉求内容,楼栋,室\nX-1,2026-11-30 09:00,2026-12-05,路灯坏了,本格标记楼,101\n"
+    return {"hotline_upload": factories.make_upload(db, "lead", kind="hotline", content=content.encode(),
+                                                    filename="orders.csv")}
 
 
 def test_every_route_has_an_entry(app):
@@ -331,7 +381,16 @@ def _answer(response):
     return "ok"
 
 
-CASES = [(endpoint, role, target) for endpoint in ROUTES for role in ROLES for target in TARGETS]
+# The partner on its own pages in every scope, and elsewhere on its landing, the pages it reaches and a sample of
+# those that refuse it (one guard refuses them all alike), in one scope: a partner on every route would add a
+# quarter to the suite's most expensive test for nothing that the sample does not decide.
+PARTNER_SAMPLE = {*PARTNER_REACHES, "households.mine", "households.show", "visits.create", "api.sync_visits",
+                  "api.offline_manifest", "register.add_resident", "coverage.index", "ledger.index", "ledger.show",
+                  "ledger.refer", "accountability.index", "admin.index", "accounts.users_list", "map.index",
+                  "map.data", "map.household", "privacy.index", "review.index", "hotline.index", "hotline.replies"}
+CASES = [(endpoint, role, target) for endpoint, route in ROUTES.items() for role in ROLES for target in route.targets
+         if role != "partner" or endpoint.startswith("partners.")
+         or (endpoint in PARTNER_SAMPLE and target == "own")]
 if engines.POSTGRES:
     # On PostgreSQL every route for every signed-in role, in scope and out of the grid: the anonymous answers
     # (a redirect before any query) and the neighbouring cell (the same scope query as the other grid's) decide
@@ -462,6 +521,7 @@ NOT_RECORDS = {
     "save",  # which button of the visit form: the visit, or its register changes alone
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
+    "partner",  # the admin's new account: its platform (admins see every platform)
 }
 
 

@@ -84,7 +84,7 @@ def test_excel_export_row_by_row(auth, client, db, world):
     auth.login("lead")
     response = client.get("/overdue/export?format=xlsx")
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["逾期诉求", "按负责人", "按微网格", "14天未走访党员", "超一个周期未走访住户"]
+    assert book.sheetnames == ["逾期诉求", "按负责人", "按微网格", "14天未走访党员", "超一个周期未走访住户", "转介超时"]
     rows = list(book["逾期诉求"].iter_rows(values_only=True))
     assert rows[0][:3] == ("编号", "微网格", "地址")
     expected = database.rows(db, "SELECT q.id, q.due_date, q.status, u.display_name FROM requests q "

@@ -3,6 +3,7 @@ event in one transaction, and the overdue requests behind accountability (问责
 import json
 
 from fieldapp import rules
+from fieldapp.data import partners
 from fieldapp.data import status as status_sql
 from fieldapp.data.coverage import cells_clause
 from fieldapp.data.db import insert, one, rows, scalar, write
@@ -17,12 +18,20 @@ EVENT_KIND = {"progress": "progress", "resolve": "resolved", "assign": "assigned
               "confirm": "return_visit", "reopen": "return_visit"}
 
 
-def scope_clause(scope, params):
-    """SQL limiting requests q of households h to scope ({"cell_ids": list|None, "user_id": id|None}).
+# A request belongs to a household, a building or a cell (exactly one is set): its place is the household h,
+# else the building b; its cell is theirs, else its own. Every query of requests joins PLACE and scopes by CELL.
+PLACE = "LEFT JOIN households h ON h.id = q.household_id LEFT JOIN buildings b ON b.id = q.building_id "
+CELL = "coalesce(h.cell_id, b.cell_id, q.cell_id)"
+# What a list names a request by: the household's address, the building's name, or the cell's (c joined on CELL).
+PLACE_NAME = "coalesce(h.address, b.name, c.name)"
 
-    A member sees the requests of their cells' households and those they are responsible for.
+
+def scope_clause(scope, params):
+    """SQL limiting requests q (with PLACE joined) to scope ({"cell_ids": list|None, "user_id": id|None}).
+
+    A member sees the requests of their cells' households, buildings and lanes and those they are responsible for.
     """
-    cells = cells_clause(scope["cell_ids"], params)
+    cells = cells_clause(scope["cell_ids"], params, column=CELL)
     if scope.get("user_id") is None:
         return cells
     params["scope_user"] = scope["user_id"]
@@ -32,7 +41,7 @@ def scope_clause(scope, params):
 def _filters_clause(filters, params, today):
     """SQL for the list's filters (status, category, cell, responsible, overdue, raised from/to)."""
     where = []
-    for key, column in (("status", "q.status"), ("category", "q.category"), ("cell", "h.cell_id"),
+    for key, column in (("status", "q.status"), ("category", "q.category"), ("cell", CELL),
                         ("responsible", "q.responsible_user_id")):
         if filters.get(key) is not None:
             where.append(f"{column} = :f_{key}")
@@ -49,11 +58,11 @@ def _filters_clause(filters, params, today):
     return " AND ".join(where) or "TRUE"
 
 
-_FROM = ("FROM requests q JOIN households h ON h.id = q.household_id JOIN cells c ON c.id = h.cell_id "
+_FROM = (f"FROM requests q {PLACE}JOIN cells c ON c.id = {CELL} "
          "LEFT JOIN users u ON u.id = q.responsible_user_id ")
 _COLUMNS = ("q.id, q.category, q.description, q.status, q.due_date, q.referral, q.created_at, q.updated_at, "
-            "q.version, q.responsible_user_id, u.display_name AS responsible, h.id AS household_id, h.address, "
-            "h.cell_id, c.name AS cell_name, c.code AS cell_code")
+            "q.version, q.responsible_user_id, u.display_name AS responsible, q.household_id, q.building_id, "
+            f"{PLACE_NAME} AS address, {CELL} AS cell_id, c.name AS cell_name, c.code AS cell_code")
 
 
 def listing(db, scope, filters, today, limit=50, offset=0):
@@ -69,8 +78,8 @@ def counts(db, scope, filters, today):
     """Per status, the requests in scope matching filters other than status; plus how many are overdue."""
     params = {}
     others = {key: value for key, value in filters.items() if key != "status"}
-    # The households only when cells matter: for the whole district that saves a look-up per request.
-    source = ("FROM requests q JOIN households h ON h.id = q.household_id "
+    # The places only when cells matter: for the whole district that saves a look-up per request.
+    source = (f"FROM requests q {PLACE}"
               if scope["cell_ids"] is not None or others.get("cell") is not None else "FROM requests q ")
     found = rows(db, f"SELECT q.status, count(*) AS n, "
                      f"count(*) FILTER (WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today) "
@@ -90,27 +99,24 @@ def responsible_people(db, scope):
                     "AND u.id IS NOT NULL ORDER BY u.display_name, u.id", params)
 
 
-# A request's own columns but its place: get() names the cell it is in (its household's, its building's or its own).
-_REQUEST_COLUMNS = ", ".join(f"q.{column}" for column in (
-    "id", "uuid", "household_id", "visit_id", "category", "description", "status", "responsible_user_id",
-    "due_date", "referral", "resolution", "created_by", "created_at", "updated_at", "version", "channel",
-    "building_id"))
-
-
 def get(db, request_id):
-    """One request with its household, cell, grid, responsible person, author and raising visit, or None."""
-    return one(db, f"SELECT {_REQUEST_COLUMNS}, u.display_name AS responsible, h.address, h.cell_id, "
-                   "c.name AS cell_name, "
-                   "c.grid_id, a.display_name AS created_by_name, v.visited_at AS visit_at "
-                   "FROM requests q JOIN households h ON h.id = q.household_id JOIN cells c ON c.id = h.cell_id "
-                   "LEFT JOIN users u ON u.id = q.responsible_user_id JOIN users a ON a.id = q.created_by "
-                   "LEFT JOIN visits v ON v.id = q.visit_id WHERE q.id = ?", [request_id])
+    """One request with its place (household, building or cell), grid, responsible person, author (None: the
+    resident) and raising visit, or None."""
+    found = one(db, f"SELECT q.*, u.display_name AS responsible, {PLACE_NAME} AS address, {CELL} AS place_cell, "
+                    "b.name AS building_name, c.name AS cell_name, c.grid_id, a.display_name AS created_by_name, "
+                    f"v.visited_at AS visit_at FROM requests q {PLACE}JOIN cells c ON c.id = {CELL} "
+                    "LEFT JOIN users u ON u.id = q.responsible_user_id LEFT JOIN users a ON a.id = q.created_by "
+                    "LEFT JOIN visits v ON v.id = q.visit_id WHERE q.id = ?", [request_id])
+    if found is not None:
+        found["cell_id"] = found.pop("place_cell")  # the cell of its place, not the column (set for a cell's only)
+    return found
 
 
 def events(db, request_id):
-    """A request's history, oldest first, with who acted and (for assignments) whom it went to."""
+    """A request's history, oldest first, with who acted (None: the resident) and (for assignments) whom it
+    went to."""
     found = rows(db, "SELECT e.*, u.display_name AS who, ru.display_name AS assignee FROM request_events e "
-                     "JOIN users u ON u.id = e.user_id "
+                     "LEFT JOIN users u ON u.id = e.user_id "
                      f"LEFT JOIN users ru ON ru.id = {db.dialect.json_int('e.data', 'responsible_user_id')} "
                      "WHERE e.request_id = ? ORDER BY e.at, e.id", [request_id])
     for event in found:
@@ -161,6 +167,9 @@ def apply(db, request_id, action, *, user_id, at, version=None, note=None, data=
         elif action == "refer":
             changes["referral"] = data["referral"]
             data["previous_referral"] = request["referral"]
+            # The platform sees it: a referral it answers on (an open one elsewhere is withdrawn).
+            data["referral_id"] = partners.refer(db, request_id, data["referral"], user_id=user_id, at=at,
+                                                 today=rules.local_date(at).isoformat(), due_date=request["due_date"])
         if action in ("confirm", "reopen"):
             data["satisfied"] = action == "confirm"
         db.execute(f"UPDATE requests SET {', '.join(f'{k} = :{k}' for k in changes)}, version = version + 1 "
@@ -175,11 +184,11 @@ UNFINISHED = ("open", "in_progress", "resolved")
 
 
 def hand_over(db, cell_id, from_user_id, to_user_id, *, user_id, at):
-    """Pass the unfinished requests of cell_id's households that from_user_id answers for to to_user_id, each
+    """Pass the unfinished requests of cell_id (its households, buildings, lanes) that from_user_id answers for to to_user_id, each
     with an "assigned" event (due dates stay); in the caller's transaction if there is one. Returns how many."""
     with write(db):
-        passing = rows(db, "SELECT q.id, q.status, q.version, q.due_date FROM requests q "
-                           "JOIN households h ON h.id = q.household_id WHERE h.cell_id = ? "
+        passing = rows(db, f"SELECT q.id, q.status, q.version, q.due_date FROM requests q {PLACE}"
+                           f"WHERE {CELL} = ? "
                            "AND q.responsible_user_id = ? AND q.status IN (?, ?, ?) ORDER BY q.id",
                        [cell_id, from_user_id, *UNFINISHED])
         for request in passing:
@@ -193,14 +202,16 @@ def hand_over(db, cell_id, from_user_id, to_user_id, *, user_id, at):
 
 
 def create(db, *, uuid, household_id, category, description, responsible_user_id, due_date, user_id, at,
-           channel=None):
-    """Enter a request directly (e.g. from a phone call) with its first event; a resent form adds nothing.
+           channel=None, building_id=None):
+    """Enter a request directly (e.g. from a phone call) with its first event; a resent form adds nothing. It
+    belongs to household_id, or (household_id None) to building_id.
 
     Returns (created: bool, request id).
     """
     with write(db):
         request_id = insert(db, "requests", {
-            "uuid": uuid, "household_id": household_id, "visit_id": None, "category": category,
+            "uuid": uuid, "household_id": household_id, "building_id": None if household_id else building_id,
+            "visit_id": None, "category": category,
             "description": description, "status": "open", "responsible_user_id": responsible_user_id,
             "due_date": due_date, "channel": channel or "other", "created_by": user_id, "created_at": at,
             "updated_at": at}, unless="uuid")
@@ -223,12 +234,13 @@ def awaiting_return_visit(db, scope):
 def households_awaiting_return_visit(db, cell_ids=None, user_id=None):
     """{household id: number of its resolved requests awaiting a return visit} for cell_ids or user_id."""
     params = {}
-    where = [cells_clause(cell_ids, params)]
+    where = [cells_clause(cell_ids, params, column=CELL)]
     if user_id is not None:
         where.append("q.responsible_user_id = :user_id")
         params["user_id"] = user_id
-    found = rows(db, "SELECT q.household_id, count(*) AS n FROM requests q JOIN households h ON h.id = q.household_id "
-                     f"WHERE q.status = 'resolved' AND {' AND '.join(where)} GROUP BY q.household_id", params)
+    found = rows(db, f"SELECT q.household_id, count(*) AS n FROM requests q {PLACE}"
+                     f"WHERE q.status = 'resolved' AND q.household_id IS NOT NULL AND {' AND '.join(where)} "
+                     "GROUP BY q.household_id", params)
     return {r["household_id"]: r["n"] for r in found}
 
 
@@ -236,20 +248,20 @@ def overdue(db, cell_ids, today):
     """Open and in-progress requests of cell_ids past their due date, with responsible person and cell."""
     params = {"today": today}
     return rows(db, f"SELECT {_COLUMNS} {_FROM} WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today "
-                    f"AND {cells_clause(cell_ids, params)} ORDER BY q.due_date, q.id", params)
+                    f"AND {cells_clause(cell_ids, params, column=CELL)} ORDER BY q.due_date, q.id", params)
 
 
 def overdue_groups(db, cell_ids, today, by):
     """Overdue requests of cell_ids per responsible person (by="person") or per cell (by="cell"): how many,
     the most days late and the days late in all; the most overdue first."""
     key, name, join = {"person": ("q.responsible_user_id", "u.display_name", "LEFT JOIN users u ON u.id = q.responsible_user_id "),
-                       "cell": ("h.cell_id", "c.name", "JOIN cells c ON c.id = h.cell_id ")}[by]
+                       "cell": (CELL, "c.name", f"JOIN cells c ON c.id = {CELL} ")}[by]
     params = {"today": today}
     late = db.dialect.days_between(":today", "q.due_date")
     return rows(db, f"SELECT {key} AS id, {name} AS name, count(*) AS requests, max({late}) AS most_late, "
-                    f"sum({late}) AS days_late FROM requests q JOIN households h ON h.id = q.household_id {join}"
+                    f"sum({late}) AS days_late FROM requests q {PLACE}{join}"
                     f"WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today "
-                    f"AND {cells_clause(cell_ids, params)} GROUP BY {key}, {name} "
+                    f"AND {cells_clause(cell_ids, params, column=CELL)} GROUP BY {key}, {name} "
                     "ORDER BY requests DESC, most_late DESC, name", params)
 
 

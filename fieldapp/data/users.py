@@ -14,8 +14,8 @@ def by_username(db, username):
 
 
 def create(db, *, username, password_hash, role, display_name=None, grid_id=None,
-           must_change_password=False):
-    """Create an account and return its id."""
+           must_change_password=False, partner_id=None):
+    """Create an account and return its id (a partner's belongs to its platform, partner_id)."""
     with write(db):
         return insert(db, "users", {
                 "username": username,
@@ -23,6 +23,7 @@ def create(db, *, username, password_hash, role, display_name=None, grid_id=None
                 "password_hash": password_hash,
                 "role": role,
                 "grid_id": grid_id,
+                "partner_id": partner_id,
                 "active": 1,
                 "must_change_password": int(must_change_password),
                 "created_at": rules.iso(rules.utcnow()),
@@ -57,9 +58,10 @@ def listing(db):
 def accounts(db):
     """All accounts with their grid's name and how many cells each holds now, by role then name."""
     return rows(db, "SELECT u.id, u.username, u.display_name, u.role, u.grid_id, g.name AS grid_name, u.active, "
-                    "u.must_change_password, u.last_login_at, "
+                    "u.must_change_password, u.last_login_at, p.name AS partner_name, "
                     "(SELECT count(*) FROM assignments a WHERE a.user_id = u.id AND a.valid_to IS NULL) AS cells "
-                    "FROM users u LEFT JOIN grids g ON g.id = u.grid_id ORDER BY u.role, u.username")
+                    "FROM users u LEFT JOIN grids g ON g.id = u.grid_id LEFT JOIN partners p ON p.id = u.partner_id "
+                    "ORDER BY u.role, u.username")
 
 
 def set_password(db, user_id, password_hash, must_change):

@@ -89,6 +89,18 @@ MESSAGES = {
     "unknown_tag": _l("Unknown tag “%(value)s”."),
     "bad_occupancy": _l("Unknown occupancy “%(value)s”: use occupied, vacant or moved_out."),
     "bad_residents": _l("residents must be a list of {name, phone, tags}."),
+    # Hotline work orders
+    "order_no": _l("“%(value)s” is not an order number: letters, digits, - and / only, at most %(n)d."),
+    "order_exists": _l("Order %(value)s is already in the ledger (request %(request)d)."),
+    "bad_time": _l("“%(value)s” is not a date and time such as 2026-12-01 09:30."),
+    "future_time": _l("%(value)s lies in the future: an order cannot be received later than now."),
+    "deadline_before": _l("The deadline %(value)s lies before the order was received."),
+    "deadline_far": _l("The deadline %(value)s lies more than a year after the order was received."),
+    "unknown_category": _l("Unknown category “%(value)s”: use one of %(known)s."),
+    "too_long": _l("At most %(n)d characters."),
+    "hotline_no_building": _l("No building “%(value)s” in your grid."),
+    "hotline_ambiguous_building": _l("Several buildings are called “%(value)s”: give the building's id instead."),
+    "hotline_no_household": _l("No household %(value)s in the register: check unit and room."),
     # Skipped rows and features
     "outside": _l("Outside every cell."),
     "label": _l("Label point (label_placement), not a feature of its own."),
