@@ -144,6 +144,11 @@ def parse_action(action, form, *, candidates, today):
         note = _text(form, "note", errors, _("Write what was done."))
     elif action == "resolve":
         note = _text(form, "resolution", errors, _("Resolving needs a resolution: write how the request was answered."))
+        reply = (form.get("reply") or "").strip()  # a resident's report: shown on their tracking page
+        if len(reply) > MAX_TEXT:
+            errors["reply"] = _("At most %(n)d characters.", n=MAX_TEXT)
+        elif reply:
+            data["reply"] = reply
     elif action == "assign":
         who = inputs.record_id(form.get("responsible_user_id"))
         if who not in candidates:

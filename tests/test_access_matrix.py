@@ -201,6 +201,21 @@ ROUTES = {
        for name, part, kind, actions in (("visit", "visits", "visits", ("accept", "ask", "reject", "answer")),
                                          ("change", "changes", "changes", ("accept", "ask", "apply", "keep", "answer")))
        for action in actions},
+    # Residents report by QR code without an account; the tracking page shows no personal data.
+    "report.new": Route("GET", lambda w, t: f"/r/{w['report_tokens'][t]}", PUBLIC),
+    "report.sent": Route("GET", lambda w, t: f"/t/{w['tracking_codes'][t]}/sent", PUBLIC),
+    "report.track": Route("GET", lambda w, t: f"/t/{w['tracking_codes'][t]}", PUBLIC),
+    "report.rate": Route("POST", lambda w, t: f"/t/{w['tracking_codes'][t]}/rate", PUBLIC),
+    "posters.index": Route("GET", lambda w, t: "/posters/", LEADERS),
+    "posters.make_missing": Route("POST", lambda w, t: "/posters/make-missing", LEADERS),
+    **{f"posters.{name}": Route(method, lambda w, t, part=part: f"/posters/building/{w['buildings'][t]}{part}", LEADER_SCOPED)
+       for name, method, part in (("show", "GET", ""), ("replace", "POST", "/replace"), ("revoke", "POST", "/revoke"))},
+    "triage.index": Route("GET", lambda w, t: "/triage/", SIGNED_IN),
+    "triage.decide": Route("POST", lambda w, t: f"/triage/{w['reports'][t]}", SCOPED, ids={
+        "duplicate_of": Named("requests", "form", lambda v, w: {"outcome": "duplicate", "duplicate_of": v,
+                                                                "reply": "重复", "version": "1"}),
+        "place": Named("households", "form", lambda v, w: {"outcome": "accepted", "place": v, "category": "medical",
+                                                           "version": "1"})}),
 }
 
 
@@ -250,7 +265,16 @@ def world(db):
             "upload": factories.make_upload(db, "boss"),
             "requests": {t: factories.make_request(db, h, authors[t], description=f"{MARKS[t]}诉求")
                          for t, h in households.items()},
-            "buildings": {t: factories.make_building(db, c, name=f"{MARKS[t]}楼") for t, c in cells.items()}}
+            "buildings": (buildings := {t: factories.make_building(db, c, name=f"{MARKS[t]}楼") for t, c in cells.items()}),
+            **_resident_reports(db, buildings, m1)}
+
+
+def _resident_reports(db, buildings, user_id):
+    """Each target's building with a QR poster and a resident's report through it, waiting for triage."""
+    tokens = {t: factories.make_report_token(db, user_id, building_id=b) for t, b in buildings.items()}
+    made = {t: factories.make_resident_report(db, tokens[t], description=f"{MARKS[t]}报事") for t in tokens}
+    return {"report_tokens": tokens, "reports": {t: r for t, (r, _code) in made.items()},
+            "tracking_codes": {t: code for t, (_r, code) in made.items()}}
 
 
 def test_every_route_has_an_entry(app):
@@ -377,6 +401,7 @@ NOT_RECORDS = {
     "save",  # which button of the visit form: the visit, or its register changes alone
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
+    "name", "phone", "consent", "comment", "reply", "size", "rated",  # a resident's report, its rating, a poster
 }
 
 
