@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldapp import inputs, offline, rules
-from fieldapp.data import audit, users
+from fieldapp.data import audit, reports, users
 from fieldapp.data import privacy as held
 from fieldapp.exports import downloads, tables
 from fieldapp.access import roles_required
@@ -66,8 +66,11 @@ def purge(db, *, user_id=None, ip=None, via="web", now=None):
     days = held.retention_days(db)
     due = held.due_for_anonymisation(db, rules.iso(now - timedelta(days=days)))
     count = held.anonymise(db, due, rules.iso(now))
-    audit.log(db, user_id=user_id, action="purge", detail={"residents": count, "retention_days": days, "via": via},
-              ip=ip)
+    contacts = reports.forget_contacts(db, rules.iso(now - timedelta(days=reports.CONTACT_DAYS)))
+    detail = {"residents": count, "retention_days": days, "via": via}
+    if contacts:  # residents' call-back contacts of closed reports
+        detail["report_contacts"] = contacts
+    audit.log(db, user_id=user_id, action="purge", detail=detail, ip=ip)
     return count
 
 

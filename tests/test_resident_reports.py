@@ -219,3 +219,17 @@ def test_triage_closes_duplicates_and_other_matters(auth, client, db, world):
     assert "已有人反映，正在处理" in tracking and "Closed" in tracking
     history = client.get(f"/ledger/{second}?lang=en").get_data(as_text=True)
     assert f"duplicate of №{first}" in history and "the resident" in history
+
+
+def test_call_back_contacts_go_90_days_after_closing(app, db, world):
+    from fieldapp import privacy
+
+    old, _code = factories.make_resident_report(db, world["token"], name="王秀英", phone="13812345678")
+    recent, _code = factories.make_resident_report(db, world["token"], name="李大爷", phone="13912345678")
+    db.execute("UPDATE requests SET status = 'closed', updated_at = CASE WHEN id = ? THEN '2020-01-01T00:00:00Z' "
+               "ELSE updated_at END", [old])
+    with app.app_context():
+        privacy.purge(db)
+    kept = {r["request_id"]: (r["name"], r["phone"]) for r in database.rows(
+        db, "SELECT request_id, name, phone FROM resident_reports")}
+    assert kept == {old: (None, None), recent: ("李大爷", "13912345678")}

@@ -15,6 +15,7 @@ from fieldapp.data.status import IN_REGISTER
 TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 TRACKING_LENGTH = 10
 OPEN = ("open", "in_progress")
+CONTACT_DAYS = 90  # a resident's call-back contact is kept this long after their report closed (the consent says so)
 DUPLICATE_DAYS = 7  # the triage list hints at an open request of the same place and category this recent
 
 
