@@ -98,17 +98,22 @@ def responsible_people(db, scope):
                     "AND u.id IS NOT NULL ORDER BY u.display_name, u.id", params)
 
 
+# A request's own columns but its place: get() names the cell it is in (its household's, its building's or its own).
+_REQUEST_COLUMNS = ", ".join(f"q.{column}" for column in (
+    "id", "uuid", "household_id", "visit_id", "category", "description", "status", "responsible_user_id",
+    "due_date", "referral", "resolution", "created_by", "created_at", "updated_at", "version", "channel",
+    "building_id"))
+
+
 def get(db, request_id):
     """One request with its place (household, building or cell), grid, responsible person, author (None: the
     resident) and raising visit, or None."""
-    found = one(db, f"SELECT q.*, u.display_name AS responsible, {PLACE_NAME} AS address, {CELL} AS place_cell, "
-                    "b.name AS building_name, c.name AS cell_name, c.grid_id, a.display_name AS created_by_name, "
-                    f"v.visited_at AS visit_at FROM requests q {PLACE}JOIN cells c ON c.id = {CELL} "
-                    "LEFT JOIN users u ON u.id = q.responsible_user_id LEFT JOIN users a ON a.id = q.created_by "
-                    "LEFT JOIN visits v ON v.id = q.visit_id WHERE q.id = ?", [request_id])
-    if found is not None:
-        found["cell_id"] = found.pop("place_cell")  # the cell of its place, not the column (set for a cell's only)
-    return found
+    return one(db, f"SELECT {_REQUEST_COLUMNS}, u.display_name AS responsible, {PLACE_NAME} AS address, "
+                   f"{CELL} AS cell_id, b.name AS building_name, c.name AS cell_name, c.grid_id, "
+                   "a.display_name AS created_by_name, v.visited_at AS visit_at "
+                   f"FROM requests q {PLACE}JOIN cells c ON c.id = {CELL} "
+                   "LEFT JOIN users u ON u.id = q.responsible_user_id LEFT JOIN users a ON a.id = q.created_by "
+                   "LEFT JOIN visits v ON v.id = q.visit_id WHERE q.id = ?", [request_id])
 
 
 def events(db, request_id):
