@@ -129,9 +129,13 @@ def request_scope(db, user):
 def request_or_404(db, user, request_id):
     """The request if user may see it; otherwise 404, which does not confirm that it exists."""
     found = ledger.get(db, request_id)
-    if found is None:
-        abort(404)
-    if not may_see_cell(db, user, found["cell_id"]) and not (
-            user.role == "member" and found["responsible_user_id"] == user.id):
+    if found is None or not may_see_request(db, user, found):
         abort(404)
     return found
+
+
+def may_see_request(db, user, found):
+    """Whether user may see the request found (its cell_id and responsible_user_id): in their cells, or a
+    member's own to answer."""
+    return may_see_cell(db, user, found["cell_id"]) or (
+        user.role == "member" and found["responsible_user_id"] == user.id)

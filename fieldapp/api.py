@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from fieldapp import access, inputs, offline, registerform, rules
+from fieldapp import access, inputs, offline, photos, registerform, rules
 from fieldapp import openapi as description
 from fieldapp.clock import clock
 from fieldapp.data import households, requests, visits
@@ -14,6 +14,23 @@ from fieldapp.db import get_db
 from fieldapp.visitform import MAX_BATCH, MAX_BODY, item_as_form, parse_visit, payload_digest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+# A photo for a visit or a resolution, each its own idempotent upload (fieldapp/photos.py).
+bp.add_url_rule("/photos", "upload_photo", photos.upload, methods=["POST"])
+
+
+@bp.url_value_preprocessor
+def allow_photo_uploads(endpoint, values):
+    """Raise the body limit for a photo, before CSRF protection reads the form."""
+    if endpoint == "api.upload_photo":
+        request.max_content_length = photos.UPLOAD_LIMIT
+
+
+@bp.errorhandler(413)
+def body_too_large(error):
+    """A body over its limit, found while it was read: a JSON answer, never the error page."""
+    if request.endpoint == "api.upload_photo":
+        return photos.too_large()
+    return api_error(413, _("The request is too large."))
 
 
 def api_error(status, message, **extra):

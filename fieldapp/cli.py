@@ -1,4 +1,5 @@
-"""The app's commands: init-db, demo, create-user, import, export, backup, purge (`fieldapp` and `flask`)."""
+"""The app's commands: init-db, demo, create-user, import, export, backup, purge, photos-cleanup (`fieldapp` and
+`flask`)."""
 import getpass
 import os
 import time
@@ -16,9 +17,9 @@ def init_app(app):
     """Add the commands below to app.cli (and so to `fieldapp` and `flask`)."""
     for command in (init_db, demo_command, create_user, import_command, export_command):
         app.cli.add_command(command)
-    from fieldapp import backup, privacy  # (restore is on `main` itself: see below)
+    from fieldapp import backup, photos, privacy  # (restore is on `main` itself: see below)
 
-    for command in (backup.backup_command, privacy.purge_command):
+    for command in (backup.backup_command, privacy.purge_command, photos.cleanup_command):
         app.cli.add_command(command)
 
 

@@ -16,6 +16,7 @@ DEFAULTS = {
     "AMEND_HOURS": 24,
     "CSRF_HOURS": 12,  # a member may keep a form open through a long morning of visits
     "BEHIND_PROXY": False,
+    "PHOTOS": str(ROOT / "instance" / "photos"),  # the photo store's folder (fieldapp/photostore.py)
 }
 
 

@@ -12,8 +12,9 @@ from datetime import date
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from fieldapp import rules
+from fieldapp import photos, photostore, rules
 from fieldapp.clock import clock
+from fieldapp.data import photos as photo_data
 from fieldapp.data import reports
 from fieldapp.data import requests as request_data
 from fieldapp.db import get_db
@@ -22,7 +23,7 @@ bp = Blueprint("report", __name__)
 
 MAX_DESCRIPTION = 1000
 MAX_NAME = 50
-PHOTO_MB = 10
+PHOTO_MB = photo_data.MAX_BYTES // (1024 * 1024)
 # Reports per address within minutes, and per building (or cell) within minutes: a burst waits.
 LIMITS = {"per_address": 5, "address_minutes": 10, "per_place": 30, "place_minutes": 60}
 HONEYPOT = "website"  # hidden from people; robots fill it in
@@ -66,14 +67,14 @@ def parse_report(form, files, categories):
         errors["phone"] = _("Enter a phone number of digits only, or leave it empty.")
     if (name or phone) and form.get("consent") != "yes":
         errors["consent"] = _("To leave your name or phone, agree to how they are kept; or leave both empty.")
-    photo = files.get("photo")
-    if photo is not None and photo.filename:
-        photo.stream.seek(0, 2)
-        if photo.stream.tell() > PHOTO_MB * 1024 * 1024:
-            errors["photo"] = _("The photo is too large: at most %(mb)d MB.", mb=PHOTO_MB)
-        photo.stream.seek(0)
-    else:
-        photo = None
+    photo, upload = None, files.get("photo")
+    if upload is not None and upload.filename:
+        # Checked and re-encoded (no metadata) before anything is written: a file that is no photo is refused here.
+        raw = upload.read(photo_data.MAX_BYTES + 1)
+        try:
+            photo = (photostore.sha256(raw), photo_data.prepare(raw))
+        except photo_data.PhotoRefused as refused:
+            errors["photo"] = photos.refused_messages()[refused.reason][1]
     try:
         report_uuid = str(uuidlib.UUID(form.get("uuid", "")))
     except ValueError:
@@ -116,7 +117,8 @@ def new(token):
     _created, code = reports.record(
         db, uuid=values["uuid"], found=found, category=values["category"], description=values["description"],
         name=values["name"], phone=values["phone"], consent_at=at if values["name"] or values["phone"] else None,
-        due_date=rules.request_due_date(today, due_days).isoformat(), at=at, address_hash=address)
+        due_date=rules.request_due_date(today, due_days).isoformat(), at=at, address_hash=address,
+        photo=values["photo"], store=photostore.from_config(current_app.config))
     return redirect(url_for("report.sent", code=code))
 
 

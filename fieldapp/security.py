@@ -95,7 +95,7 @@ def security_headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=(), payment=(), usb=()")
+    headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=(), payment=(), usb=()")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     # Pages, JSON and exports carry personal data: never kept by the HTTP cache (the service worker keeps only
@@ -197,10 +197,15 @@ def refuse_nul():
 
 # --- Body limits ----------------------------------------------------------------------------------------------
 
+# The API's file uploads: their view sets their limit, and a body over it gets a JSON 413 from their blueprint.
+FILE_APIS = {"api.upload_photo"}
+
+
 def limit_body():
     """Refuse a body over its limit from Content-Length alone, before anything reads it."""
     body_limit = current_app.config["MAX_BODY_MB"] * 1024 * 1024
-    upload = request.mimetype == "multipart/form-data" and not request.path.startswith("/api/")
+    upload = request.mimetype == "multipart/form-data" and (
+        not request.path.startswith("/api/") or request.endpoint in FILE_APIS)
     # Uploads keep the app's (or their view's) limit and its handler's page; other bodies get the small one.
     limit = request.max_content_length if upload else min(request.max_content_length or body_limit, body_limit)
     if not upload:

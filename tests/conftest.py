@@ -1,4 +1,5 @@
 """Fixtures in the style of flaskr: an app on a temporary database, a client, and sign-in helpers."""
+import itertools
 import shutil
 
 import pytest
@@ -44,12 +45,23 @@ def shared_app(migrated_template):
     return create_app({"TESTING": True, "DATABASE": migrated_template, "SECRET_KEY": "test secret key"})
 
 
+_STORES = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def photo_folders(tmp_path_factory):
+    """Where each test's photo store goes (made when its first photo is kept)."""
+    return tmp_path_factory.mktemp("photos")
+
+
 @pytest.fixture
-def app(shared_app, engine, migrated_template):
-    """The app on a fresh, migrated database of its own; configuration changes end with the test."""
+def app(shared_app, engine, migrated_template, photo_folders):
+    """The app on a fresh, migrated database (and an empty photo store) of its own; configuration changes end
+    with the test."""
     target = engine.fresh(migrated_template)
     saved = dict(shared_app.config)
     shared_app.config["DATABASE"] = target
+    shared_app.config["PHOTOS"] = str(photo_folders / f"store-{next(_STORES)}")
     yield shared_app
     shared_app.config.clear()
     shared_app.config.update(saved)

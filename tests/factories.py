@@ -141,3 +141,17 @@ def make_resident_report(db, token, description="楼道灯坏了", category="san
         db, uuid=f"report-{next(_seq)}", found=found, category=category, description=description, name=name,
         phone=phone, consent_at=at if name or phone else None, due_date="2099-01-01", at=at, address_hash="test")
     return db.execute("SELECT request_id FROM resident_reports WHERE tracking_code = ?", [code]).fetchone()[0], code
+
+
+def make_photo(db, app, *, visit_id=None, request_id=None, request_event_id=None, kind="visit", state="attached",
+               content=b"photo", user_id=None, uploaded_at=None, caption=None):
+    """A photo row with its bytes (and thumbnail: the same bytes) in app's photo store; return its id."""
+    from fieldapp import photostore
+
+    sha = photostore.from_config(app.config).put(content)
+    with write(db):
+        return insert(db, "photos", {
+            "record_uuid": f"record-{next(_seq)}", "client_sha256": sha, "sha256": sha, "bytes": len(content),
+            "width": 16, "height": 12, "thumb_sha256": sha, "caption": caption, "kind": kind, "state": state,
+            "user_id": user_id, "uploaded_at": uploaded_at or _now(), "visit_id": visit_id,
+            "request_id": request_id, "request_event_id": request_event_id})

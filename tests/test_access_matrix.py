@@ -189,6 +189,15 @@ ROUTES = {
     "privacy.residents": Route("GET", lambda w, t: "/privacy/residents?q=王", ADMINS),
     "privacy.export_resident": Route(
         "GET", lambda w, t: f"/privacy/residents/{w['residents'][t]}/export.json", ADMINS),
+    # Photos: the phone's upload answers per photo (a record out of scope: 404); a photo is seen with its household.
+    "api.upload_photo": Route("POST", lambda w, t: "/api/photos", {**SIGNED_IN, "anon": 401}, ids={
+        "record_uuid": Named("visits", "form", lambda v, w: {"record": "visit", "sha256": "0" * 64, "record_uuid": next(
+            f"v-{t}" for t, visit in w["visits"].items() if visit == v)}),
+        "request_id": Named("requests", "form", lambda v, w: {
+            "record": "resolution", "record_uuid": "step-1", "sha256": "0" * 64, "request_id": v})}),
+    **{f"photos.{name}": Route("GET", lambda w, t, end=end: f"/photos/{w['photos'][t]}{end}", SCOPED,
+                               ids={"photo": Named("photos", "path", lambda v, w, end=end: f"/photos/{v}{end}")})
+       for name, end in (("show", ""), ("thumb", "/thumb"))},
     # The review: leaders (their grid) decide; an item's page and its answer are also its author's.
     "review.index": Route("GET", lambda w, t: "/review/", LEADERS, ids={"grid": Named("grids")}),
     **{f"review.{name}": Route("GET", lambda w, t, part=part, kind=kind: f"/review/{part}/{w[kind][t]}", SCOPED,
@@ -224,7 +233,7 @@ MARKS = {"own": "本格标记", "other_cell": "邻格标记", "other_grid": "外
 
 
 @pytest.fixture
-def world(db):
+def world(db, app):
     """Grid A (cells A1 of member m1, A2 of member m2) led by `lead`; grid B with cell B1; admin `boss`."""
     grid_a, grid_b = factories.make_grid(db), factories.make_grid(db)
     cells = {t: factories.make_cell(db, grid, lon=lon, name=f"{MARKS[t]}微网格")
@@ -266,6 +275,8 @@ def world(db):
             "requests": {t: factories.make_request(db, h, authors[t], description=f"{MARKS[t]}诉求")
                          for t, h in households.items()},
             "buildings": (buildings := {t: factories.make_building(db, c, name=f"{MARKS[t]}楼") for t, c in cells.items()}),
+            "photos": {t: factories.make_photo(db, app, visit_id=visits[t], content=f"{MARKS[t]}照片".encode())
+                       for t in households},
             **_resident_reports(db, buildings, m1)}
 
 
@@ -341,6 +352,8 @@ def _footprint(db, world, target):
             database.scalar(db, "SELECT count(*) FROM request_events WHERE request_id = ?", [request]),
             database.rows(db, "SELECT id, user_id, valid_to FROM assignments WHERE cell_id = ?", [cell]),
             database.rows(db, "SELECT name, phone FROM residents WHERE household_id = ?", [household]),
+            database.rows(db, "SELECT id FROM photos WHERE visit_id = ? OR request_id = ?",
+                          [world["visits"][target], request]),
             database.rows(db, "SELECT id FROM review_events WHERE (subject = 'visit' AND subject_id = ?) OR "
                               "(subject = 'change' AND subject_id = ?)",
                           [world["visits"][target], world["changes"][target]]))
@@ -398,6 +411,7 @@ NOT_RECORDS = {
     "description", "resolution",  # a request's texts
     "user", "target_id",  # the admin's audit search: admins see everything
     "occupancy", "retired", "made_at",  # a register change's values
+    "record", "sha256", "caption", "taken_at",  # a photo's kind of record, its hash and its texts
     "save",  # which button of the visit form: the visit, or its register changes alone
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag

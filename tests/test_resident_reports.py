@@ -41,6 +41,16 @@ def _form(client, token, **fields):
     return client.post(f"/r/{token}?lang=en", data=data, content_type="multipart/form-data")
 
 
+def _png():
+    """A small photo as a phone's gallery gives it."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "orange").save(out, "PNG")
+    out.seek(0)
+    return out
+
+
 def _requests(db):
     return database.scalar(db, "SELECT count(*) FROM requests")
 
@@ -85,7 +95,7 @@ def test_a_report_from_a_fresh_browser(app, db, world):
     assert "3号楼" in page and "1单元" not in page  # the building only, no household
     for label in ("Category", "Description", "Photo", "Your phone (optional)", "Send report"):
         assert label in page
-    answer = _form(fresh, world["token"], name="王秀英", phone="13812345678", consent="yes")
+    answer = _form(fresh, world["token"], name="王秀英", phone="13812345678", consent="yes", photo=(_png(), "灯.png"))
     assert answer.status_code == 302
     sent = fresh.get(answer.headers["Location"]).get_data(as_text=True)
     code = re.search(r'class="tracking-code">([A-Z0-9]{10})<', sent).group(1)
@@ -95,6 +105,9 @@ def test_a_report_from_a_fresh_browser(app, db, world):
     assert row["channel"] == "resident" and row["building_id"] == world["building"] and row["household_id"] is None
     assert row["created_by"] is None and row["status"] == "open" and row["phone"] == "13812345678" and row["consent_at"]
     assert database.scalar(db, "SELECT user_id FROM request_events") is None
+    photo = database.one(db, "SELECT kind, state, user_id, request_id, width FROM photos")
+    assert photo == {"kind": "report", "state": "attached", "user_id": None,
+                     "request_id": database.scalar(db, "SELECT id FROM requests"), "width": 40}
 
 
 def test_a_resent_report_adds_nothing(app, db, world):
@@ -112,7 +125,8 @@ def test_a_resent_report_adds_nothing(app, db, world):
     ({"category": "nonsense"}, 422, "Choose what your report is about."),
     ({"phone": "13812345678"}, 422, "agree to how they are kept"),
     ({"phone": "call me"}, 422, "Enter a phone number of digits only"),
-    ({"photo": (io.BytesIO(b"\xff" * (11 * 1024 * 1024)), "big.jpg")}, 422, "The photo is too large: at most 10 MB."),
+    ({"photo": (io.BytesIO(b"\xff" * (16 * 1024 * 1024)), "big.jpg")}, 422, "The photo is too large: at most 15 MB."),
+    ({"photo": (io.BytesIO(b"<html>not a photo</html>"), "photo.jpg")}, 422, "This file is not a photo"),
     ({"photo": (io.BytesIO(b"\xff" * (30 * 1024 * 1024)), "huge.jpg")}, 413, "The photo is too large"),
     ({"website": "http://spam.example"}, 400, "The report was not sent"),
 ])

@@ -128,22 +128,27 @@ def events(db, request_id):
     return found
 
 
-def _event(db, request_id, user_id, at, kind, from_status, to_status, note, visit_id=None, data=None):
+def _event(db, request_id, user_id, at, kind, from_status, to_status, note, visit_id=None, data=None, uuid=None):
     """Append one event to a request's history."""
     insert(db, "request_events", {
         "request_id": request_id, "user_id": user_id, "at": at, "kind": kind, "from_status": from_status,
         "to_status": to_status, "note": note, "visit_id": visit_id,
-        "data": json.dumps(data or {}, ensure_ascii=False)})
+        "data": json.dumps(data or {}, ensure_ascii=False), **({"uuid": uuid} if uuid else {})})
+
+
+def step(db, uuid):
+    """The event recorded under a step's client id (its form's), or None."""
+    return one(db, "SELECT id, request_id, kind, user_id FROM request_events WHERE uuid = ?", [uuid])
 
 
 def apply(db, request_id, action, *, user_id, at, version=None, note=None, data=None, visit_id=None,
-          household_id=None):
+          household_id=None, uuid=None):
     """Take a ledger action on a request and record it as an event, in one transaction.
 
     version: the version the page showed (None: don't check, e.g. inside a visit's own transaction).
     data: assign {"responsible_user_id", "due_date"}; refer {"referral"}; confirm/reopen {"channel"}.
     Raises StaleRequest or rules.IllegalTransition (also for another household's request); nothing is
-    written then. Returns the request's new version.
+    written then. uuid: the step's client id, kept with its event. Returns the request's new version.
     """
     data = dict(data or {})
     with write(db):
@@ -170,7 +175,8 @@ def apply(db, request_id, action, *, user_id, at, version=None, note=None, data=
             data["satisfied"] = action == "confirm"
         db.execute(f"UPDATE requests SET {', '.join(f'{k} = :{k}' for k in changes)}, version = version + 1 "
                    "WHERE id = :id AND version = :version", {**changes, "id": request_id, "version": request["version"]})
-        _event(db, request_id, user_id, at, EVENT_KIND[action], request["status"], status, note, visit_id, data)
+        _event(db, request_id, user_id, at, EVENT_KIND[action], request["status"], status, note, visit_id, data,
+               uuid)
         return request["version"] + 1
 
 

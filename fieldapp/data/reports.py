@@ -5,7 +5,7 @@ import secrets
 from datetime import timedelta
 
 from fieldapp import rules
-from fieldapp.data import ledger
+from fieldapp.data import ledger, photos
 from fieldapp.data.coverage import cells_clause
 from fieldapp.data.db import in_clause, insert, insert_many, one, rows, scalar, write
 from fieldapp.data.ledger import CELL, PLACE
@@ -136,10 +136,11 @@ def note_attempt(db, address_hash, place_name, now):
 
 # --- A report ------------------------------------------------------------------------------------------------
 
-def record(db, *, uuid, found, category, description, name, phone, consent_at, due_date, at, address_hash):
+def record(db, *, uuid, found, category, description, name, phone, consent_at, due_date, at, address_hash,
+           photo=None, store=None):
     """Enter a resident's report in the ledger (channel 'resident', on the token's place, waiting for triage)
-    with its first event and its tracking code, and count it for the throttle; in one transaction. A resent form
-    adds nothing. Returns (created, tracking code)."""
+    with its first event, its tracking code and its photo ((client sha256, photos.Prepared), kept in store), and
+    count it for the throttle; in one transaction. A resent form adds nothing. Returns (created, tracking code)."""
     with write(db):
         request_id = insert(db, "requests", {
             "uuid": uuid, "household_id": None, "building_id": found["building_id"], "cell_id": found["cell_id"],
@@ -156,6 +157,9 @@ def record(db, *, uuid, found, category, description, name, phone, consent_at, d
         insert(db, "request_events", {"request_id": request_id, "user_id": None, "at": at, "kind": "created",
                                       "from_status": None, "to_status": "open", "note": description,
                                       "data": json.dumps({"channel": "resident"})}, returning=None)
+        if photo is not None:
+            photos.add(db, store, photo[1], kind="report", record_uuid=uuid, client_sha256=photo[0], user_id=None,
+                       now=rules.parse_iso(at), request_id=request_id)
         note_attempt(db, address_hash, place_key(found), rules.parse_iso(at))
     return True, code
 

@@ -2,7 +2,7 @@
 import json
 
 from fieldapp import rules
-from fieldapp.data import ledger
+from fieldapp.data import ledger, photos
 from fieldapp.data.db import insert, one, rows, write
 from fieldapp.data.status import listed
 # A visit's outcome as it stands (after an amendment) and whether it counts (not rejected in review); read as
@@ -49,6 +49,7 @@ def record(db, visit, new_requests=(), followups=()):
                    request["description"], visit_id)
         for followup in followups:
             _follow_up(db, followup, visit, visit_id)
+        photos.attach_visit(db, visit_id, visit["uuid"], visit["user_id"])  # those sent before the visit
     return "created", visit_id
 
 
