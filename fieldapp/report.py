@@ -41,7 +41,8 @@ def _not_found():
 
 def _address_hash():
     """The sender's address as the throttle keeps it: a keyed hash, never the address itself."""
-    return hmac.new(current_app.secret_key.encode(), f"report:{request.remote_addr}".encode(), hashlib.sha256).hexdigest()[:32]
+    key, address = current_app.secret_key.encode(), f"report:{request.remote_addr}".encode()
+    return hmac.new(key, address, hashlib.sha256).hexdigest()[:32]
 
 
 def _limits():

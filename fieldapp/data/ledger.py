@@ -185,8 +185,9 @@ UNFINISHED = ("open", "in_progress", "resolved")
 
 
 def hand_over(db, cell_id, from_user_id, to_user_id, *, user_id, at):
-    """Pass the unfinished requests of cell_id (its households, buildings, lanes) that from_user_id answers for to to_user_id, each
-    with an "assigned" event (due dates stay); in the caller's transaction if there is one. Returns how many."""
+    """Pass the unfinished requests of cell_id (its households', buildings' and its own) that from_user_id answers
+    for to to_user_id, each with an "assigned" event (due dates stay); in the caller's transaction if there is one.
+    Returns how many."""
     with write(db):
         passing = rows(db, f"SELECT q.id, q.status, q.version, q.due_date FROM requests q {PLACE}"
                            f"WHERE {CELL} = ? "

@@ -209,17 +209,19 @@ def waiting_count(db, cell_ids):
     """How many residents' reports of cell_ids (None: all) wait for triage."""
     params = {}
     return scalar(db, f"SELECT count(*) FROM resident_reports r JOIN requests q ON q.id = r.request_id {PLACE}"
-                      f"WHERE r.triaged_at IS NULL AND {cells_clause(cell_ids, params, column=CELL)}", params)
+                      f"WHERE r.triaged_at IS NULL AND q.status IN ('open', 'in_progress') "
+                      f"AND {cells_clause(cell_ids, params, column=CELL)}", params)
 
 
 def waiting(db, cell_ids, now, limit=100):
-    """The reports of cell_ids waiting for triage, oldest first, each with its place, the households it may be
-    linked to (its building's) and the open requests of the same place and category of the last 7 days."""
+    """The open reports of cell_ids waiting for triage (one resolved in the ledger meanwhile has left), oldest
+    first, each with its place, the households it may be linked to (its building's) and the open requests of the
+    same place and category of the last 7 days."""
     params = {"limit": limit}
     found = rows(db, "SELECT q.id, q.version, q.category, q.description, q.due_date, q.building_id, q.cell_id, "
                      f"r.received_at, r.name, r.phone, coalesce(b.name, c.name) AS place_name, {CELL} AS place_cell, "
                      f"c.name AS cell_name FROM resident_reports r JOIN requests q ON q.id = r.request_id {PLACE}"
-                     f"JOIN cells c ON c.id = {CELL} WHERE r.triaged_at IS NULL "
+                     f"JOIN cells c ON c.id = {CELL} WHERE r.triaged_at IS NULL AND q.status IN ('open', 'in_progress') "
                      f"AND {cells_clause(cell_ids, params, column=CELL)} ORDER BY r.received_at, q.id LIMIT :limit",
                  params)
     buildings = sorted({r["building_id"] for r in found if r["building_id"]})
@@ -235,7 +237,8 @@ def waiting(db, cell_ids, now, limit=100):
     if buildings or lanes:
         params = {"since": since, "open1": OPEN[0], "open2": OPEN[1]}
         places = [in_clause("q.building_id", buildings, params, "b"),
-                  f"q.household_id IN (SELECT h.id FROM households h WHERE {in_clause('h.building_id', buildings, params, 'hb')})",
+                  "q.household_id IN (SELECT h.id FROM households h WHERE "
+                  f"{in_clause('h.building_id', buildings, params, 'hb')})",
                   in_clause("q.cell_id", lanes, params, "c")]
         similar = rows(db, "SELECT q.id, q.category, q.description, q.created_at, coalesce(h.building_id, q.building_id) "
                            "AS building_id, q.cell_id FROM requests q LEFT JOIN households h ON h.id = q.household_id "
@@ -260,7 +263,8 @@ def waiting_report(db, request_id):
     """The waiting report request_id (id, version, building_id, cell_id, place_cell, grid_id), or None."""
     return one(db, f"SELECT q.id, q.version, q.building_id, q.cell_id, {CELL} AS place_cell, c.grid_id "
                    f"FROM resident_reports r JOIN requests q ON q.id = r.request_id {PLACE}"
-                   f"JOIN cells c ON c.id = {CELL} WHERE r.request_id = ? AND r.triaged_at IS NULL", [request_id])
+                   f"JOIN cells c ON c.id = {CELL} WHERE r.request_id = ? AND r.triaged_at IS NULL "
+                   "AND q.status IN ('open', 'in_progress')", [request_id])
 
 
 def triage(db, request_id, outcome, *, user_id, at, version, reply=None, household_id=None, category=None,
@@ -271,7 +275,8 @@ def triage(db, request_id, outcome, *, user_id, at, version, reply=None, househo
     meanwhile; nothing is written then."""
     with write(db):
         request = one(db, "SELECT q.status, q.version FROM requests q JOIN resident_reports r ON r.request_id = q.id "
-                          f"WHERE q.id = ? AND r.triaged_at IS NULL{db.dialect.for_update}", [request_id])
+                          f"WHERE q.id = ? AND r.triaged_at IS NULL AND q.status IN ('open', 'in_progress')"
+                          f"{db.dialect.for_update}", [request_id])
         if request is None or request["version"] != version:
             raise ledger.StaleRequest(request_id)
         data = {"triage": outcome, "reply": reply}
@@ -306,6 +311,7 @@ def forget_contacts(db, before):
     """Remove the name and phone of residents' reports whose request closed before the UTC timestamp before;
     return how many (the retention the report page promises)."""
     with write(db):
-        return db.execute("UPDATE resident_reports SET name = NULL, phone = NULL WHERE (name IS NOT NULL OR phone IS NOT NULL) "
+        return db.execute("UPDATE resident_reports SET name = NULL, phone = NULL "
+                          "WHERE (name IS NOT NULL OR phone IS NOT NULL) "
                           "AND request_id IN (SELECT id FROM requests WHERE status = 'closed' AND updated_at < ?)",
                           [before]).rowcount
