@@ -116,6 +116,29 @@ def decide(request_id):
     return redirect(url_for("triage.index"))
 
 
+@bp.route("/<int:request_id>/contact", methods=["POST"])
+@login_required
+def contact(request_id):
+    """Show the full call-back phone a resident left, on a deliberate tap that is written to the audit log."""
+    db = get_db()
+    access.request_or_404(db, current_user, request_id)
+    found = reports.contact(db, request_id)
+    if found is None:
+        abort(404)
+    audit.log(db, user_id=current_user.id, action="reveal_phone", target_type="resident_report",
+              target_id=request_id, ip=request.remote_addr)
+    return render("triage/_contact.html", "triage/_contact.html", contact=found, revealed=True)
+
+
+@bp.app_template_global()
+def report_contact(request_id):
+    """The call-back contact of a resident's report, its phone masked, for the request's page; None if none."""
+    found = reports.contact(get_db(), request_id)
+    if found is None or not (found["name"] or found["phone"]):
+        return None
+    return {**found, "phone": rules.mask_phone(found["phone"])}
+
+
 @bp.app_template_global()
 def waiting_reports():
     """How many residents' reports wait for the signed-in user's triage (for the ledger's link)."""

@@ -220,6 +220,7 @@ ROUTES = {
     **{f"posters.{name}": Route(method, lambda w, t, part=part: f"/posters/building/{w['buildings'][t]}{part}", LEADER_SCOPED)
        for name, method, part in (("show", "GET", ""), ("replace", "POST", "/replace"), ("revoke", "POST", "/revoke"))},
     "triage.index": Route("GET", lambda w, t: "/triage/", SIGNED_IN),
+    "triage.contact": Route("POST", lambda w, t: f"/triage/{w['reports'][t]}/contact", SCOPED),
     "triage.decide": Route("POST", lambda w, t: f"/triage/{w['reports'][t]}", SCOPED, ids={
         "duplicate_of": Named("requests", "form", lambda v, w: {"outcome": "duplicate", "duplicate_of": v,
                                                                 "reply": "重复", "version": "1"}),

@@ -194,6 +194,23 @@ def test_triage_list_scope_and_escaping(auth, client, db, world):
     assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE target_type = 'resident_reports'") == 3
 
 
+def test_the_call_back_phone_shows_on_a_deliberate_audited_tap(auth, client, db, world):
+    request_id, _code = factories.make_resident_report(db, world["token"], phone="13812345678", name="王秀英")
+    factories.make_resident_report(db, world["token"], description="无联系方式")
+    auth.login("m2")
+    assert client.post(f"/triage/{request_id}/contact", data={"csrf_token": auth.csrf_token()}).status_code == 404
+    auth.logout()
+    auth.login("m1")
+    reports.triage(db, request_id, "accepted", user_id=world["m1"], at="2026-01-01T00:00:00Z", version=1,
+                   category="sanitation", due_date="2099-01-01", responsible_user_id=world["m1"])
+    page = client.get(f"/ledger/{request_id}?lang=en").get_data(as_text=True)
+    assert "Call back:" in page and "王秀英" in page and "138****5678" in page and "13812345678" not in page
+    shown = client.post(f"/triage/{request_id}/contact", data={"csrf_token": auth.csrf_token()})
+    assert 'href="tel:13812345678"' in shown.get_data(as_text=True)
+    assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'reveal_phone' "
+                               "AND target_type = 'resident_report' AND target_id = ?", [request_id]) == 1
+
+
 def test_triage_onto_a_household_with_a_due_date(auth, client, db, world):
     request_id, code = factories.make_resident_report(db, world["token"])
     due = (date.today() + timedelta(days=30)).isoformat()

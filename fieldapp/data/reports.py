@@ -253,6 +253,11 @@ def waiting(db, cell_ids, now, limit=100):
     return found
 
 
+def contact(db, request_id):
+    """The call-back name and phone a resident left with the report request_id (both may be None), or None."""
+    return one(db, "SELECT request_id, name, phone FROM resident_reports WHERE request_id = ?", [request_id])
+
+
 def building_households(db, building_id):
     """The households of building_id in the register, for a report to be linked to."""
     return rows(db, f"SELECT h.id, h.address FROM households h WHERE h.building_id = ? AND {IN_REGISTER} "
