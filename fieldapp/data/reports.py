@@ -8,7 +8,7 @@ from fieldapp import rules
 from fieldapp.data import ledger, photos
 from fieldapp.data.coverage import cells_clause
 from fieldapp.data.db import in_clause, insert, insert_many, one, rows, scalar, write
-from fieldapp.data.ledger import CELL, PLACE
+from fieldapp.data.ledger import CELL, PLACE, place_in
 from fieldapp.data.status import IN_REGISTER
 
 # Tracking codes are typed from a phone's screen: no 0/O, 1/I/L; 31 ** 10 codes leave nothing to guess.
@@ -210,7 +210,7 @@ def waiting_count(db, cell_ids):
     params = {}
     return scalar(db, f"SELECT count(*) FROM resident_reports r JOIN requests q ON q.id = r.request_id {PLACE}"
                       f"WHERE r.triaged_at IS NULL AND q.status IN ('open', 'in_progress') "
-                      f"AND {cells_clause(cell_ids, params, column=CELL)}", params)
+                      f"AND {place_in(cell_ids, params)}", params)
 
 
 def waiting(db, cell_ids, now, limit=100):
@@ -222,7 +222,7 @@ def waiting(db, cell_ids, now, limit=100):
                      f"r.received_at, r.name, r.phone, coalesce(b.name, c.name) AS place_name, {CELL} AS place_cell, "
                      f"c.name AS cell_name FROM resident_reports r JOIN requests q ON q.id = r.request_id {PLACE}"
                      f"JOIN cells c ON c.id = {CELL} WHERE r.triaged_at IS NULL AND q.status IN ('open', 'in_progress') "
-                     f"AND {cells_clause(cell_ids, params, column=CELL)} ORDER BY r.received_at, q.id LIMIT :limit",
+                     f"AND {place_in(cell_ids, params)} ORDER BY r.received_at, q.id LIMIT :limit",
                  params)
     buildings = sorted({r["building_id"] for r in found if r["building_id"]})
     lanes = sorted({r["cell_id"] for r in found if r["cell_id"]})
@@ -309,7 +309,7 @@ def duplicate_target(db, request_id, cell_ids):
     """The open request request_id if it lies in cell_ids (None: all), for a duplicate to point to; else None."""
     params = {"id": request_id, "open1": OPEN[0], "open2": OPEN[1]}
     return one(db, f"SELECT q.id FROM requests q {PLACE}WHERE q.id = :id AND q.status IN (:open1, :open2) "
-                   f"AND {cells_clause(cell_ids, params, column=CELL)}", params)
+                   f"AND {place_in(cell_ids, params)}", params)
 
 
 def forget_contacts(db, before):
