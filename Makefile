@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
 
-.PHONY: run test setup translations demo vendor clean bench bench-quick bench-review bench-crash bench-crash-postgres \
+.PHONY: run test setup translations demo vendor clean bench bench-quick bench-review bench-reports bench-crash bench-crash-postgres \
 	bench-setup replicate replicate-setup restore-drill
 
 $(BIN)/python:
@@ -77,6 +77,11 @@ bench-quick: bench-setup
 # query next to the same flags as one plain statement (bench/review.py); ENGINE=postgresql for PostgreSQL.
 bench-review: bench-setup
 	$(BIN)/python bench/review.py --engine $(or $(ENGINE),sqlite)
+
+# Residents' reports: the public report POST next to a bare durable INSERT, the tracking page next to a bare page of
+# the same bytes (bench/report_bench.py); ENGINE=postgresql for PostgreSQL. Not part of `make bench`.
+bench-reports: bench-setup
+	$(BIN)/python bench/report_bench.py --engine $(or $(ENGINE),sqlite)
 
 # Load and crash: 50 phones for 60 s through gunicorn, SIGKILLed and restarted at 30 s; ends with
 # sent=N acknowledged=N stored=N lost=0 duplicated=0 conflicts=N throughput=N/s p95=N ms

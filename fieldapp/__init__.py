@@ -7,8 +7,8 @@ from pathlib import Path
 from flask import Flask
 
 from fieldapp import (accountability, accounts, admin, api, assignments, auth, cli, coverage, db, errors,
-                      extensions, households, i18n, inputs, ledger, offline, photos, privacy, pwa, review,
-                      security, settings, templating, visits)
+                      extensions, households, i18n, inputs, ledger, offline, photos, posters, privacy, pwa,
+                      report, review, security, settings, templating, triage, visits)
 from fieldapp import map as map_area
 from fieldapp import hotline, partners, register
 from fieldapp.config import DEFAULTS, ROOT, from_environment
@@ -17,7 +17,8 @@ from fieldapp.data import db as database
 # Every area's blueprint, in the order their routes and their app-wide hooks are registered.
 BLUEPRINTS = [auth.bp, households.bp, visits.bp, api.bp, pwa.bp, coverage.bp, ledger.bp, accountability.bp,
               settings.bp, admin.bp, accounts.bp, assignments.bp, map_area.bp, privacy.bp,
-              register.bp, review.bp, photos.bp, hotline.bp, partners.bp]
+              register.bp, review.bp, photos.bp, hotline.bp, partners.bp, report.bp, posters.bp,
+              triage.bp]
 
 
 class App(Flask):

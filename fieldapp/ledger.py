@@ -167,6 +167,11 @@ def parse_action(action, form, *, candidates, today):
         note = _text(form, "note", errors, _("Write what was done."))
     elif action == "resolve":
         note = _text(form, "resolution", errors, _("Resolving needs a resolution: write how the request was answered."))
+        reply = (form.get("reply") or "").strip()  # a resident's report: shown on their tracking page
+        if len(reply) > MAX_TEXT:
+            errors["reply"] = _("At most %(n)d characters.", n=MAX_TEXT)
+        elif reply:
+            data["reply"] = reply
     elif action == "assign":
         who = inputs.record_id(form.get("responsible_user_id"))
         if who not in candidates:
@@ -228,7 +233,7 @@ def parse_photos(files, captions):
     return prepared, {}
 
 
-def _resolve(db, found, note, version):
+def _resolve(db, found, note, version, data=None):
     """Resolve found with the form's photos in one go; the answer to the form."""
     step_uuid = _step_uuid(request.form) or str(uuidlib.uuid4())
     if photo_data.resolved_before(db, found["id"], step_uuid):  # a resent form: its photos are not read again
@@ -240,7 +245,7 @@ def _resolve(db, found, note, version):
     try:
         done = photo_data.resolve(db, photostore.from_config(current_app.config), found["id"], uuid=step_uuid,
                                   user_id=current_user.id, at=rules.iso(rules.utcnow()), version=version, note=note,
-                                  photos=chosen)
+                                  photos=chosen, data=data)
     except photo_data.PhotoRefused:
         message = _("At most %(n)d photos per visit or resolution.", n=photo_data.MAX_PER_RECORD)
         return _page(db, found, {"photos": message, "action": "resolve"}, request.form, status=422)
@@ -263,7 +268,7 @@ def _act(request_id, action):
     step = action if action != "return_visit" else ("confirm" if request.form["answer"] == "satisfied" else "reopen")
     try:
         if action == "resolve":
-            return _resolve(db, found, note, version)
+            return _resolve(db, found, note, version, data)
         ledger.apply(db, request_id, step, user_id=current_user.id, at=rules.iso(rules.utcnow()),
                      version=version, note=note, data=data)
     except ledger.StaleRequest:

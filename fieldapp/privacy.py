@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldapp import inputs, offline, photostore, rules
-from fieldapp.data import audit, users
+from fieldapp.data import audit, reports, users
 from fieldapp.data import photos as photo_data
 from fieldapp.data import privacy as held
 from fieldapp.exports import downloads, tables
@@ -70,8 +70,11 @@ def purge(db, *, user_id=None, ip=None, via="web", now=None):
     due = held.due_for_anonymisation(db, cutoff)
     count = held.anonymise(db, due, rules.iso(now))
     photos = photo_data.delete(db, photostore.from_config(current_app.config), held.photos_due_for_deletion(db, cutoff))
-    audit.log(db, user_id=user_id, action="purge", ip=ip,
-              detail={"residents": count, "photos": photos, "retention_days": days, "via": via})
+    contacts = reports.forget_contacts(db, rules.iso(now - timedelta(days=reports.CONTACT_DAYS)))
+    detail = {"residents": count, "photos": photos, "retention_days": days, "via": via}
+    if contacts:  # residents' call-back contacts of closed reports
+        detail["report_contacts"] = contacts
+    audit.log(db, user_id=user_id, action="purge", ip=ip, detail=detail)
     return count
 
 

@@ -84,6 +84,7 @@ NAV = [
     ("ledger.index", _l("Ledger"), "☰", ("member", "leader", "admin")),
     ("assignments.index", _l("Assignments"), "⇄", ("leader",)),  # admins reach it from Administration
     ("review.index", _l("Review"), "✔", ("leader", "admin")),
+    ("triage.index", _l("Triage"), "⇣", ("member", "leader", "admin")),  # residents' reports by QR code
     ("admin.index", _l("Administration"), "⚙", ("admin",)),
     ("partners.index", _l("Referred requests"), "☰", ("partner",)),
 ]

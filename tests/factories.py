@@ -123,6 +123,26 @@ def make_request(db, household_id, user_id, category="medical", status="open", d
     return request_id
 
 
+def make_report_token(db, user_id, building_id=None, cell_id=None):
+    """A live QR poster token of a building or a cell; return the token."""
+    from fieldapp.data import reports
+
+    kind, place_id = ("building", building_id) if building_id else ("cell", cell_id)
+    return reports.replace_token(db, kind, place_id, user_id=user_id, at=_now())
+
+
+def make_resident_report(db, token, description="楼道灯坏了", category="sanitation", name=None, phone=None):
+    """A resident's report through the poster token, as the public page enters it; return (request id, code)."""
+    from fieldapp.data import reports
+
+    found = reports.token_place(db, token)
+    at = _now()
+    _created, code = reports.record(
+        db, uuid=f"report-{next(_seq)}", found=found, category=category, description=description, name=name,
+        phone=phone, consent_at=at if name or phone else None, due_date="2099-01-01", at=at, address_hash="test")
+    return db.execute("SELECT request_id FROM resident_reports WHERE tracking_code = ?", [code]).fetchone()[0], code
+
+
 def make_photo(db, app, *, visit_id=None, request_id=None, request_event_id=None, kind="visit", state="attached",
                content=b"photo", user_id=None, uploaded_at=None, caption=None):
     """A photo row with its bytes (and thumbnail: the same bytes) in app's photo store; return its id."""

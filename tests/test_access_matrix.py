@@ -237,6 +237,22 @@ ROUTES = {
                           ("done", "done"))},
     "partners.slip": Route("GET", lambda w, t: f"/partner/requests/{w['requests'][t]}/slip",
                            {**SCOPED, "partner": PARTNER_SCOPED["partner"]}),
+    # Residents report by QR code without an account; the tracking page shows no personal data.
+    "report.new": Route("GET", lambda w, t: f"/r/{w['report_tokens'][t]}", PUBLIC),
+    "report.sent": Route("GET", lambda w, t: f"/t/{w['tracking_codes'][t]}/sent", PUBLIC),
+    "report.track": Route("GET", lambda w, t: f"/t/{w['tracking_codes'][t]}", PUBLIC),
+    "report.rate": Route("POST", lambda w, t: f"/t/{w['tracking_codes'][t]}/rate", PUBLIC),
+    "posters.index": Route("GET", lambda w, t: "/posters/", LEADERS),
+    "posters.make_missing": Route("POST", lambda w, t: "/posters/make-missing", LEADERS),
+    **{f"posters.{name}": Route(method, lambda w, t, part=part: f"/posters/building/{w['buildings'][t]}{part}", LEADER_SCOPED)
+       for name, method, part in (("show", "GET", ""), ("replace", "POST", "/replace"), ("revoke", "POST", "/revoke"))},
+    "triage.index": Route("GET", lambda w, t: "/triage/", SIGNED_IN),
+    "triage.contact": Route("POST", lambda w, t: f"/triage/{w['reports'][t]}/contact", SCOPED),
+    "triage.decide": Route("POST", lambda w, t: f"/triage/{w['reports'][t]}", SCOPED, ids={
+        "duplicate_of": Named("requests", "form", lambda v, w: {"outcome": "duplicate", "duplicate_of": v,
+                                                                "reply": "重复", "version": "1"}),
+        "place": Named("households", "form", lambda v, w: {"outcome": "accepted", "place": v, "category": "medical",
+                                                           "version": "1"})}),
 }
 # A partner reaches its own pages and these; every other route refuses it (403).
 PARTNER_REACHES = {"index": "ok", "static": "ok", "auth.login": "ok", "auth.logout": "login", "accounts.password": "ok",
@@ -336,11 +352,11 @@ def build_world(db, app):
             "upload": factories.make_upload(db, "boss"),
             "requests": (requests := {t: factories.make_request(db, h, authors[t], description=f"{MARKS[t]}诉求")
                                       for t, h in households.items()}),
-            "buildings": {t: factories.make_building(db, c, name=f"{MARKS[t]}楼") for t, c in cells.items()},
+            "buildings": (buildings := {t: factories.make_building(db, c, name=f"{MARKS[t]}楼")
+                                        for t, c in cells.items()}),
             "photos": {t: factories.make_photo(db, app, visit_id=visits[t], content=f"{MARKS[t]}照片".encode())
                        for t in households},
-            **_referrals(db, requests)}
-
+            **_referrals(db, requests), **_resident_reports(db, buildings, m1)}
 
 def _referrals(db, requests):
     """Partner `health` of 社区卫生服务中心; own's request referred to it, the others to 工会 and 妇联; and the lead's
@@ -360,6 +376,14 @@ def _referrals(db, requests):
     content = "工单编号,受理时间,办理时限,诉求内容,楼栋,室\nX-1,2026-11-30 09:00,2026-12-05,路灯坏了,本格标记楼,101\n"
     return {"hotline_upload": factories.make_upload(db, "lead", kind="hotline", content=content.encode(),
                                                     filename="orders.csv")}
+
+
+def _resident_reports(db, buildings, user_id):
+    """Each target's building with a QR poster and a resident's report through it, waiting for triage."""
+    tokens = {t: factories.make_report_token(db, user_id, building_id=b) for t, b in buildings.items()}
+    made = {t: factories.make_resident_report(db, tokens[t], description=f"{MARKS[t]}报事") for t in tokens}
+    return {"report_tokens": tokens, "reports": {t: r for t, (r, _code) in made.items()},
+            "tracking_codes": {t: code for t, (_r, code) in made.items()}}
 
 
 def test_every_route_has_an_entry(app):
@@ -522,6 +546,7 @@ NOT_RECORDS = {
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
     "partner",  # the admin's new account: its platform (admins see every platform)
+    "name", "phone", "consent", "comment", "reply", "size", "rated",  # a resident's report, its rating, a poster
 }
 
 

@@ -6,7 +6,7 @@ from fieldapp import rules
 from fieldapp.data import partners
 from fieldapp.data import status as status_sql
 from fieldapp.data.coverage import cells_clause
-from fieldapp.data.db import insert, one, rows, scalar, write
+from fieldapp.data.db import in_clause, insert, one, rows, scalar, write
 
 
 class StaleRequest(Exception):
@@ -19,19 +19,32 @@ EVENT_KIND = {"progress": "progress", "resolve": "resolved", "assign": "assigned
 
 
 # A request belongs to a household, a building or a cell (exactly one is set): its place is the household h,
-# else the building b; its cell is theirs, else its own. Every query of requests joins PLACE and scopes by CELL.
+# else the building b; its cell is theirs, else its own. Queries join PLACE to name it and scope by place_in.
 PLACE = "LEFT JOIN households h ON h.id = q.household_id LEFT JOIN buildings b ON b.id = q.building_id "
 CELL = "coalesce(h.cell_id, b.cell_id, q.cell_id)"
 # What a list names a request by: the household's address, the building's name, or the cell's (c joined on CELL).
 PLACE_NAME = "coalesce(h.address, b.name, c.name)"
 
 
+def place_in(cell_ids, params, name="cell"):
+    """SQL: request q's place lies in cell_ids (None: anywhere), adding its parameters to params.
+
+    The same as CELL IN (...), but each of the three places through its own index (households_cell, buildings_cell,
+    then requests' household, building and cell indexes): CELL of every request, read for a grid, scanned them all.
+    """
+    if cell_ids is None:
+        return "TRUE"
+    cells = in_clause("cell_id", cell_ids, params, name)
+    return (f"(q.household_id IN (SELECT id FROM households WHERE {cells}) "
+            f"OR q.building_id IN (SELECT id FROM buildings WHERE {cells}) OR q.{cells})")
+
+
 def scope_clause(scope, params):
-    """SQL limiting requests q (with PLACE joined) to scope ({"cell_ids": list|None, "user_id": id|None}).
+    """SQL limiting requests q to scope ({"cell_ids": list|None, "user_id": id|None}).
 
     A member sees the requests of their cells' households, buildings and lanes and those they are responsible for.
     """
-    cells = cells_clause(scope["cell_ids"], params, column=CELL)
+    cells = place_in(scope["cell_ids"], params)
     if scope.get("user_id") is None:
         return cells
     params["scope_user"] = scope["user_id"]
@@ -41,11 +54,12 @@ def scope_clause(scope, params):
 def _filters_clause(filters, params, today):
     """SQL for the list's filters (status, category, cell, responsible, overdue, raised from/to)."""
     where = []
-    for key, column in (("status", "q.status"), ("category", "q.category"), ("cell", CELL),
-                        ("responsible", "q.responsible_user_id")):
+    for key, column in (("status", "q.status"), ("category", "q.category"), ("responsible", "q.responsible_user_id")):
         if filters.get(key) is not None:
             where.append(f"{column} = :f_{key}")
             params[f"f_{key}"] = filters[key]
+    if filters.get("cell") is not None:
+        where.append(place_in([filters["cell"]], params, "f_cell"))
     if filters.get("overdue"):
         where.append("q.status IN ('open', 'in_progress') AND q.due_date < :today")
     if filters.get("raised_from"):
@@ -78,12 +92,10 @@ def counts(db, scope, filters, today):
     """Per status, the requests in scope matching filters other than status; plus how many are overdue."""
     params = {}
     others = {key: value for key, value in filters.items() if key != "status"}
-    # The places only when cells matter: for the whole district that saves a look-up per request.
-    source = (f"FROM requests q {PLACE}"
-              if scope["cell_ids"] is not None or others.get("cell") is not None else "FROM requests q ")
+    # No place joined: place_in reads the cells through the indexes alone.
     found = rows(db, f"SELECT q.status, count(*) AS n, "
                      f"count(*) FILTER (WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today) "
-                     f"AS overdue {source} WHERE {scope_clause(scope, params)} "
+                     f"AS overdue FROM requests q WHERE {scope_clause(scope, params)} "
                      f"AND {_filters_clause(others, params, today)} GROUP BY q.status", params)
     result = {status: 0 for status in rules.REQUEST_STATUSES}
     result.update({r["status"]: r["n"] for r in found})
@@ -184,13 +196,14 @@ UNFINISHED = ("open", "in_progress", "resolved")
 
 
 def hand_over(db, cell_id, from_user_id, to_user_id, *, user_id, at):
-    """Pass the unfinished requests of cell_id (its households, buildings, lanes) that from_user_id answers for to to_user_id, each
-    with an "assigned" event (due dates stay); in the caller's transaction if there is one. Returns how many."""
+    """Pass the unfinished requests of cell_id (its households', buildings' and its own) that from_user_id answers
+    for to to_user_id, each with an "assigned" event (due dates stay); in the caller's transaction if there is one.
+    Returns how many."""
+    params = {"from_user": from_user_id, **{f"s{i}": status for i, status in enumerate(UNFINISHED)}}
     with write(db):
-        passing = rows(db, f"SELECT q.id, q.status, q.version, q.due_date FROM requests q {PLACE}"
-                           f"WHERE {CELL} = ? "
-                           "AND q.responsible_user_id = ? AND q.status IN (?, ?, ?) ORDER BY q.id",
-                       [cell_id, from_user_id, *UNFINISHED])
+        passing = rows(db, "SELECT q.id, q.status, q.version, q.due_date FROM requests q "
+                           f"WHERE {place_in([cell_id], params)} AND q.responsible_user_id = :from_user "
+                           "AND q.status IN (:s0, :s1, :s2) ORDER BY q.id", params)
         for request in passing:
             db.execute("UPDATE requests SET responsible_user_id = ?, updated_at = ?, version = version + 1 "
                        "WHERE id = ?", [to_user_id, at, request["id"]])
@@ -234,7 +247,7 @@ def awaiting_return_visit(db, scope):
 def households_awaiting_return_visit(db, cell_ids=None, user_id=None):
     """{household id: number of its resolved requests awaiting a return visit} for cell_ids or user_id."""
     params = {}
-    where = [cells_clause(cell_ids, params, column=CELL)]
+    where = [place_in(cell_ids, params)]
     if user_id is not None:
         where.append("q.responsible_user_id = :user_id")
         params["user_id"] = user_id
@@ -248,7 +261,7 @@ def overdue(db, cell_ids, today):
     """Open and in-progress requests of cell_ids past their due date, with responsible person and cell."""
     params = {"today": today}
     return rows(db, f"SELECT {_COLUMNS} {_FROM} WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today "
-                    f"AND {cells_clause(cell_ids, params, column=CELL)} ORDER BY q.due_date, q.id", params)
+                    f"AND {place_in(cell_ids, params)} ORDER BY q.due_date, q.id", params)
 
 
 def overdue_groups(db, cell_ids, today, by):
@@ -261,7 +274,7 @@ def overdue_groups(db, cell_ids, today, by):
     return rows(db, f"SELECT {key} AS id, {name} AS name, count(*) AS requests, max({late}) AS most_late, "
                     f"sum({late}) AS days_late FROM requests q {PLACE}{join}"
                     f"WHERE q.status IN ('open', 'in_progress') AND q.due_date < :today "
-                    f"AND {cells_clause(cell_ids, params, column=CELL)} GROUP BY {key}, {name} "
+                    f"AND {place_in(cell_ids, params)} GROUP BY {key}, {name} "
                     "ORDER BY requests DESC, most_late DESC, name", params)
 
 

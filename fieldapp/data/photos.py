@@ -222,14 +222,16 @@ def resolved_before(db, request_id, uuid):
     return known is not None
 
 
-def resolve(db, store, request_id, *, uuid, user_id, at, version, note, photos=()):
+def resolve(db, store, request_id, *, uuid, user_id, at, version, note, photos=(), data=None):
     """Resolve a request on its page with its photos ((client sha256, Prepared, caption) each), all in one
-    transaction: "created", or "existing" when the step uuid was recorded before (a resent form adds nothing).
-    Raises ledger.StaleRequest, rules.IllegalTransition or PhotoRefused("too_many"); nothing is written then."""
+    transaction: "created", or "existing" when the step uuid was recorded before (a resent form adds nothing);
+    data goes with the step (a reply to a resident's report). Raises ledger.StaleRequest, rules.IllegalTransition
+    or PhotoRefused("too_many"); nothing is written then."""
     with write(db):
         if resolved_before(db, request_id, uuid):
             return "existing"
-        ledger.apply(db, request_id, "resolve", user_id=user_id, at=at, version=version, note=note, uuid=uuid)
+        ledger.apply(db, request_id, "resolve", user_id=user_id, at=at, version=version, note=note, uuid=uuid,
+                     data=data)
         event_id = ledger.step(db, uuid)["id"]
         attach_resolution(db, event_id, request_id, uuid, user_id)  # those the phone sent ahead of the form
         for client_sha256, prepared, caption in photos:
