@@ -52,6 +52,9 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname.indexOf(CONFIG.apiPrefix) === 0 || url.pathname === CONFIG.serviceWorker) return;
+  // Photos are never kept by the worker, neither full photos nor thumbnails: they go to the network each time
+  // (the server checks the household's scope and audits full views), so a phone holds no one else's photos.
+  if (url.pathname.indexOf(CONFIG.photosPrefix) === 0) return;
   if (url.pathname.indexOf(CONFIG.staticPrefix) === 0) {
     event.respondWith(caches.match(request).then(function (hit) { return hit || fetch(request); }));
     return;
