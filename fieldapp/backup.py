@@ -1,5 +1,5 @@
-"""`fieldapp backup` and `fieldapp restore`: a consistent copy of the live database, and checks before anything is
-replaced. Each engine has its side: SQLite's online backup API (data/backup.py), PostgreSQL's pg_dump and pg_restore
+"""`fieldapp backup` and `fieldapp restore`: a consistent copy of the live database (and of the photo store beside
+it), and checks before anything is replaced. Each engine has its side: SQLite's online backup API (data/backup.py), PostgreSQL's pg_dump and pg_restore
 (data/pg_backup.py); this module holds what both do alike.
 
 A live WAL database is never copied as a file (the file alone may miss committed pages that are still in the
@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from fieldapp import photostore
 from fieldapp.config import DEFAULTS
 from fieldapp.data import backup as sqlite_side
 from fieldapp.data import db as database
@@ -37,12 +38,13 @@ def _made_by(path):
     return next((side for side in SIDES if start.startswith(side.MAGIC)), None)
 
 
-def backup(source, dest, *, checked=True):
+def backup(source, dest, *, checked=True, photos=None):
     """Write a consistent copy of the database source (a file or a URL) to dest (a file, or a folder for a dated
-    file).
+    file), and of the photo store's folder photos (when given) beside it as <file>.photos.
 
-    Returns {"path", "bytes", "seconds", "checked"}. Refuses to overwrite an existing file; checked=False skips the
-    check of the copy (for keeping a damaged database before it is replaced).
+    Returns {"path", "bytes", "seconds", "checked", "photos"}. Refuses to overwrite an existing file; checked=False
+    skips the check of the copy (for keeping a damaged database before it is replaced). The photos are copied after
+    the database: the copy holds every photo the database names (and perhaps a few it does not yet).
     """
     side = side_of(source)
     if os.path.isdir(dest):
@@ -56,8 +58,30 @@ def backup(source, dest, *, checked=True):
             raise BackupRefused("The copy failed its check: " + "; ".join(problems))
 
     sqlite_side.complete_or_absent(dest, write)  # a backup file is complete or absent, never half written
+    kept = back_up_photos(photos, dest) if photos else None
     return {"path": dest, "bytes": os.path.getsize(dest), "seconds": time.perf_counter() - started,
-            "checked": side.CHECKED if checked else None}
+            "checked": side.CHECKED if checked else None, "photos": kept}
+
+
+PHOTOS_SUFFIX = ".photos"
+
+
+def back_up_photos(folder, dest):
+    """Copy the photo store's folder beside the backup file dest (dest.photos), hard-linking the photos that the
+    newest earlier backup in dest's folder holds; returns how many photos the copy holds."""
+    earlier = sorted((entry.path for entry in os.scandir(os.path.dirname(os.path.abspath(dest)))
+                      if entry.name.endswith(PHOTOS_SUFFIX) and entry.is_dir()), key=os.path.getmtime)
+    return photostore.back_up(photostore.FolderStore(folder), dest + PHOTOS_SUFFIX,
+                              previous=earlier[-1] if earlier else None)
+
+
+def restore_photos(source_path, folder):
+    """Put the photos of the backup at source_path (its .photos folder, if it has one) that the photo store's folder
+    lacks into it; returns how many, or None when the backup has no photos."""
+    held = source_path + PHOTOS_SUFFIX
+    if not os.path.isdir(held):
+        return None
+    return photostore.copy_all(photostore.FolderStore(held), photostore.FolderStore(folder))
 
 
 def check(path, *, target=None):
@@ -104,12 +128,13 @@ def remove(target):
     side_of(target).remove(target)
 
 
-def restore(source_path, target, *, force=False):
+def restore(source_path, target, *, force=False, photos=None):
     """Replace the database target with the backup at source_path, after checking both.
 
     Keeps the replaced database (returned as "kept": beside a SQLite file, beside the dump for PostgreSQL), applies
-    newer migrations to the restored copy and checks it. Raises BackupRefused when the backup is unsound or the
-    target is in use (unless force).
+    newer migrations to the restored copy and checks it, then puts the backup's photos into the photo store's
+    folder photos (when given; the photos it holds already stay). Raises BackupRefused when the backup is unsound
+    or the target is in use (unless force).
     """
     side = side_of(target)
     found = check(source_path, target=target)
@@ -124,7 +149,8 @@ def restore(source_path, target, *, force=False):
     side.replace(source_path, target)
     if side.upgrade_and_check(target):
         raise BackupRefused(f"The restored database failed its check; the previous one is kept at {kept}.")
-    return {"kept": kept, "applied": len(found["pending"])}
+    return {"kept": kept, "applied": len(found["pending"]),
+            "photos": restore_photos(source_path, photos) if photos else None}
 
 
 @click.command("backup")
@@ -133,11 +159,11 @@ def restore(source_path, target, *, force=False):
 def backup_command(dest):
     """Back up the database to DEST (a new file, or a folder for a dated file) while the app keeps running."""
     try:
-        made = backup(current_app.config["DATABASE"], dest)
+        made = backup(current_app.config["DATABASE"], dest, photos=current_app.config["PHOTOS"])
     except BackupRefused as refused:
         raise click.ClickException(str(refused)) from None
     click.echo(f"Backup written to {made['path']}: {made['bytes'] / 1048576:.1f} MB in {made['seconds']:.1f} s, "
-               f"{made['checked']}.")
+               f"{made['checked']}; {made['photos']} photo(s) in {made['path']}{PHOTOS_SUFFIX}.")
 
 
 @click.command("restore")
@@ -148,8 +174,11 @@ def restore_command(source, force):
     # Without the app: it cannot start on the damaged database that a restore is often meant to replace.
     target = os.environ.get("FIELDAPP_DATABASE", DEFAULTS["DATABASE"])
     try:
-        done = restore(source, target, force=force)
+        done = restore(source, target, force=force, photos=os.environ.get("FIELDAPP_PHOTOS", DEFAULTS["PHOTOS"]))
     except BackupRefused as refused:
         raise click.ClickException(str(refused)) from None
     kept = f" The previous database is kept at {done['kept']}." if done["kept"] else ""
-    click.echo(f"Restored {source} into {postgres.shown(target)}; {done['applied']} schema upgrade(s) applied.{kept}")
+    photos = (f" No photos beside the backup ({source}{PHOTOS_SUFFIX})." if done["photos"] is None
+              else f" {done['photos']} photo(s) put back into the photo store.")
+    click.echo(f"Restored {source} into {postgres.shown(target)}; {done['applied']} schema upgrade(s) applied."
+               f"{photos}{kept}")

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from fieldapp import access, inputs, rules
 from fieldapp.data import coverage, ledger, status
+from fieldapp.data import photos as photo_data
 from fieldapp.exports import downloads
 from fieldapp.clock import clock
 from fieldapp.db import get_db
@@ -28,7 +29,8 @@ def ratio(visited, households):
     return visited / households if households else None
 
 
-COUNTED = ("households", "visited", "attempted")  # visited: contacted; attempted: tried, not reached
+# visited: contacted; attempted: tried, not reached; with_photo: a visit in the period has a photo
+COUNTED = ("households", "visited", "attempted", "with_photo")
 
 
 def checklist(cells, numbers, holders):
@@ -155,7 +157,20 @@ def report(db, now, period, cell_ids, holders=None):
                else coverage.period_by_cell(db, now, period, cell_ids))
     if holders is None:
         holders = coverage.holders(db, cell_ids, _moment(period))
-    return checklist(coverage.cells(db, cell_ids), {r["cell_id"]: r for r in numbers}, holders)
+    by_cell = {r["cell_id"]: dict(r) for r in numbers}
+    for cell_id, count in photo_data.households_with_photo(db, cell_ids, *_window(now, period)).items():
+        by_cell.setdefault(cell_id, {})["with_photo"] = count
+    return checklist(coverage.cells(db, cell_ids), by_cell, holders)
+
+
+def _window(now, period):
+    """The UTC instants [since, until) of period's visits: the default cycle up to now for the current one."""
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    if period["kind"] == "current":
+        today = date.fromisoformat(now["today"])
+        return rules.local_midnight_utc(today - timedelta(days=now["default_cycle"] - 1), tz), None
+    return (rules.local_midnight_utc(period["start"], tz),
+            rules.local_midnight_utc(period["end"] + timedelta(days=1), tz))
 
 
 def not_visited_rows(db, now, period, cell_ids, limit=None):

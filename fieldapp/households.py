@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from fieldapp import access, inputs, review, rules
 from fieldapp import register as register_view
 from fieldapp.data import audit, cells, households, requests, visits
+from fieldapp.data import photos as photo_data
 from fieldapp.i18n import LABELS
 from fieldapp.clock import clock
 from fieldapp.db import get_db
@@ -160,7 +161,7 @@ def show(household_id):
         household=household, state=state, reason=status_reason(state, today), attempts=attempts_this_cycle(state, now),
         residents=households.residents(db, household_id),
         open_requests=requests.followable_for_household(db, household_id),
-        timeline=timeline,
+        timeline=timeline, photos=photo_data.for_household(db, household_id),
         members=cells.responsible_members(db, household["cell_id"], rules.iso(rules.utcnow())),
         today=today, mask=rules.mask_phone, saved=request.args.get("saved"),
         conflicts=visits.conflicts_for_household(db, household_id) if current_user.role != "member" else [],

@@ -9,9 +9,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from fieldapp import access, inputs, rules
+from fieldapp import access, inputs, photos, photostore, rules
 from fieldapp.data import audit, cells, coverage
 from fieldapp.data import ledger
+from fieldapp.data import photos as photo_data
 from fieldapp.data import requests as request_data
 from fieldapp.i18n import LABELS
 from fieldapp.access import roles_required
@@ -24,6 +25,24 @@ bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 MAX_TEXT = 2000
 PAGE = 50
 CHANNELS = ("door", "phone")
+# A resolution's photos as a form sends them without JavaScript: camera originals, unshrunk.
+RESOLVE_LIMIT = photo_data.MAX_PER_RECORD * photo_data.MAX_BYTES + 1024 * 1024
+
+
+@bp.url_value_preprocessor
+def allow_resolution_photos(endpoint, values):
+    """Raise the body limit for a resolution's photos, before CSRF protection reads the form."""
+    if endpoint == "ledger.resolve":
+        request.max_content_length = RESOLVE_LIMIT
+
+
+@bp.errorhandler(413)
+def photos_too_large(error):
+    """A resolution whose photos are over the limit in all: the request's page, saying so; nothing was saved."""
+    db = get_db()
+    found = access.request_or_404(db, current_user, request.view_args["request_id"])
+    message = _("The photos are too large together: at most %(mb)d MB.", mb=RESOLVE_LIMIT // 1048576)
+    return _page(db, found, {"photos": message, "action": "resolve"}, status=413)
 
 
 def _due_date(raw, today, errors):
@@ -109,8 +128,11 @@ def _page(db, found, errors=None, form=None, status=200):
     now = clock(db)
     today = date.fromisoformat(now["today"])
     due_days = {c["code"]: c["due_days"] for c in request_data.categories(db)}[found["category"]]
+    form = form or MultiDict()
     return render("ledger/show.html", item=found, events=ledger.events(db, found["id"]), errors=errors or {},
-                  form=form or MultiDict(), today=today, status=status,
+                  proof=photo_data.for_request(db, found["id"], found["visit_id"]),
+                  step_uuid=_step_uuid(form) or str(uuidlib.uuid4()), max_photos=photo_data.MAX_PER_RECORD,
+                  form=form, today=today, status=status,
                   days_late=rules.days_late(date.fromisoformat(found["due_date"]), today),
                   actions=rules.allowed_actions(found["status"]),
                   may_lead=current_user.role in ("leader", "admin"),
@@ -174,6 +196,53 @@ def parse_action(action, form, *, candidates, today):
     return note, data, errors
 
 
+def _step_uuid(form):
+    """The client id a step's form carries (a resent form carries the same), or None."""
+    try:
+        return str(uuidlib.UUID(form.get("step_uuid", "")))
+    except ValueError:
+        return None
+
+
+def parse_photos(files, captions):
+    """Check a resolution's photos (uploaded files, unshrunk) and their captions (one line each). Returns
+    ([(sha256 of the file, Prepared, caption)], errors by field)."""
+    chosen = [upload for upload in files if upload and upload.filename]
+    if len(chosen) > photo_data.MAX_PER_RECORD:
+        return [], {"photos": _("At most %(n)d photos per visit or resolution.", n=photo_data.MAX_PER_RECORD)}
+    lines = [line.strip() for line in (captions or "").splitlines()]
+    if any(len(line) > photos.MAX_CAPTION for line in lines):
+        return [], {"captions": _("At most %(n)d characters.", n=photos.MAX_CAPTION)}
+    prepared, problems = [], []
+    for number, upload in enumerate(chosen):
+        raw = upload.read(photo_data.MAX_BYTES + 1)
+        try:
+            prepared.append((photostore.sha256(raw), photo_data.prepare(raw),
+                             lines[number] if number < len(lines) and lines[number] else None))
+        except photo_data.PhotoRefused as refused:
+            problems.append(_("“%(name)s”: %(problem)s", name=upload.filename[:80],
+                              problem=photos.refused_messages()[refused.reason][1]))
+    if problems:
+        return [], {"photos": " ".join(problems + [_("Choose the photos again; nothing was saved.")])}
+    return prepared, {}
+
+
+def _resolve(db, found, note, version):
+    """Resolve found with the form's photos in one go; the answer to the form."""
+    chosen, errors = parse_photos(request.files.getlist("photos"), request.form.get("captions"))
+    if errors:
+        return _page(db, found, {**errors, "action": "resolve"}, request.form, status=422)
+    try:
+        done = photo_data.resolve(db, photostore.from_config(current_app.config), found["id"],
+                                  uuid=_step_uuid(request.form) or str(uuidlib.uuid4()), user_id=current_user.id,
+                                  at=rules.iso(rules.utcnow()), version=version, note=note, photos=chosen)
+    except photo_data.PhotoRefused:
+        message = _("At most %(n)d photos per visit or resolution.", n=photo_data.MAX_PER_RECORD)
+        return _page(db, found, {"photos": message, "action": "resolve"}, request.form, status=422)
+    flash(DONE["resolve"]() if done == "created" else _("This resolution was already saved."), "info")
+    return redirect(url_for("ledger.show", request_id=found["id"]))
+
+
 def _act(request_id, action):
     """Check and take one ledger action from the request's page; a refusal changes nothing."""
     db = get_db()
@@ -188,6 +257,8 @@ def _act(request_id, action):
         return _page(db, found, {**errors, "action": action}, request.form, status=422)
     step = action if action != "return_visit" else ("confirm" if request.form["answer"] == "satisfied" else "reopen")
     try:
+        if action == "resolve":
+            return _resolve(db, found, note, version)
         ledger.apply(db, request_id, step, user_id=current_user.id, at=rules.iso(rules.utcnow()),
                      version=version, note=note, data=data)
     except ledger.StaleRequest:

@@ -1,12 +1,14 @@
 """The OpenAPI 3 description of the phone's sync API, served at /api/openapi.json; the visit's
 fields, limits and choices come from the visit form (visitform.py)."""
 from fieldapp import registerform, rules
+from fieldapp.data import photos as photo_data
 from fieldapp.data import register
 from fieldapp.visitform import (FIELDS, FOLLOWUP_ACTIONS, LISTS, MAX_BATCH, MAX_BODY, MAX_TEXT, NO_LOCATION_REASONS,
                                 OLDEST, RANGES)
 
 INT64 = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 ERROR = {"$ref": "#/components/schemas/Error"}
+PHOTO_RESULT = {"$ref": "#/components/schemas/PhotoResult"}
 
 
 def _json(schema, description):
@@ -164,6 +166,34 @@ SCHEMAS = {
                                    "description": "One result per register change sent (those in visits first), "
                                                   "when any were sent."}},
     },
+    "PhotoUpload": {
+        "type": "object", "required": ["record", "record_uuid", "sha256", "file"],
+        "properties": {
+            "record": {"type": "string", "enum": ["visit", "resolution"],
+                       "description": "A visit form's photo, or one taken when a request was resolved."},
+            "record_uuid": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                            "description": "The visit's uuid, or the resolution step's client id."},
+            "request_id": {**INT64, "description": "The request (record=resolution only)."},
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                       "description": "Of the file's bytes as sent: other bytes are refused, nothing kept."},
+            "caption": {"type": "string", "maxLength": 200},
+            "taken_at": {"type": "string", "format": "date-time", "description": "The phone's time, UTC."},
+            "file": {"type": "string", "format": "binary",
+                     "description": f"The image, at most {photo_data.MAX_BYTES // 1048576} MB; decoded by the "
+                                    f"server, re-encoded without metadata."},
+        },
+    },
+    "PhotoResult": {
+        "type": "object", "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["created", "existing", "rejected"]},
+            "id": {"type": "integer"},
+            "attached": {"type": "boolean", "description": "False while the photo waits for its record (never "
+                                                          "shown; deleted after a day if the record never comes)."},
+            "errors": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "Field -> message, in the reader's language."},
+        },
+    },
     "OfflineManifest": {
         "type": "object", "required": ["urls", "households", "token", "session", "generated_at"],
         "properties": {"urls": {"type": "array", "items": {"type": "string"}},
@@ -198,6 +228,28 @@ PATHS = {
                                 f"over {MAX_BODY // (1024 * 1024)} MB."),
         },
     }},
+    "/api/photos": {"post": {
+        "operationId": "uploadPhoto",
+        "summary": f"Send one photo of a visit or a resolution (at most {photo_data.MAX_PER_RECORD} per record), "
+                   "after its record; a resend of the same bytes for the same record answers existing.",
+        "description": "A photo sent before its record arrives waits (attached: false) and is attached when the "
+                       "record comes. A record out of scope is refused (404), never confirmed.",
+        "security": [{"session": [], "csrf": []}],
+        "requestBody": {"required": True, "content": {"multipart/form-data": {
+            "schema": {"$ref": "#/components/schemas/PhotoUpload"}}}},
+        "responses": {
+            "201": _json(PHOTO_RESULT, "Created."),
+            "200": _json(PHOTO_RESULT, "Existing: sent before."),
+            "400": _json(ERROR, "No valid CSRF token (`csrf: true`), or a field holding a NUL character."),
+            "401": _json(ERROR, "Not signed in."),
+            "403": _json(PHOTO_RESULT, "Rejected: the visit is another member's."),
+            "404": _json(PHOTO_RESULT, "Rejected: no such record among the user's."),
+            "409": _json(PHOTO_RESULT, "Rejected: the record has its photos already."),
+            "413": _json(PHOTO_RESULT, "Rejected: too large, or too many pixels."),
+            "415": _json(PHOTO_RESULT, "Rejected: not an image."),
+            "422": _json(PHOTO_RESULT, "Rejected: a field is missing or malformed, or the bytes are not those hashed."),
+        },
+    }},
     "/api/offline-manifest": {"get": {
         "operationId": "offlineManifest",
         "summary": "Start an offline copy (logged once): the pages a member keeps for work without signal.",
@@ -216,8 +268,8 @@ def document():
     return {
         "openapi": "3.1.0",
         "info": {"title": "Zero Distance (零距离) sync API", "version": "1",
-                 "description": "The phone's API: its session, the visit batch it sends when it has signal, and "
-                                "the pages it keeps for offline work. Sign in through /auth/login; writes carry "
+                 "description": "The phone's API: its session, the visit batch it sends when it has signal, its "
+                                "photos, and the pages it keeps for offline work. Sign in through /auth/login; writes carry "
                                 "the X-CSRFToken header from GET /api/session."},
         "paths": PATHS,
         "components": {

@@ -119,7 +119,7 @@ def upload():
     try:
         status, photo_id, attached = photo_data.accept(
             db, store, sent.read(photo_data.MAX_BYTES + 1), user_id=current_user.id, now=rules.utcnow(),
-            **values, **place)
+            **{**values, **place})
     except photo_data.PhotoRefused as refused:
         code, message = refused_messages()[refused.reason]
         return rejected(code, {"file": message})

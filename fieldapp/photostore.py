@@ -98,3 +98,25 @@ def copy_all(source, dest):
             dest.put(source.get(sha))
             copied += 1
     return copied
+
+
+def back_up(store, dest, previous=None):
+    """Copy every photo of the folder store into the new folder dest, complete or absent (written as
+    dest.partial, then renamed). A photo already in previous (an earlier backup's folder) is hard-linked from
+    there: each backup folder is whole on its own, and takes the room of its new photos only. Returns how many
+    photos it holds."""
+    dest = Path(dest)
+    partial = dest.with_name(dest.name + ".partial")
+    target, earlier = FolderStore(partial), FolderStore(previous) if previous else None
+    count = 0
+    for sha in store.shas():
+        path = target.path(sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(earlier.path(sha) if earlier and earlier.exists(sha) else store.path(sha), path)
+        except OSError:  # another file system, or one without hard links
+            target.put(store.get(sha))
+        count += 1
+    partial.mkdir(parents=True, exist_ok=True)
+    os.replace(partial, dest)
+    return count

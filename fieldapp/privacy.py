@@ -13,8 +13,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from fieldapp import inputs, offline, rules
+from fieldapp import inputs, offline, photostore, rules
 from fieldapp.data import audit, users
+from fieldapp.data import photos as photo_data
 from fieldapp.data import privacy as held
 from fieldapp.exports import downloads, tables
 from fieldapp.access import roles_required
@@ -38,10 +39,10 @@ ACTIONS = {
     "reset_password": _l("Password reset"), "change_password": _l("Password changed"),
     "password_failed": _l("Wrong current password given"), "search": _l("Search by address, name or phone"),
     "password_throttled": _l("Password change refused: too many failures"),
-    "assignment": _l("Cells assigned"),
+    "assignment": _l("Cells assigned"), "view_photo": _l("Photo opened"),
 }
 RECORDS = {"household": _l("Household"), "resident": _l("Resident"), "user": _l("Account"), "cell": _l("Cell"),
-           "settings": _l("Settings")}
+           "settings": _l("Settings"), "request": _l("Request")}
 
 
 @bp.after_app_request
@@ -61,13 +62,16 @@ def log_views(response):
 
 
 def purge(db, *, user_id=None, ip=None, via="web", now=None):
-    """Anonymise the residents who moved out longer than the retention period ago; return how many."""
+    """Anonymise the residents who moved out longer than the retention period ago, and delete the photos taken
+    while their households lived there; return how many residents."""
     now = now or rules.utcnow()
     days = held.retention_days(db)
-    due = held.due_for_anonymisation(db, rules.iso(now - timedelta(days=days)))
+    cutoff = rules.iso(now - timedelta(days=days))
+    due = held.due_for_anonymisation(db, cutoff)
     count = held.anonymise(db, due, rules.iso(now))
-    audit.log(db, user_id=user_id, action="purge", detail={"residents": count, "retention_days": days, "via": via},
-              ip=ip)
+    photos = photo_data.delete(db, photostore.from_config(current_app.config), held.photos_due_for_deletion(db, cutoff))
+    audit.log(db, user_id=user_id, action="purge", ip=ip,
+              detail={"residents": count, "photos": photos, "retention_days": days, "via": via})
     return count
 
 

@@ -13,6 +13,7 @@ from fieldapp import access, inputs, rules
 from fieldapp.access import roles_required
 from fieldapp.clock import clock
 from fieldapp.data import audit, coverage
+from fieldapp.data import photos as photo_data
 from fieldapp.data import review
 from fieldapp.db import get_db
 from fieldapp.i18n import labels
@@ -116,8 +117,10 @@ def _prepared(db, shown):
     if residents:
         audit.log(db, user_id=current_user.id, action="view_residents",
                   detail={"page": "review", "residents": residents}, ip=request.remote_addr)
+    photos = photo_data.for_visits(db, [entry["id"] for entry in shown if entry["subject"] == "visit"])
     for entry in shown:
         entry["change"] = describe(entry) if entry["subject"] == "change" else None
+        entry["photos"] = photos.get(entry["id"]) if entry["subject"] == "visit" else None
     return shown
 
 

@@ -188,6 +188,8 @@ def _nul_field():
 
 def refuse_nul():
     """Refuse a request whose query, form or JSON holds a NUL character, naming the field, before any view."""
+    if request.method not in SAFE_METHODS and None in request.form:  # a multipart part without a name
+        return refusal(400, _("A part of the form has no name. Nothing was changed."))
     field = _nul_field()
     if field is not None:
         return refusal(400, _("“%(field)s” holds a NUL character (\\0), which cannot be stored. Nothing was changed.",

@@ -246,7 +246,7 @@ def test_restore_into_a_new_place_needs_no_previous_database(live, engine, tmp_p
     if not engines.POSTGRES:
         os.makedirs(os.path.dirname(target))
     try:
-        assert backup.restore(source, target) == {"kept": None, "applied": 0}
+        assert backup.restore(source, target) == {"kept": None, "applied": 0, "photos": None}
         assert _visits(target) == {}
     finally:
         if engines.POSTGRES:

@@ -415,7 +415,7 @@ def test_attempts_show_beside_contacts_on_the_dashboard_the_lists_and_the_export
     assert f'href="/households/{world["homes"]["a1 old"]}"' in unreachable
     row = body.split(f'data-cell-id="{world["a1"]}"', 1)[1].split("</tr>", 1)[0]
     cells = re.findall(r'<td class="num" data-label="([^"]+)">([^<]+)</td>', row)
-    assert cells == [("Households", "3"), ("Contacted", "1"), ("Attempted", "2"), ("Due", "2"),
+    assert cells == [("Households", "3"), ("Contacted", "1"), ("Attempted", "2"), ("Due", "2"), ("With photo", "0"),
                      ("Attempted share", "66.7%")]
     listed = client.get(f"/coverage/not-visited?cell={world['a1']}&lang=en").get_data(as_text=True)
     old = listed.split(f'data-household-id="{world["homes"]["a1 old"]}"', 1)[1].split("</li>", 1)[0]

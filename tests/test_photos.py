@@ -62,7 +62,7 @@ def send(client, auth, world):
     def post(data, **fields):
         token = client.get("/api/session").get_json()["csrf_token"]
         form = {"record": "visit", "sha256": sha(data), **fields, "file": (io.BytesIO(data), "photo.jpg")}
-        return client.post("/api/photos", data=form, content_type="multipart/form-data",
+        return client.post("/api/photos?lang=en", data=form, content_type="multipart/form-data",
                            headers={"X-CSRFToken": token})
 
     return post
@@ -220,3 +220,166 @@ def test_folder_store_is_content_addressed_and_atomic(tmp_path):
         store.get(name)
     with pytest.raises(photostore.MissingPhoto):
         store.get("../../etc/passwd")
+
+
+# --- Served to who may see the household -------------------------------------------------------------------------
+
+def _photo_of(app, db, world, visit="visit", caption="门口 合影"):
+    return factories.make_photo(db, app, visit_id=world[visit], content=jpeg(colour=(3, 4, 5)), caption=caption)
+
+
+def test_photos_are_served_in_scope_privately_and_the_full_one_is_audited(app, db, world, client, auth):
+    own, foreign = _photo_of(app, db, world), _photo_of(app, db, world, "foreign_visit")
+    auth.login("m1")
+    thumb = client.get(f"/photos/{own}/thumb")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert thumb.headers["Cache-Control"] == "private, max-age=86400"
+    full = client.get(f"/photos/{own}")
+    assert full.status_code == 200 and full.headers["Cache-Control"] == "private, max-age=300"
+    entry = database.one(db, "SELECT target_type, target_id, detail FROM audit_log WHERE action = 'view_photo'")
+    assert entry == {"target_type": "household", "target_id": world["household"], "detail": f'{{"photo": {own}}}'}
+    again = client.get(f"/photos/{own}", headers={"If-None-Match": full.headers["ETag"]})
+    assert again.status_code == 304  # kept by the browser, and still written down
+    assert database.scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'view_photo'") == 2
+    assert client.get(f"/photos/{foreign}").status_code == 404
+    assert client.get(f"/photos/{foreign}/thumb").status_code == 404
+    auth.logout()
+    auth.login("lead")  # the grid's leader sees both cells
+    assert client.get(f"/photos/{foreign}/thumb").status_code == 200
+
+
+def test_thumbnails_on_the_household_timeline_are_named_photo(app, db, world, client, auth):
+    photo = _photo_of(app, db, world)
+    auth.login("m1")
+    english = client.get(f"/households/{world['household']}?lang=en").get_data(as_text=True)
+    visit = english.split(f'id="visit-{world["visit"]}"', 1)[1].split("</li>\n", 1)[0]
+    assert f'<a href="/photos/{photo}"><img src="/photos/{photo}/thumb"' in visit
+    assert 'alt="Photo: 门口 合影"' in visit
+    chinese = client.get(f"/households/{world['household']}?lang=zh").get_data(as_text=True)
+    assert 'alt="照片：门口 合影"' in chinese
+
+
+def test_review_list_shows_the_doubtful_visits_photos(app, db, world, client, auth):
+    photo = _photo_of(app, db, world, caption=None)  # the factories' visits have no position: doubtful
+    auth.login("lead")
+    page = client.get("/review/?lang=en").get_data(as_text=True)
+    item = page.split(f'id="visit-{world["visit"]}"', 1)[1].split("</li>", 1)[0]
+    assert f'src="/photos/{photo}/thumb"' in item and 'alt="Photo"' in item
+
+
+def test_coverage_counts_households_with_a_photographed_visit(app, db, world, client, auth):
+    _photo_of(app, db, world)
+    _photo_of(app, db, world, caption="第二张")  # one household, however many photos
+    auth.login("lead")
+    page = client.get("/coverage/?lang=en").get_data(as_text=True)
+    own = page.split(f'data-cell-id="{database.scalar(db, "SELECT cell_id FROM households WHERE id = ?", [world["household"]])}"', 1)[1]
+    assert '<td class="num" data-label="With photo">1</td>' in own.split("</tr>", 1)[0]
+
+
+# --- Resolving a request with its photos ------------------------------------------------------------------------
+
+@pytest.fixture
+def resolvable(db, world, client, auth):
+    """An open request of m1's household raised in the visit, and the page's resolve form fields."""
+    request_id = factories.make_request(db, world["household"], world["member"], visit_id=world["visit"])
+    auth.login("m1")
+    page = client.get(f"/ledger/{request_id}?lang=en").get_data(as_text=True)
+    form = page.split('id="resolve"', 1)[1].split("</form>", 1)[0]
+
+    def value(name):
+        return form.split(f'name="{name}" value="', 1)[1].split('"', 1)[0]
+
+    assert 'enctype="multipart/form-data"' in form and 'capture="environment"' in form and "multiple" in form
+    return {"id": request_id, "fields": {"csrf_token": value("csrf_token"), "version": value("version"),
+                                         "step_uuid": value("step_uuid"), "resolution": "灯已换好"}}
+
+
+def test_resolve_form_keeps_its_photos_once_and_shows_before_and_after(app, db, world, client, resolvable):
+    before = _photo_of(app, db, world, caption="坏灯")
+    url = f"/ledger/{resolvable['id']}/resolve"
+
+    def send():
+        files = [(io.BytesIO(jpeg(3000, 2000, exif=gps_exif())), "IMG_1.jpg"), (io.BytesIO(jpeg(colour=(0, 0, 99))), "IMG_2.jpg")]
+        return client.post(url, data={**resolvable["fields"], "captions": "新灯\n开关", "photos": files},
+                           content_type="multipart/form-data")
+
+    assert send().status_code == 302
+    assert send().status_code == 302  # the same form again (a double tap, a resend): nothing added
+    assert database.scalar(db, "SELECT count(*) FROM request_events WHERE kind = 'resolved'") == 1
+    after = database.rows(db, "SELECT id, caption, kind, state, request_event_id, width FROM photos "
+                              "WHERE kind = 'resolution' ORDER BY id")
+    assert [(p["caption"], p["state"], p["width"]) for p in after] == [("新灯", "attached", 1600), ("开关", "attached", 64)]
+    page = client.get(f"/ledger/{resolvable['id']}?lang=en").get_data(as_text=True)
+    proof = page.split('class="card photo-proof"', 1)[1].split("</section>", 1)[0]
+    shown_before, shown_after = proof.split("<h3>After</h3>")
+    assert f"/photos/{before}/thumb" in shown_before and 'alt="Photo: 坏灯"' in shown_before
+    assert all(f"/photos/{p['id']}/thumb" in shown_after for p in after) and 'alt="Photo: 新灯"' in shown_after
+
+
+def test_resolve_form_refuses_a_bad_file_at_its_field_and_saves_nothing(app, db, world, client, resolvable):
+    answer = client.post(f"/ledger/{resolvable['id']}/resolve?lang=en", content_type="multipart/form-data", data={
+        **resolvable["fields"], "photos": [(io.BytesIO(jpeg()), "ok.jpg"), (io.BytesIO(b"MZ\x90 not a photo"), "x.exe")]})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert 'id="error-photos"' in page and "“x.exe”: This file is not a photo" in page
+    assert database.scalar(db, "SELECT status FROM requests WHERE id = ?", [resolvable["id"]]) == "open"
+    assert count(db) == 0 and not photostore.from_config(app.config).shas()
+    seven = [(io.BytesIO(jpeg(colour=(n, 0, 0))), f"{n}.jpg") for n in range(7)]
+    answer = client.post(f"/ledger/{resolvable['id']}/resolve?lang=en", content_type="multipart/form-data",
+                         data={**resolvable["fields"], "photos": seven})
+    assert answer.status_code == 422 and "At most 6 photos" in answer.get_data(as_text=True) and count(db) == 0
+
+
+def test_resolution_photo_sent_ahead_of_its_form_is_attached_by_it(app, db, world, client, resolvable, send):
+    step = resolvable["fields"]["step_uuid"]
+    ahead = send(jpeg(), record="resolution", record_uuid=step, request_id=str(resolvable["id"]))
+    assert ahead.status_code == 201 and ahead.get_json()["attached"] is False
+    client.post(f"/ledger/{resolvable['id']}/resolve", data=resolvable["fields"], content_type="multipart/form-data")
+    later = send(jpeg(colour=(5, 5, 5)), record="resolution", record_uuid=step, request_id=str(resolvable["id"]))
+    assert later.status_code == 201 and later.get_json()["attached"] is True
+    event = database.scalar(db, "SELECT id FROM request_events WHERE uuid = ?", [step])
+    assert database.rows(db, "SELECT state, request_event_id FROM photos ORDER BY id") == [
+        {"state": "attached", "request_event_id": event}] * 2
+
+
+# --- Retention, the resident's export, backup and restore -------------------------------------------------------
+
+def test_retention_deletes_the_photos_of_a_household_that_moved_out_long_ago(app, db, world, runner):
+    now = rules.utcnow()
+    gone = factories.make_household(db, database.scalar(db, "SELECT cell_id FROM households WHERE id = ?",
+                                                        [world["household"]]))
+    factories.make_resident(db, gone, name="赵")
+    lived = factories.make_visit(db, gone, world["member"], rules.iso(now - timedelta(days=500)))
+    factories.make_visit(db, gone, world["member"], rules.iso(now - timedelta(days=400)), outcome="moved_out")
+    old = factories.make_photo(db, app, visit_id=lived, content=b"old photo")
+    kept = _photo_of(app, db, world)
+    assert runner.invoke(args=["purge"]).exit_code == 0
+    assert [r["id"] for r in database.rows(db, "SELECT id FROM photos")] == [kept]
+    assert not photostore.from_config(app.config).exists(sha(b"old photo"))
+    assert '"photos": 1' in database.scalar(db, "SELECT detail FROM audit_log WHERE action = 'purge'")
+
+
+def test_the_residents_export_lists_the_households_photos(app, db, world):
+    from fieldapp.data import privacy
+
+    resident = factories.make_resident(db, world["household"], name="王")
+    photo = _photo_of(app, db, world)
+    listed = privacy.resident_record(db, resident)["photos"]
+    assert [(p["id"], p["kind"], p["caption"], p["visit_id"]) for p in listed] == [
+        (photo, "visit", "门口 合影", world["visit"])]
+
+
+def test_backup_and_restore_carry_the_photo_store(app, db, world, tmp_path):
+    from fieldapp import backup
+
+    photo = _photo_of(app, db, world)
+    folder = app.config["PHOTOS"]
+    first = backup.backup(app.config["DATABASE"], str(tmp_path / "one.db"), photos=folder)
+    assert first["photos"] == backup.back_up_photos(folder, str(tmp_path / "two.db")) == 1  # the next night's
+    name = database.scalar(db, "SELECT sha256 FROM photos WHERE id = ?", [photo])
+    copies = [photostore.FolderStore(str(tmp_path / f"{n}.db.photos")).path(name) for n in ("one", "two")]
+    assert copies[0].read_bytes() == photostore.FolderStore(folder).get(name)
+    assert copies[0].stat().st_ino == copies[1].stat().st_ino  # the second backup links, it does not copy again
+    fresh = str(tmp_path / "restored-photos")
+    assert backup.restore_photos(str(tmp_path / "two.db"), fresh) == 1
+    assert photostore.FolderStore(fresh).get(name) == photostore.FolderStore(folder).get(name)

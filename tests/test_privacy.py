@@ -254,7 +254,7 @@ def test_purge_anonymises_only_residents_past_the_retention_period(auth, client,
         assert residents[moved[key]]["name"] == "赵" and residents[moved[key]]["anonymised_at"] is None
     assert residents[world["resident"]]["name"] == "王秀英"
     detail = json.loads(database.scalar(db, "SELECT detail FROM audit_log WHERE action = 'purge'"))
-    assert detail == {"residents": 2, "retention_days": 365, "via": "web"}
+    assert detail == {"residents": 2, "photos": 0, "retention_days": 365, "via": "web"}
 
 
 def test_a_shorter_retention_period_anonymises_more(auth, client, db, world, moved):

@@ -1,6 +1,7 @@
 """What the app holds about people: the audit log's search, one resident's record, and anonymisation."""
 import json
 
+from fieldapp.data import photos as photo_data
 from fieldapp.data.db import one, rows, scalar, write
 
 DEFAULT_RETENTION_DAYS = 365
@@ -81,7 +82,7 @@ def resident_record(db, resident_id):
                         "ORDER BY a.id",
                     {"resident": resident_id, "household": household_id})
     return {"resident": resident, "household": household, "visits": visits, "requests": requests,
-            "accesses": accesses}
+            "photos": photo_data.of_household(db, household_id), "accesses": accesses}
 
 
 def retention_days(db):
@@ -119,3 +120,14 @@ def anonymise(db, resident_ids, at):
                                   f"anonymised_at = ? WHERE id IN ({marks}) AND anonymised_at IS NULL",
                                   [ANONYMOUS, at, *chunk]).rowcount
     return changed
+
+
+def photos_due_for_deletion(db, cutoff):
+    """Ids of the photos of households that moved out before cutoff (ISO), taken while they lived there: of their
+    visits up to the move, and of their requests raised before it."""
+    moved = _MOVED_OUT_SINCE
+    return [r["id"] for r in rows(db, f"""
+        SELECT p.id FROM photos p LEFT JOIN visits pv ON pv.id = p.visit_id LEFT JOIN requests q ON q.id = p.request_id
+        JOIN households h ON h.id = coalesce(pv.household_id, q.household_id)
+        WHERE h.occupancy = 'moved_out' AND {moved} < :cutoff AND coalesce(pv.visited_at, q.created_at) <= {moved}
+        ORDER BY p.id""", {"cutoff": cutoff})]
