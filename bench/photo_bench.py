@@ -23,7 +23,7 @@ from fieldapp.data import db as database  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.test_photos import SLOW_4G, camera_jpeg  # noqa: E402
 
-PHOTOS = 100
+PHOTOS = int(os.environ.get("PHOTO_BENCH_PHOTOS", 100))
 PER_VISIT = 6  # the most a visit takes
 ORIGINAL = "/bench/original.jpg"
 SINK = "/bench/sink"
@@ -167,6 +167,7 @@ def main():
             bench.upload_bytes.clear()
             started = time.perf_counter()
             cdp.send("Network.emulateNetworkConditions", SLOW_4G)
+            context.set_offline(False)  # the signal is back, at Slow 4G
             page.evaluate("offlineQueue.send()")
             page.wait_for_function("""() => Promise.all([offlineQueue.all(), offlineQueue.photos()])
                 .then(([visits, photos]) => visits.length + photos.length === 0)""", polling=200, timeout=1_800_000)
