@@ -116,10 +116,13 @@ def test_two_photos_taken_offline_reach_the_server_once_each_after_their_visit(p
             return route.abort()  # ... and the phone never hears back
         route.continue_()
 
+    answers = []
+    phone.on("response", lambda response: answers.append(response.status) if "/api/photos" in response.url else None)
     phone.route("**/api/photos", stored_then_lost_once)
     cdp = back_online_slowly(phone)
     expect(phone.locator("#queue-bar")).to_be_hidden(timeout=90_000)
-    assert len(uploads) == 3  # the first photo sent twice: once lost, once answered "existing"
+    # The first photo sent again after the lost answer: "existing" (200), then the second one "created" (201).
+    assert len(uploads) == 3 and answers == [200, 201]
 
     db = live_server.db()
     visits = database.rows(db, "SELECT id FROM visits WHERE uuid = ?", [visit_uuid])
@@ -138,6 +141,9 @@ def test_two_photos_taken_offline_reach_the_server_once_each_after_their_visit(p
     phone.goto(f"/households/{household_id}")
     thumbnails = phone.locator(f"#visit-{visits[0]['id']}").get_by_role("img", name=re.compile("^照片"))
     expect(thumbnails).to_have_count(2)
-    for index in range(2):
+    assert sorted(thumbnails.evaluate_all("images => images.map(image => image.alt)")) == [
+        "照片：坏了的楼道灯", "照片：贴出的通知"]
+    for index in range(2):  # shown, not broken: the thumbnails load (lazily, once in view)
+        thumbnails.nth(index).scroll_into_view_if_needed()
         expect(thumbnails.nth(index)).to_have_js_property("complete", True)
-        assert thumbnails.nth(index).evaluate("img => img.naturalWidth") > 0
+        assert thumbnails.nth(index).evaluate("image => image.naturalWidth") > 0
