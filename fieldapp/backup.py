@@ -1,6 +1,6 @@
 """`fieldapp backup` and `fieldapp restore`: a consistent copy of the live database (and of the photo store beside
-it), and checks before anything is replaced. Each engine has its side: SQLite's online backup API (data/backup.py), PostgreSQL's pg_dump and pg_restore
-(data/pg_backup.py); this module holds what both do alike.
+it), and checks before anything is replaced. Each engine has its side: SQLite's online backup API
+(data/backup.py), PostgreSQL's pg_dump and pg_restore (data/pg_backup.py); this module holds what both do alike.
 
 A live WAL database is never copied as a file (the file alone may miss committed pages that are still in the
 write-ahead log); the backup API reads one consistent snapshot while visits go on being written, as pg_dump does.

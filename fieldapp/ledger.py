@@ -229,13 +229,17 @@ def parse_photos(files, captions):
 
 def _resolve(db, found, note, version):
     """Resolve found with the form's photos in one go; the answer to the form."""
+    step_uuid = _step_uuid(request.form) or str(uuidlib.uuid4())
+    if photo_data.resolved_before(db, found["id"], step_uuid):  # a resent form: its photos are not read again
+        flash(_("This resolution was already saved."), "info")
+        return redirect(url_for("ledger.show", request_id=found["id"]))
     chosen, errors = parse_photos(request.files.getlist("photos"), request.form.get("captions"))
     if errors:
         return _page(db, found, {**errors, "action": "resolve"}, request.form, status=422)
     try:
-        done = photo_data.resolve(db, photostore.from_config(current_app.config), found["id"],
-                                  uuid=_step_uuid(request.form) or str(uuidlib.uuid4()), user_id=current_user.id,
-                                  at=rules.iso(rules.utcnow()), version=version, note=note, photos=chosen)
+        done = photo_data.resolve(db, photostore.from_config(current_app.config), found["id"], uuid=step_uuid,
+                                  user_id=current_user.id, at=rules.iso(rules.utcnow()), version=version, note=note,
+                                  photos=chosen)
     except photo_data.PhotoRefused:
         message = _("At most %(n)d photos per visit or resolution.", n=photo_data.MAX_PER_RECORD)
         return _page(db, found, {"photos": message, "action": "resolve"}, request.form, status=422)

@@ -3,7 +3,9 @@
 The server alone decides both what is audited and what is kept. A copy starts with the offline manifest, which
 logs one `offline_copy` entry naming its households and hands out a copy token bound to that entry and to the
 session; a household page fetched with that token is covered by the entry and not logged again. Pages the copy
-needs are marked `X-Offline-Keep` with the session they were made for, and the service worker keeps nothing else.
+needs are marked `X-Offline-Keep` with the session they were made for, and the service worker keeps nothing else:
+a member's copy may also keep the thumbnails of their households' photos (listed in the manifest), never a full
+photo.
 """
 import hashlib
 import hmac
@@ -14,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from fieldapp import access, security
 from fieldapp.data import audit, households
+from fieldapp.data import photos as photo_data
 
 COPY_HEADER = "X-Offline-Copy"      # the copy token, sent with each page the copy fetches (never in the URL)
 KEEP_HEADER = "X-Offline-Keep"      # "1": the service worker may keep this answer for offline use
@@ -57,7 +60,8 @@ def make_copy(db, user, ip):
                          ip=ip)
     key = session_key(user)
     token = _serializer().dumps({"session": key, "entry": entry_id, "issued": security.now_seconds()})
-    return {"urls": urls, "households": ids, "token": token, "session": key}
+    thumbnails = [url_for("photos.thumb", photo_id=photo_id) for photo_id in photo_data.of_households(db, ids)]
+    return {"urls": urls, "households": ids, "token": token, "session": key, "thumbnails": thumbnails}
 
 
 def copy_covers(db, user, token, household_id):
@@ -89,8 +93,11 @@ def keepable():
 
 def mark_keepable(response):
     """Tell the service worker which answers it may keep, and for which session; it keeps nothing else."""
-    if (response.status_code == 200 and response.mimetype == "text/html" and current_user.is_authenticated
-            and "Content-Disposition" not in response.headers and keepable()):
+    if response.status_code != 200 or not current_user.is_authenticated or "Content-Disposition" in response.headers:
+        return response
+    page = response.mimetype == "text/html" and keepable()
+    thumbnail = request.endpoint == "photos.thumb" and current_user.role == "member"  # one the member may see
+    if page or thumbnail:
         response.headers[KEEP_HEADER] = "1"
         response.headers[SESSION_HEADER] = session_key(current_user)
     return response

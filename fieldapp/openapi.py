@@ -203,6 +203,10 @@ SCHEMAS = {
                                  "copy, within 15 minutes: those household pages are covered by the copy's one "
                                  "audit entry."},
                        "session": {"type": "string", "description": "The session the copy is kept for."},
+                       "thumbnails": {"type": "array", "items": {"type": "string"},
+                                      "description": "The thumbnails of the copy's households' photos, which "
+                                                     "the copy may keep (marked X-Offline-Keep); never a full "
+                                                     "photo."},
                        "generated_at": {"type": "string", "format": "date-time"}},
     },
 }
@@ -269,8 +273,8 @@ def document():
         "openapi": "3.1.0",
         "info": {"title": "Zero Distance (零距离) sync API", "version": "1",
                  "description": "The phone's API: its session, the visit batch it sends when it has signal, its "
-                                "photos, and the pages it keeps for offline work. Sign in through /auth/login; writes carry "
-                                "the X-CSRFToken header from GET /api/session."},
+                                "photos, and the pages it keeps for offline work. Sign in through /auth/login; "
+                                "writes carry the X-CSRFToken header from GET /api/session."},
         "paths": PATHS,
         "components": {
             "schemas": SCHEMAS,

@@ -387,7 +387,8 @@ NOT_RECORDS = {
     "description", "resolution",  # a request's texts
     "user", "target_id",  # the admin's audit search: admins see everything
     "occupancy", "retired", "made_at",  # a register change's values
-    "record", "sha256", "caption", "taken_at",  # a photo's kind of record, its hash and its texts
+    "record", "sha256", "caption", "taken_at", "captions",  # a photo's kind of record, its hash and its texts
+    "step_uuid",  # a resolve form's own client id (one of another request's step is refused)
     "save",  # which button of the visit form: the visit, or its register changes alone
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag

@@ -194,17 +194,18 @@ def test_photo_waits_for_its_visit_then_is_attached(app, db, world, send, client
 def test_cleanup_deletes_old_waiting_photos_and_their_files(app, db, world, send, runner):
     kept = send(jpeg(colour=(1, 2, 3)), record_uuid=uuid_of(db, world["visit"])).get_json()["id"]
     waiting = send(jpeg(colour=(9, 9, 9)), record_uuid=str(uuid.uuid4())).get_json()["id"]
+    same_as_kept = send(jpeg(colour=(1, 2, 3)), record_uuid=str(uuid.uuid4())).get_json()["id"]
     fresh = send(jpeg(colour=(7, 7, 7)), record_uuid=str(uuid.uuid4())).get_json()["id"]
     store = photostore.from_config(app.config)
     old_files = database.one(db, "SELECT sha256, thumb_sha256 FROM photos WHERE id = ?", [waiting])
     two_days_ago = rules.iso(rules.utcnow() - timedelta(days=2))
     with database.write(db):
-        db.execute("UPDATE photos SET uploaded_at = ? WHERE id = ?", [two_days_ago, waiting])
+        db.execute("UPDATE photos SET uploaded_at = ? WHERE id IN (?, ?)", [two_days_ago, waiting, same_as_kept])
     result = runner.invoke(args=["photos-cleanup"])
-    assert result.exit_code == 0 and "1 photo(s) deleted" in result.output
+    assert result.exit_code == 0 and "2 photo(s) deleted" in result.output
     assert [r["id"] for r in database.rows(db, "SELECT id FROM photos ORDER BY id")] == [kept, fresh]
     assert not store.exists(old_files["sha256"]) and not store.exists(old_files["thumb_sha256"])
-    assert len(store.shas()) == 4
+    assert len(store.shas()) == 4  # the kept photo's files stay, though a deleted one had the same bytes
 
 
 def test_folder_store_is_content_addressed_and_atomic(tmp_path):
@@ -234,8 +235,13 @@ def test_photos_are_served_in_scope_privately_and_the_full_one_is_audited(app, d
     thumb = client.get(f"/photos/{own}/thumb")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
     assert thumb.headers["Cache-Control"] == "private, max-age=86400"
+    assert thumb.headers["X-Offline-Keep"] == "1"  # a member's phone may keep it with the offline copy
+    assert "camera=(self)" in thumb.headers["Permissions-Policy"]
+    manifest = client.get("/api/offline-manifest").get_json()
+    assert manifest["thumbnails"] == [f"/photos/{own}/thumb"]
     full = client.get(f"/photos/{own}")
     assert full.status_code == 200 and full.headers["Cache-Control"] == "private, max-age=300"
+    assert "X-Offline-Keep" not in full.headers
     entry = database.one(db, "SELECT target_type, target_id, detail FROM audit_log WHERE action = 'view_photo'")
     assert entry == {"target_type": "household", "target_id": world["household"], "detail": f'{{"photo": {own}}}'}
     again = client.get(f"/photos/{own}", headers={"If-None-Match": full.headers["ETag"]})
@@ -272,7 +278,8 @@ def test_coverage_counts_households_with_a_photographed_visit(app, db, world, cl
     _photo_of(app, db, world, caption="第二张")  # one household, however many photos
     auth.login("lead")
     page = client.get("/coverage/?lang=en").get_data(as_text=True)
-    own = page.split(f'data-cell-id="{database.scalar(db, "SELECT cell_id FROM households WHERE id = ?", [world["household"]])}"', 1)[1]
+    cell = database.scalar(db, "SELECT cell_id FROM households WHERE id = ?", [world["household"]])
+    own = page.split(f'data-cell-id="{cell}"', 1)[1]
     assert '<td class="num" data-label="With photo">1</td>' in own.split("</tr>", 1)[0]
 
 
@@ -299,7 +306,8 @@ def test_resolve_form_keeps_its_photos_once_and_shows_before_and_after(app, db, 
     url = f"/ledger/{resolvable['id']}/resolve"
 
     def send():
-        files = [(io.BytesIO(jpeg(3000, 2000, exif=gps_exif())), "IMG_1.jpg"), (io.BytesIO(jpeg(colour=(0, 0, 99))), "IMG_2.jpg")]
+        files = [(io.BytesIO(jpeg(2000, 1000, exif=gps_exif())), "IMG_1.jpg"),
+                 (io.BytesIO(jpeg(colour=(0, 0, 99))), "IMG_2.jpg")]
         return client.post(url, data={**resolvable["fields"], "captions": "新灯\n开关", "photos": files},
                            content_type="multipart/form-data")
 
@@ -308,7 +316,8 @@ def test_resolve_form_keeps_its_photos_once_and_shows_before_and_after(app, db, 
     assert database.scalar(db, "SELECT count(*) FROM request_events WHERE kind = 'resolved'") == 1
     after = database.rows(db, "SELECT id, caption, kind, state, request_event_id, width FROM photos "
                               "WHERE kind = 'resolution' ORDER BY id")
-    assert [(p["caption"], p["state"], p["width"]) for p in after] == [("新灯", "attached", 1600), ("开关", "attached", 64)]
+    assert [(p["caption"], p["state"], p["width"]) for p in after] == [
+        ("新灯", "attached", 1600), ("开关", "attached", 64)]
     page = client.get(f"/ledger/{resolvable['id']}?lang=en").get_data(as_text=True)
     proof = page.split('class="card photo-proof"', 1)[1].split("</section>", 1)[0]
     shown_before, shown_after = proof.split("<h3>After</h3>")
@@ -318,7 +327,8 @@ def test_resolve_form_keeps_its_photos_once_and_shows_before_and_after(app, db, 
 
 def test_resolve_form_refuses_a_bad_file_at_its_field_and_saves_nothing(app, db, world, client, resolvable):
     answer = client.post(f"/ledger/{resolvable['id']}/resolve?lang=en", content_type="multipart/form-data", data={
-        **resolvable["fields"], "photos": [(io.BytesIO(jpeg()), "ok.jpg"), (io.BytesIO(b"MZ\x90 not a photo"), "x.exe")]})
+        **resolvable["fields"],
+        "photos": [(io.BytesIO(jpeg()), "ok.jpg"), (io.BytesIO(b"MZ\x90 not a photo"), "x.exe")]})
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
     assert 'id="error-photos"' in page and "“x.exe”: This file is not a photo" in page
@@ -351,10 +361,13 @@ def test_retention_deletes_the_photos_of_a_household_that_moved_out_long_ago(app
     factories.make_resident(db, gone, name="赵")
     lived = factories.make_visit(db, gone, world["member"], rules.iso(now - timedelta(days=500)))
     factories.make_visit(db, gone, world["member"], rules.iso(now - timedelta(days=400)), outcome="moved_out")
+    empty = factories.make_visit(db, gone, world["member"], rules.iso(now - timedelta(days=300)), outcome="moved_out")
     old = factories.make_photo(db, app, visit_id=lived, content=b"old photo")
+    of_the_empty_flat = factories.make_photo(db, app, visit_id=empty, content=b"empty flat")
     kept = _photo_of(app, db, world)
     assert runner.invoke(args=["purge"]).exit_code == 0
-    assert [r["id"] for r in database.rows(db, "SELECT id FROM photos")] == [kept]
+    assert [r["id"] for r in database.rows(db, "SELECT id FROM photos ORDER BY id")] == [of_the_empty_flat, kept]
+    assert old not in [r["id"] for r in database.rows(db, "SELECT id FROM photos")]
     assert not photostore.from_config(app.config).exists(sha(b"old photo"))
     assert '"photos": 1' in database.scalar(db, "SELECT detail FROM audit_log WHERE action = 'purge'")
 

@@ -68,14 +68,16 @@ def prepare(raw):
             width, height = image.size
             if width * height > Image.MAX_IMAGE_PIXELS:  # read from the header, before a pixel is decoded
                 raise PhotoRefused("too_many_pixels")
-            image.draft("RGB", (LONG_EDGE, LONG_EDGE))  # a JPEG decodes straight at 1/2, 1/4 or 1/8 size
-            image = ImageOps.exif_transpose(image)
+            scale = min(1, LONG_EDGE / max(width, height))
+            # A JPEG decodes straight at 1/2, 1/4 or 1/8 of its size when that is still larger than the target.
+            image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
+            image.thumbnail((LONG_EDGE, LONG_EDGE), Image.Resampling.LANCZOS)
+            image = ImageOps.exif_transpose(image)  # after shrinking: the box is square, turning it costs less
             if image.mode not in ("RGB", "L"):
                 flat = Image.new("RGB", image.size, "white")  # transparency on white, not on black
                 converted = image.convert("RGBA")
                 flat.paste(converted, mask=converted.getchannel("A"))
                 image = flat
-            image.thumbnail((LONG_EDGE, LONG_EDGE), Image.Resampling.LANCZOS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoRefused("too_many_pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, TypeError):
@@ -180,22 +182,25 @@ def attach_arrived(db):
 
 
 def delete(db, store, photo_ids):
-    """Delete photos and the files no other photo shares (in one transaction); return how many."""
-    photo_ids = list(photo_ids)
-    if not photo_ids:
-        return 0
+    """Delete photos (in one transaction), then the files no photo left shares; return how many photos."""
+    photo_ids, unused = list(photo_ids), set()
     with write(db):
-        params = {}
-        where = in_clause("id", photo_ids, params, "photo")
-        files = {sha for r in rows(db, f"SELECT sha256, thumb_sha256 FROM photos WHERE {where}", params)
-                 for sha in (r["sha256"], r["thumb_sha256"])}
-        db.execute(f"DELETE FROM photos WHERE {where}", params)
-        params = {}
-        shared = {r["sha"] for r in rows(db, f"SELECT sha256 AS sha FROM photos WHERE {in_clause('sha256', files, params, 'a')} "
-                                             f"UNION SELECT thumb_sha256 FROM photos WHERE "
-                                             f"{in_clause('thumb_sha256', files, params, 'b')}", params)}
-        for sha in files - shared:
-            store.delete(sha)
+        for start in range(0, len(photo_ids), 500):  # SQLite takes a bounded number of parameters
+            params = {}
+            where = in_clause("id", photo_ids[start:start + 500], params, "photo")
+            files = {sha for r in rows(db, f"SELECT sha256, thumb_sha256 FROM photos WHERE {where}", params)
+                     for sha in (r["sha256"], r["thumb_sha256"])}
+            db.execute(f"DELETE FROM photos WHERE {where}", params)
+            unused |= files
+        candidates, shared = sorted(unused), set()
+        for start in range(0, len(candidates), 250):
+            chunk, params = candidates[start:start + 250], {}
+            shared |= {r["sha"] for r in rows(
+                db, f"SELECT sha256 AS sha FROM photos WHERE {in_clause('sha256', chunk, params, 'a')} UNION "
+                    f"SELECT thumb_sha256 FROM photos WHERE {in_clause('thumb_sha256', chunk, params, 'b')}", params)}
+        unused -= shared
+    for sha in unused:  # once the rows are gone for good
+        store.delete(sha)
     return len(photo_ids)
 
 
@@ -208,16 +213,22 @@ def cleanup(db, store, now):
     return delete(db, store, old)
 
 
+def resolved_before(db, request_id, uuid):
+    """Whether the step uuid resolved request_id already (a resent form); rules.IllegalTransition when uuid is
+    another step's."""
+    known = ledger.step(db, uuid)
+    if known and (known["request_id"], known["kind"]) != (request_id, "resolved"):
+        raise rules.IllegalTransition("the step's client id is another step's")
+    return known is not None
+
+
 def resolve(db, store, request_id, *, uuid, user_id, at, version, note, photos=()):
     """Resolve a request on its page with its photos ((client sha256, Prepared, caption) each), all in one
     transaction: "created", or "existing" when the step uuid was recorded before (a resent form adds nothing).
     Raises ledger.StaleRequest, rules.IllegalTransition or PhotoRefused("too_many"); nothing is written then."""
     with write(db):
-        known = ledger.step(db, uuid)
-        if known and (known["request_id"], known["kind"]) == (request_id, "resolved"):
+        if resolved_before(db, request_id, uuid):
             return "existing"
-        if known:
-            raise rules.IllegalTransition("the step's client id is another step's")
         ledger.apply(db, request_id, "resolve", user_id=user_id, at=at, version=version, note=note, uuid=uuid)
         event_id = ledger.step(db, uuid)["id"]
         attach_resolution(db, event_id, request_id, uuid, user_id)  # those the phone sent ahead of the form
@@ -259,8 +270,9 @@ def for_household(db, household_id):
 def for_visits(db, visit_ids):
     """{visit id: [photos]} of visit_ids."""
     params = {}
-    return _by_visit(rows(db, f"SELECT {SHOWN} FROM photos p WHERE {in_clause('p.visit_id', list(visit_ids), params, 'v')} "
-                              "AND p.state = 'attached' ORDER BY p.id", params))
+    where = in_clause("p.visit_id", list(visit_ids), params, "v")
+    return _by_visit(rows(db, f"SELECT {SHOWN} FROM photos p WHERE {where} AND p.state = 'attached' ORDER BY p.id",
+                          params))
 
 
 def for_request(db, request_id, visit_id):
@@ -298,6 +310,14 @@ def households_with_photo(db, cell_ids, since, until=None):
     return {r["cell_id"]: r["n"] for r in found}
 
 
+def of_households(db, household_ids):
+    """Ids of the photos of household_ids' visits, for an offline copy's thumbnails."""
+    params = {}
+    return [r["id"] for r in rows(db, "SELECT p.id FROM photos p JOIN visits v ON v.id = p.visit_id WHERE "
+                                      f"{in_clause('v.household_id', list(household_ids), params, 'h')} "
+                                      "AND p.state = 'attached' ORDER BY p.id", params)]
+
+
 def of_household(db, household_id):
     """Every photo kept of a household (its visits' and its requests'), for its resident's data export."""
     return rows(db, "SELECT p.id, p.kind, p.caption, p.taken_at, p.uploaded_at, p.width, p.height, p.bytes, "
@@ -306,13 +326,3 @@ def of_household(db, household_id):
                     "WHERE p.state = 'attached' AND (v.household_id = :h OR q.household_id = :h) ORDER BY p.id",
                 {"h": household_id})
 
-
-def of_households_before(db, household_cutoffs):
-    """Ids of the photos of each household's visits and requests up to its cutoff (ISO): {household id: cutoff}."""
-    found = []
-    for household_id, cutoff in household_cutoffs.items():
-        found += [r["id"] for r in rows(
-            db, "SELECT p.id FROM photos p LEFT JOIN visits v ON v.id = p.visit_id "
-                "LEFT JOIN requests q ON q.id = p.request_id WHERE (v.household_id = :h AND v.visited_at <= :cut) "
-                "OR (q.household_id = :h AND q.created_at <= :cut)", {"h": household_id, "cut": cutoff})]
-    return found
