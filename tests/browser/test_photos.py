@@ -1,5 +1,6 @@
 """Photo evidence without signal: two photos taken at the door are shrunk on the phone, wait with their visit
-through a reload, and reach the server once each after the visit, over a slow connection that drops once."""
+through a reload, and reach the server once each after the visit, over a slow connection that drops once; their
+thumbnails show on the timeline, and still without signal."""
 import base64
 import io
 import re
@@ -143,7 +144,19 @@ def test_two_photos_taken_offline_reach_the_server_once_each_after_their_visit(p
     expect(thumbnails).to_have_count(2)
     assert sorted(thumbnails.evaluate_all("images => images.map(image => image.alt)")) == [
         "照片：坏了的楼道灯", "照片：贴出的通知"]
-    for index in range(2):  # shown, not broken: the thumbnails load (lazily, once in view)
-        thumbnails.nth(index).scroll_into_view_if_needed()
-        expect(thumbnails.nth(index)).to_have_js_property("complete", True)
-        assert thumbnails.nth(index).evaluate("image => image.naturalWidth") > 0
+    def shown():  # not broken: the thumbnails load (lazily, once in view)
+        for index in range(2):
+            thumbnails.nth(index).scroll_into_view_if_needed()
+            expect(thumbnails.nth(index)).to_have_js_property("complete", True)
+            assert thumbnails.nth(index).evaluate("image => image.naturalWidth") > 0
+
+    shown()
+    # The phone keeps the thumbnails of the member's own households (never a full photo) and shows them offline.
+    kept_urls = phone.evaluate("caches.open('fieldapp-pages').then(cache => cache.keys())"
+                               ".then(keys => keys.map(key => new URL(key.url).pathname))")
+    assert sorted(url for url in kept_urls if url.startswith("/photos/")) == sorted(
+        thumbnails.evaluate_all("images => images.map(image => new URL(image.src).pathname)"))
+    phone.context.set_offline(True)
+    phone.reload()
+    expect(thumbnails).to_have_count(2)
+    shown()
