@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
 
-.PHONY: run test setup translations demo vendor clean bench bench-quick bench-review bench-reports bench-crash bench-crash-postgres \
-	bench-setup replicate replicate-setup restore-drill
+.PHONY: run test setup translations demo vendor clean bench bench-quick bench-review bench-reports bench-photos \
+	bench-dashboard bench-crash bench-crash-postgres bench-setup replicate replicate-setup restore-drill
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,12 @@ bench-review: bench-setup
 # the same bytes (bench/report_bench.py); ENGINE=postgresql for PostgreSQL. Not part of `make bench`.
 bench-reports: bench-setup
 	$(BIN)/python bench/report_bench.py --engine $(or $(ENGINE),sqlite)
+
+# Photos from the phone in Chromium: a 4000 x 3000 camera JPEG through the phone's shrink (bytes kept and sent), and
+# 100 queued photos sent over "Slow 4G" emulation, each arriving once, next to a bare fetch loop of the same bytes
+# (bench/photo_bench.py; about 10 minutes, most of it the emulated upload speed). Not part of `make bench`.
+bench-photos: bench-setup
+	$(BIN)/python bench/photo_bench.py
 
 # Load and crash: 50 phones for 60 s through gunicorn, SIGKILLed and restarted at 30 s; ends with
 # sent=N acknowledged=N stored=N lost=0 duplicated=0 conflicts=N throughput=N/s p95=N ms

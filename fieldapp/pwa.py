@@ -24,7 +24,7 @@ SYNC_TAG = "send-visits"  # the Background Sync that sends the queued visits
 # The app shell: what the service worker keeps so that pages open without signal.
 SHELL = [
     "css/app.css", "js/app.js", "js/offline-queue.js", "js/offline-copy.js", "js/offline-ui.js", "js/visit-form.js",
-    "js/nearest.js", "js/offline-config.js", "vendor/htmx-2.0.11.min.js", "vendor/idb-8.0.4.umd.js", "icons/icon.svg",
+    "js/nearest.js", "js/photos.js", "js/offline-config.js", "vendor/htmx-2.0.11.min.js", "vendor/idb-8.0.4.umd.js", "icons/icon.svg",
     "icons/icon-192.png",
 ]
 WORKER_SCRIPTS = ["vendor/idb-8.0.4.umd.js", "js/offline-queue.js", "js/offline-copy.js"]  # sw.js's importScripts
@@ -44,6 +44,7 @@ def offline_config():
     """The cache names, URLs and headers the offline scripts of the pages and of the service worker share."""
     return {"scope": SCOPE, "serviceWorker": url_for("pwa.service_worker"), "pagesCache": PAGES_CACHE,
             "syncTag": SYNC_TAG, "session": url_for("api.session"), "visits": url_for("api.sync_visits"),
+            "photos": url_for("api.upload_photo"),
             "manifest": url_for("api.offline_manifest"), "offline": url_for("pwa.offline"),
             "signIn": url_for("auth.login"), "signOut": url_for("auth.logout"),
             "copyHeader": offline_copy.COPY_HEADER, "keepHeader": offline_copy.KEEP_HEADER,
@@ -57,7 +58,8 @@ def worker_config():
             "shell": [url_for("static", filename=name) for name in SHELL] + [url_for("pwa.offline")],
             "scripts": [url_for("static", filename=name) for name in WORKER_SCRIPTS],
             "staticPrefix": current_app.static_url_path + "/",
-            "apiPrefix": current_app.blueprints["api"].url_prefix + "/"}
+            "apiPrefix": current_app.blueprints["api"].url_prefix + "/",
+            "photosPrefix": current_app.blueprints["photos"].url_prefix + "/"}
 
 
 @bp.route("/sw.js")

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "static" / "js"
-ROUTES = {"session": "GET", "visits": "POST", "manifest": "GET", "offline": "GET", "serviceWorker": "GET",
+ROUTES = {"session": "GET", "visits": "POST", "photos": "POST", "manifest": "GET", "offline": "GET", "serviceWorker": "GET",
           "signIn": "GET", "signOut": "POST"}
 
 

@@ -1,10 +1,10 @@
 // The kept pages: what the phone holds for work without signal, and for whom. "Prepare for offline" keeps the
-// member's list, each household's page and each visit form (the offline manifest); the server marks each page
-// it lets the phone keep (X-Offline-Keep) with the session it was made for (X-Offline-Session), and the cache
-// records that session: nothing else is kept, and nothing kept outlives its session. Loaded by the service
-// worker (importScripts), which makes the copy off the page's main thread, and by the pages, which check the
-// session and make the copy themselves only where there is no service worker. Cache name, URL and headers come
-// from the server (root.offlineConfig: see fieldapp/pwa.py).
+// member's list, each household's page and each visit form, and the thumbnails of their photos (the offline
+// manifest); the server marks each page it lets the phone keep (X-Offline-Keep) with the session it was made
+// for (X-Offline-Session), and the cache records that session: nothing else is kept, and nothing kept outlives
+// its session. Loaded by the service worker (importScripts), which makes the copy off the page's main thread,
+// and by the pages, which check the session and make the copy themselves only where there is no service worker.
+// Cache name, URL and headers come from the server (root.offlineConfig: see fieldapp/pwa.py).
 (function (root) {
   "use strict";
   var config = root.offlineConfig;
@@ -17,12 +17,14 @@
     return cache.match(SESSION_ENTRY).then(function (entry) { return entry ? entry.text() : null; });
   }
 
-  // Whether the server let the phone keep response, for session: an HTML page it marked, never an attachment.
+  // Whether the server let the phone keep response, for session: an HTML page or a photo's thumbnail (a JPEG)
+  // it marked, never an attachment.
   function keepable(response, session) {
     var headers = response.headers;
+    var type = headers.get("Content-Type") || "";
     return Boolean(session) && response.ok && !response.redirected && response.type === "basic" &&
       headers.get(config.keepHeader) === "1" && headers.get(config.sessionHeader) === session &&
-      (headers.get("Content-Type") || "").indexOf("text/html") === 0 &&
+      (type.indexOf("text/html") === 0 || type.indexOf("image/jpeg") === 0) &&
       !/attachment/i.test(headers.get("Content-Disposition") || "");
   }
 
@@ -72,7 +74,7 @@
       if (keptSession !== undefined && keptSession !== manifest.session) return caches.delete(PAGES_CACHE);
     }).then(function () { return caches.open(PAGES_CACHE); }).then(function (cache) {
       var wanted = {};
-      manifest.urls.forEach(function (url) { wanted[new URL(url, root.location.href).href] = true; });
+      copied(manifest).forEach(function (url) { wanted[new URL(url, root.location.href).href] = true; });
       return cache.put(SESSION_ENTRY, new Response(manifest.session)).then(function () { return cache.keys(); })
         .then(function (requests) {
           return Promise.all(requests.filter(function (request) {
@@ -82,6 +84,9 @@
     });
   }
 
+  // What a copy keeps: the manifest's pages, then the thumbnails of its households' photos.
+  function copied(manifest) { return manifest.urls.concat(manifest.thumbnails || []); }
+
   // Copy every page of the manifest; onProgress(done, total) now and then. Resolves {at, pages}, rejects on
   // the first page that cannot be kept (a redirect means the session is gone).
   function copy(onProgress) {
@@ -89,10 +94,11 @@
       .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
       .then(function (manifest) {
         return cacheFor(manifest).then(function (cache) {
-          var done = 0, next = 0, told = 0, total = manifest.urls.length;
+          var urls = copied(manifest);
+          var done = 0, next = 0, told = 0, total = urls.length;
           function worker() {
             if (next >= total) return Promise.resolve();
-            var url = manifest.urls[next++];
+            var url = urls[next++];
             // The token makes these fetches part of the copy's one audit entry; only the server checks it.
             var headers = {};
             headers[config.copyHeader] = manifest.token;

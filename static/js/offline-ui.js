@@ -49,24 +49,44 @@
   if (!userId) return;
   if (!queue) return;
 
-  // The counter in the header, the badges in the list, the waiting visits on a household's page.
+  // A word left by the page before (the visit form: photos the full phone could not keep).
+  var notice = sessionStorage.getItem("fieldapp-notice");
+  if (notice && document.getElementById("main")) {
+    sessionStorage.removeItem("fieldapp-notice");
+    var noticeLine = document.createElement("p");
+    noticeLine.className = "flash flash-error";
+    noticeLine.setAttribute("role", "alert");
+    noticeLine.textContent = notice;
+    document.getElementById("main").prepend(noticeLine);
+  }
+
+  // The counter in the header (visits and photos, and how much the phone keeps waiting), the badges in the list,
+  // the waiting visits and photos on a household's page.
   function refresh() {
-    return queue.all().then(function (items) {
-      var mine = items.filter(function (item) { return item.user_id === userId; });
+    return Promise.all([queue.all(), queue.photos()]).then(function (both) {
+      var mine = both[0].filter(function (item) { return item.user_id === userId; });
+      var photos = both[1].filter(function (photo) { return photo.user_id === userId; });
       var waiting = mine.filter(function (item) { return item.state === "waiting"; });
-      var problems = mine.length - waiting.length;
+      var photosWaiting = photos.filter(function (photo) { return photo.state === "waiting"; });
+      var problems = mine.length - waiting.length, photoProblems = photos.length - photosWaiting.length;
       var bar = document.getElementById("queue-bar");
       if (bar) {
-        bar.hidden = mine.length === 0;
-        var words = [];
-        if (waiting.length) words.push(format(texts.waitingCount, { n: waiting.length }));
+        bar.hidden = mine.length === 0 && photos.length === 0;
+        var words = [], parts = [];
+        if (waiting.length) parts.push(waiting.length);
+        if (photosWaiting.length) {
+          var bytes = photosWaiting.reduce(function (sum, photo) { return sum + (photo.size || 0); }, 0);
+          parts.push(format(texts.photos, { n: photosWaiting.length, mb: (bytes / 1048576).toFixed(1) }));
+        }
+        if (parts.length) words.push(format(texts.waitingCount, { n: parts.join(" · ") }));
         if (problems) words.push(format(texts.problems, { n: problems }));
+        if (photoProblems) words.push(format(texts.photoProblems, { n: photoProblems }));
         document.getElementById("queue-count").textContent = words.join(" · ");
-        document.getElementById("send-now").hidden = waiting.length === 0;
+        document.getElementById("send-now").hidden = waiting.length === 0 && photosWaiting.length === 0;
       }
-      markRows(mine);
-      showOnHouseholdPage(mine);
-      return mine;
+      markRows(mine.concat(photos));
+      showOnHouseholdPage(mine, photos);
+      return mine.concat(photos);
     });
   }
 
@@ -83,12 +103,18 @@
     });
   }
 
-  function showOnHouseholdPage(items) {
+  function showOnHouseholdPage(items, photos) {
     var list = document.getElementById("pending-visits");
     if (!list) return;
     var householdId = parseInt(list.dataset.householdId, 10);
     var outcomes = JSON.parse(list.dataset.outcomes || "{}");
     list.replaceChildren();
+    var queued = {}, photosOf = {};
+    items.forEach(function (item) { queued[item.uuid] = true; });
+    photos = photos.filter(function (photo) { return photo.household_id === householdId; });
+    photos.forEach(function (photo) {
+      if (photo.state === "waiting") photosOf[photo.visit_uuid] = (photosOf[photo.visit_uuid] || 0) + 1;
+    });
     items.filter(function (item) { return item.household_id === householdId; }).forEach(function (item) {
       var li = document.createElement("li");
       li.className = "visit pending pending-" + item.state;
@@ -104,6 +130,12 @@
         head.append(badge, " · " + new Date(item.payload.visited_at).toLocaleString() + " · " + (outcomes[item.payload.outcome] || item.payload.outcome));
         li.append(head);
         if (item.payload.notes) { var notes = document.createElement("p"); notes.textContent = item.payload.notes; li.append(notes); }
+        if (photosOf[item.uuid]) {
+          var count = document.createElement("p");
+          count.className = "pending-photos";
+          count.textContent = "📷 " + format(texts.visitPhotos, { n: photosOf[item.uuid] });
+          li.append(count);
+        }
       }
       if (item.state !== "waiting") {
         Object.keys(item.errors || {}).forEach(function (key) {
@@ -131,12 +163,44 @@
         discard.className = "small";
         discard.textContent = texts.discard;
         discard.addEventListener("click", function () {
-          if (window.confirm(texts.confirmDiscard)) queue.remove(item.uuid).then(refresh);
+          if (window.confirm(texts.confirmDiscard)) queue.discard(item.uuid).then(refresh);
         });
         li.append(edit, " ", discard);
       }
       list.append(li);
     });
+    // Photos whose visit the server has already: waiting their turn, or refused (the reason shown until dismissed).
+    Object.keys(photosOf).filter(function (uuid) { return !queued[uuid]; }).forEach(function (uuid) {
+      list.append(pendingLine(texts.waiting, "📷 " + format(texts.sentVisitPhotos, { n: photosOf[uuid] }), "waiting"));
+    });
+    photos.filter(function (photo) { return photo.state !== "waiting"; }).forEach(function (photo) {
+      var li = pendingLine(texts.rejected, texts.photo + (photo.caption ? " · " + photo.caption : ""), "rejected");
+      Object.keys(photo.errors || {}).forEach(function (key) {
+        var error = document.createElement("p");
+        error.className = "field-error";
+        error.textContent = photo.errors[key];
+        li.append(error);
+      });
+      var dismiss = document.createElement("button");
+      dismiss.type = "button";
+      dismiss.className = "small";
+      dismiss.textContent = texts.discard;
+      dismiss.addEventListener("click", function () { queue.removePhoto(photo).then(refresh); });
+      li.append(dismiss);
+      list.append(li);
+    });
+  }
+
+  function pendingLine(state, words, kind) {
+    var li = document.createElement("li");
+    li.className = "visit pending pending-photo pending-" + kind;
+    var head = document.createElement("p");
+    var badge = document.createElement("strong");
+    badge.className = "waiting-badge";
+    badge.textContent = "⇡ " + state;
+    head.append(badge, " · " + words);
+    li.append(head);
+    return li;
   }
 
   function sendWaiting() {

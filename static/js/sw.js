@@ -1,6 +1,6 @@
-// The service worker: the app shell kept on the phone, pages network-first with a short timeout (falling back
-// to the kept pages of offline-copy.js), and the visit queue sent in the background where the browser offers
-// Background Sync.
+// The service worker: the app shell kept on the phone, pages (and the thumbnails of the member's photos)
+// network-first with a short timeout (falling back to the kept pages of offline-copy.js), and the visit queue
+// sent in the background where the browser offers Background Sync.
 "use strict";
 // The cache names, URLs and paths, from the server (fieldapp/pwa.py), as offline-queue.js and offline-copy.js
 // read them.
@@ -28,7 +28,8 @@ function networkFirst(event) {
   var request = event.request;
   var network = fetch(request).then(function (response) {
     // Only a marked answer is cloned: a copy of a large export nobody reads would be held in memory.
-    if (request.mode === "navigate" && response.headers.get(CONFIG.keepHeader) === "1") {
+    var page = request.mode === "navigate" || new URL(request.url).pathname.indexOf(CONFIG.photosPrefix) === 0;
+    if (page && response.headers.get(CONFIG.keepHeader) === "1") {
       event.waitUntil(self.keptPages.keep(request, response.clone()));
     }
     return response;
@@ -52,6 +53,12 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname.indexOf(CONFIG.apiPrefix) === 0 || url.pathname === CONFIG.serviceWorker) return;
+  // Photos: network first, and kept only where the server marks the answer, which it does for the thumbnails
+  // of a member's own households alone: a full photo is never kept (each view checked and audited).
+  if (url.pathname.indexOf(CONFIG.photosPrefix) === 0) {
+    event.respondWith(networkFirst(event));
+    return;
+  }
   if (url.pathname.indexOf(CONFIG.staticPrefix) === 0) {
     event.respondWith(caches.match(request).then(function (hit) { return hit || fetch(request); }));
     return;

@@ -128,6 +128,7 @@ function newUuid() {
         block.closest("details").open = true;
       });
       if (window.registerChanges) window.registerChanges.restore(form, p.changes || []);
+      if (window.formPhotos) window.formPhotos.restore(p.uuid);
       if (item.errors) showErrors(item.errors);
     });
   }
@@ -150,9 +151,13 @@ function newUuid() {
     var visit = payload();
     var item = { uuid: visit.uuid, household_id: visit.household_id, user_id: parseInt(document.body.dataset.userId, 10),
                  payload: visit, state: "waiting", errors: {}, queued_at: new Date().toISOString() };
-    // Kept on the phone first: whatever happens next, the visit is not lost.
+    // Kept on the phone first: whatever happens next, the visit is not lost. Its photos next (a phone too full for
+    // them keeps the visit, and the next page says so); they are sent by the next page, after the visit.
     queue.put(item).then(function () {
-      return navigator.onLine === false ? { offline: true, results: {} } : queue.send();
+      return window.formPhotos ? window.formPhotos.keep(item) : null;
+    }).then(function (notice) {
+      if (notice) sessionStorage.setItem("fieldapp-notice", notice);
+      return navigator.onLine === false ? { offline: true, results: {} } : queue.send({ photos: false });
     }).then(function (report) {
       var result = report.results[visit.uuid];
       if (result && (result.status === "created" || result.status === "existing")) {
@@ -205,6 +210,129 @@ function newUuid() {
     if (event.persisted && form.dataset.submitting === "yes") field("uuid").value = newUuid();
     form.dataset.submitting = "";
   });
+})();
+
+// The visit form's photos: each shrunk as soon as it is taken or chosen (static/js/photos.js), shown with its
+// caption field and a "Remove" button, and kept in the queue's photo store when the visit is saved.
+(function () {
+  "use strict";
+  var fieldset = document.getElementById("photos");
+  var queue = window.offlineQueue, photos = window.visitPhotos;
+  if (!fieldset || !queue || !photos || !window.indexedDB) return;  // the plain form post carries no photos
+  fieldset.hidden = false;
+  var form = document.getElementById("visit-form");
+  var input = document.getElementById("photo-input");
+  var list = document.getElementById("photo-list");
+  var status = document.getElementById("photo-status");
+  var text = JSON.parse(fieldset.dataset.texts);
+  var max = parseInt(fieldset.dataset.max, 10);
+  var entries = [];  // {blob, sha256, taken_at, url, li}, in the order taken
+  var pending = Promise.resolve();  // photos still being shrunk: a save waits for them
+
+  function tell(message, problem) {
+    fieldset.querySelectorAll(".js-photo-error").forEach(function (node) { node.remove(); });
+    status.textContent = problem ? "" : message || "";
+    if (problem) {
+      var error = document.createElement("p");
+      error.className = "field-error js-photo-error";
+      error.setAttribute("role", "alert");
+      error.textContent = message;
+      status.insertAdjacentElement("afterend", error);
+    }
+  }
+
+  function warnIfShort() {
+    return photos.storageLeft().then(function (storage) {
+      if (storage.low) tell(text.lowStorage.replace("{mb}", (storage.left / 1048576).toFixed(0)), true);
+      return storage;
+    });
+  }
+
+  function show(entry, caption) {
+    var li = document.getElementById("photo-template").content.firstElementChild.cloneNode(true);
+    entry.url = URL.createObjectURL(entry.blob);
+    entry.li = li;
+    li.querySelector("img").src = entry.url;
+    li.querySelector(".photo-caption").value = caption || "";
+    li.querySelector(".photo-remove").addEventListener("click", function () {
+      entries.splice(entries.indexOf(entry), 1);
+      URL.revokeObjectURL(entry.url);
+      li.remove();
+      number();
+      tell("");
+    });
+    entries.push(entry);
+    list.append(li);
+    number();
+  }
+
+  function number() {
+    entries.forEach(function (entry, index) {
+      entry.li.querySelector("img").alt = text.alt.replace("{n}", index + 1);
+    });
+  }
+
+  function add(file) {
+    if (entries.length >= max) return Promise.resolve(false);
+    tell(text.shrinking);
+    return photos.shrink(file).then(function (shrunk) {
+      return photos.sha256(shrunk.blob).then(function (sha256) {
+        if (entries.some(function (entry) { return entry.sha256 === sha256; })) return true;  // the same photo twice
+        var taken = new Date(file.lastModified || Date.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+        show({ blob: shrunk.blob, sha256: sha256, taken_at: taken });
+        tell("");
+        return true;
+      });
+    }).catch(function () { tell(text.unreadable, true); return true; });
+  }
+
+  input.addEventListener("change", function () {
+    var files = Array.prototype.slice.call(input.files);
+    input.value = "";  // the same photo can be chosen again after "Remove"
+    if (!photos.canHash) { tell(text.insecure, true); return; }
+    var refused = entries.length + files.length > max;
+    pending = pending.then(function () {
+      return files.reduce(function (previous, file) {  // one at a time: a 12-megapixel bitmap is ~48 MB of memory
+        return previous.then(function () { return add(file); });
+      }, Promise.resolve());
+    }).then(function () {
+      if (refused) tell(text.tooMany, true);
+      else return warnIfShort();
+    });
+  });
+
+  // Keep the photos of the saved visit item (photos removed from a restored visit leave the store). Resolves a
+  // message for the member when some could not be kept (the phone is full), else null.
+  function keep(item) {
+    var lost = 0;
+    return pending.then(function () { return queue.photosOf(item.uuid); }).then(function (kept) {
+      var shown = entries.map(function (entry) { return entry.sha256; });
+      return Promise.all(kept.filter(function (photo) { return shown.indexOf(photo.sha256) < 0; }).map(queue.removePhoto));
+    }).then(function () {
+      if (!entries.length) return null;
+      photos.askToPersist();
+      var queuedAt = new Date().toISOString();
+      return entries.reduce(function (previous, entry, index) {
+        return previous.then(function () {
+          return queue.putPhoto({
+            visit_uuid: item.uuid, sha256: entry.sha256, household_id: item.household_id, user_id: item.user_id,
+            caption: entry.li.querySelector(".photo-caption").value.trim(), blob: entry.blob, size: entry.blob.size,
+            taken_at: entry.taken_at, state: "waiting", errors: {}, queued_at: queuedAt, order: index
+          }).catch(function () { lost += 1; });  // QuotaExceededError: the visit stays saved without it
+        });
+      }, Promise.resolve()).then(function () { return lost ? text.notKept : null; });
+    });
+  }
+
+  // A visit restored to be fixed: its kept photos shown again, to keep or remove.
+  function restore(uuid) {
+    pending = pending.then(function () { return queue.photosOf(uuid); }).then(function (kept) {
+      kept.filter(function (photo) { return photo.blob; }).sort(function (a, b) { return a.order - b.order; })
+        .forEach(function (photo) { show({ blob: photo.blob, sha256: photo.sha256, taken_at: photo.taken_at }, photo.caption); });
+    });
+  }
+
+  window.formPhotos = { keep: keep, restore: restore };
 })();
 
 // The visit form's "Residents" part: what was changed in its blocks, as the visit's register changes (each with
