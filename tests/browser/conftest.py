@@ -1,5 +1,6 @@
 """Browser tests: the real app on a demo database, served on 127.0.0.1, driven in Debian's chromium."""
 import os
+import shutil
 import threading
 
 import pytest
@@ -73,10 +74,12 @@ class LiveServer:
 def live_server(engine, demo_template):
     """A server on a private copy of the demo database (one per test module)."""
     target = engine.fresh(demo_template)
-    server = LiveServer(create_app({"DATABASE": target, "SECRET_KEY": "browser tests"}))
+    photos = engines.scratch_dir("fieldapp-photos-")  # never the instance folder's store
+    server = LiveServer(create_app({"DATABASE": target, "SECRET_KEY": "browser tests", "PHOTOS": photos}))
     yield server
     server.stop()
     engine.drop(target)
+    shutil.rmtree(photos, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

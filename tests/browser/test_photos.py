@@ -64,8 +64,7 @@ def kept_photos(phone):
           bytes: btoa(Array.from(new Uint8Array(bytes), b => String.fromCharCode(b)).join("")) })))))""")
 
 
-def test_two_photos_taken_offline_reach_the_server_once_each_after_their_visit(phone, live_server, tmp_path):
-    live_server.app.config["PHOTOS"] = str(tmp_path / "photos")  # not the instance folder's store
+def test_two_photos_taken_offline_reach_the_server_once_each_after_their_visit(phone, live_server):
     originals = [camera_jpeg(seed=1), camera_jpeg(seed=2, orientation=6)]  # the second held sideways
     sign_in(phone, "member1")
     wait_for_service_worker(phone)
