@@ -186,7 +186,9 @@ SCHEMAS = {
     "PhotoResult": {
         "type": "object", "required": ["status"],
         "properties": {
-            "status": {"type": "string", "enum": ["created", "existing", "rejected"]},
+            "status": {"type": "string", "enum": ["created", "existing", "rejected", "retry"],
+                       "description": "rejected: nothing kept, drop the photo; retry (422): it arrived damaged, "
+                                      "send it again."},
             "id": {"type": "integer"},
             "attached": {"type": "boolean", "description": "False while the photo waits for its record (never "
                                                           "shown; deleted after a day if the record never comes)."},

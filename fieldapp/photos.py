@@ -122,6 +122,10 @@ def upload():
             **{**values, **place})
     except photo_data.PhotoRefused as refused:
         code, message = refused_messages()[refused.reason]
+        if refused.reason == "mismatch":  # not the photo's fault: the phone keeps it and sends it again
+            response = jsonify({"status": "retry", "errors": {"file": message}})
+            response.status_code = code
+            return response
         return rejected(code, {"file": message})
     cleanup_now_and_then(db, store)
     response = jsonify({"status": status, "id": photo_id, "attached": attached})

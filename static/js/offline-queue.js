@@ -193,7 +193,9 @@
           if (answer.status === "rejected") {
             return putPhoto(Object.assign({}, photo, { blob: null, size: 0, state: "rejected", errors: answer.errors || {} }));
           }
-          throw new Error("HTTP " + response.status);  // no answer of the API's (a proxy, an old token): later
+          // "retry": the photo arrived damaged (a dropped connection); or no answer of the API's (a proxy, an old
+          // token): the photo stays and goes again later.
+          throw new Error("HTTP " + response.status);
         });
       });
     }
