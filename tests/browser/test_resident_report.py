@@ -1,6 +1,6 @@
 """A resident reports through a building's QR poster without an account (and without JavaScript), the member
-triages it onto the building and resolves it, the resident rates "Not satisfied" and it is back on the member's
-list."""
+triages it onto the building, the leader refers it to the health centre, whose partner account accepts, replies and
+marks it done, the member resolves it, the resident rates "Not satisfied" and it is back on the member's list."""
 import io
 import re
 
@@ -8,6 +8,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from fieldapp.data import db as database
+from tests import factories
 from tests.browser.conftest import sign_in
 
 
@@ -15,6 +16,13 @@ def _photo():
     out = io.BytesIO()
     Image.new("RGB", (800, 600), "gray").save(out, "JPEG")
     return {"name": "楼道灯.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
+
+
+def _device(browser, playwright_instance, live_server):
+    """Another person's phone: a context and page of its own."""
+    context = browser.new_context(**playwright_instance.devices["Pixel 5"], locale="zh-CN", base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    return context, context.new_page()
 
 
 def test_a_residents_report_from_poster_to_rating(browser, playwright_instance, phone, live_server):
@@ -71,6 +79,35 @@ def test_a_residents_report_from_poster_to_rating(browser, playwright_instance, 
     expect(phone.locator(".facts")).to_contain_text(building["name"])
     expect(phone.locator(".facts")).to_contain_text("居民本人")
     expect(phone.locator(".photo-proof img").first).to_be_visible()  # the resident's photo, before
+
+    # The leader refers it to the community health centre; its partner account accepts, replies and marks it done.
+    # Each on a device of their own: the member's phone keeps its session (and its offline copy).
+    db = live_server.db()
+    health = database.scalar(db, "SELECT id FROM partners WHERE code = 'health_center'")
+    factories.make_user(db, "partner", "health1", partner_id=health)
+    db.close()
+    leader_context, leader = _device(browser, playwright_instance, live_server)
+    sign_in(leader, "leader1")
+    leader.goto(f"/ledger/{request_id}")
+    leader.get_by_label("服务平台或组织").select_option(label="社区卫生服务中心")
+    leader.get_by_role("button", name="转介", exact=True).click()
+    expect(leader.locator(".events")).to_contain_text("转介至社区卫生服务中心")
+    leader_context.close()
+    partner_context, partner = _device(browser, playwright_instance, live_server)
+    sign_in(partner, "health1", factories.PASSWORD)
+    partner.goto("/partner/")
+    partner.locator(f'a[href="/partner/requests/{request_id}"]').click()
+    assert "13812345678" not in partner.content() and "5678" not in partner.content()  # no resident's phone
+    partner.get_by_role("button", name="接收").click()
+    partner.get_by_label("平台答复").fill("已安排电工周三上门")
+    partner.get_by_role("button", name="回复").click()
+    partner.get_by_role("button", name="办结").click()
+    expect(partner.locator(".request-state")).to_contain_text("平台已办结")
+    assert partner.goto("/households/").status == 403  # a partner reaches nothing but its referrals
+    partner_context.close()
+    phone.goto(f"/ledger/{request_id}")
+    expect(phone.locator(".events")).to_contain_text("社区卫生服务中心 的答复")
+    expect(phone.locator(".events")).to_contain_text("社区卫生服务中心 已办结")
 
     # The member resolves it on the request page, with a reply to the resident.
     phone.get_by_label("办理结果").fill("更换灯泡")
