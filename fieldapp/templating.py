@@ -84,6 +84,7 @@ NAV = [
     ("ledger.index", _l("Ledger"), "☰", ("member", "leader", "admin")),
     ("assignments.index", _l("Assignments"), "⇄", ("leader",)),  # admins reach it from Administration
     ("review.index", _l("Review"), "✔", ("leader", "admin")),
+    ("service.index", _l("Service records"), "★", ("leader",)),  # admins reach it from Administration
     ("admin.index", _l("Administration"), "⚙", ("admin",)),
 ]
 

@@ -201,6 +201,14 @@ ROUTES = {
        for name, part, kind, actions in (("visit", "visits", "visits", ("accept", "ask", "reject", "answer")),
                                          ("change", "changes", "changes", ("accept", "ask", "apply", "keep", "answer")))
        for action in actions},
+    # Service records: a member their own, leaders their grid's (an admin any grid's); points and robots: admins.
+    "service.mine": Route("GET", lambda w, t: "/service/mine", {**ADMINS, "member": "ok", "admin": 403}),
+    "service.index": Route("GET", lambda w, t: "/service/", LEADERS, ids={"grid": Named("grids")}),
+    "service.export": Route("GET", lambda w, t: "/service/export?format=xlsx", LEADERS, ids={"grid": Named("grids")}),
+    "service.points_settings": Route("GET", lambda w, t: "/service/points", ADMINS),
+    "reminders.index": Route("GET", lambda w, t: "/admin/reminders/", ADMINS),
+    "reminders.edit": Route("GET", lambda w, t: f"/admin/reminders/grids/{w['grids'][t]}", ADMINS),
+    "reminders.test": Route("POST", lambda w, t: f"/admin/reminders/grids/{w['grids'][t]}/test", ADMINS),
 }
 
 
@@ -377,6 +385,7 @@ NOT_RECORDS = {
     "save",  # which button of the visit form: the visit, or its register changes alone
     "place", "house", "unit", "room",  # where a household found at the door lies (its building is checked)
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
+    "month", "points", "ranking", "kind", "target", "digest_hour", "enabled",  # service records, robots
 }
 
 
