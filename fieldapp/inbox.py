@@ -11,6 +11,7 @@ from fieldapp import rules
 from fieldapp.data import inbox
 
 SHOWN = 5  # households and return visits listed; the list below has them all
+SHOWN_REQUESTS = 10  # requests listed; the ledger has them all
 SOON_DAYS = 3  # requests due within this many days are in the inbox
 RECENT_DAYS = 7  # assignments begun or ended since the last sign-in, and at least this many days
 
@@ -28,5 +29,5 @@ def for_member(db, user, now, households, cell_ids, questions):
     for request in requests:
         request["overdue"] = request["due_date"] < now["today"]
     return {"due": due[:SHOWN], "due_count": len(due), "returns": returns[:SHOWN], "return_count": len(returns),
-            "requests": requests, "questions": questions, "since": since, "made_at": rules.iso(moment),
+            "requests": requests[:SHOWN_REQUESTS], "request_count": len(requests), "questions": questions, "since": since, "made_at": rules.iso(moment),
             "assignments": inbox.assignment_changes(db, user.id, since, rules.iso(moment))}

@@ -77,25 +77,55 @@ def _secret_parts(target):
     return sorted((piece for piece in pieces if len(piece) >= 4), key=len, reverse=True)
 
 
-def scrubbed(text, target):
-    """text with every piece of the webhook's secret replaced by ***, in one line of at most 300 characters."""
+def _without_secret(text, target):
+    """text with every piece of the webhook's secret replaced by ***."""
     for piece in _secret_parts(target):
         text = text.replace(piece, "***")
-    lines = [re.sub(r"^[\d\- :,]+- (WARNING|ERROR) - ", "", line) for line in text.splitlines()]
+    return text
+
+
+def scrubbed(text, target):
+    """Captured log text as an error to keep: without the secret, in one line of at most 300 characters."""
+    lines = [re.sub(r"^[\d\- :,]+- (WARNING|ERROR) - ", "", line) for line in _without_secret(text, target).splitlines()]
     return " ".join(line for line in lines if line.strip())[:300]
+
+
+class _Scrub(logging.Filter):
+    """Rewrites a log record of apprise or urllib3 (which name the URL at debug level) without the webhook's secret."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+
+    def filter(self, record):
+        text = record.getMessage()
+        clean = _without_secret(text, self.target)
+        if clean != text:
+            record.msg, record.args = clean, ()
+        return True
+
+
+# The loggers that may name a webhook's URL while it is sent.
+_NAMING_LOGGERS = ("apprise", "urllib3.connectionpool")
 
 
 def deliver(kind, target, body):
     """Send body once to the robot: (delivered, error text without the secret, or None)."""
-    notifier = apprise.Apprise()
-    if not notifier.add(apprise_url(kind, target)):
-        return False, "the webhook address is not one apprise can send to"
+    scrub = _Scrub(target)
+    for name in _NAMING_LOGGERS:
+        logging.getLogger(name).addFilter(scrub)
     try:
+        notifier = apprise.Apprise()
+        if not notifier.add(apprise_url(kind, target)):
+            return False, "the webhook address is not one apprise can send to"
         with apprise.LogCapture(level=logging.WARNING) as captured:
             delivered = notifier.notify(body=body, title="")
         problem = captured.getvalue()
     except Exception as error:  # a plugin that raises: logged as any failure, the command goes on
         delivered, problem = False, f"{type(error).__name__}: {error}"
+    finally:
+        for name in _NAMING_LOGGERS:
+            logging.getLogger(name).removeFilter(scrub)
     return bool(delivered), None if delivered else (scrubbed(problem, target) or "not delivered")
 
 

@@ -2,6 +2,7 @@
 names, phones or tags), once a day, retries, an unreachable robot logged while the others go out; the admin's page
 of the robots."""
 import json
+import logging
 import socket
 import threading
 from datetime import datetime, timezone
@@ -124,7 +125,8 @@ def test_a_robot_answering_500_is_tried_again_until_it_takes_the_message(db, run
     assert digest == {"status": "sent", "attempts": 3, "error": None}
 
 
-def test_an_unreachable_robot_is_logged_and_the_command_finishes(auth, client, db, runner, receiver, world):
+def test_an_unreachable_robot_is_logged_and_the_command_finishes(auth, caplog, client, db, runner, receiver, world):
+    caplog.set_level(logging.DEBUG)  # apprise and urllib3 name the URL at debug level
     configure(db, world["east"], closed_port_url())
     configure(db, world["west"], receiver.url)
     result = runner.invoke(args=["remind", "--now"])
@@ -134,6 +136,7 @@ def test_an_unreachable_robot_is_logged_and_the_command_finishes(auth, client, d
                   [world["east"]])[0]
     assert failed["status"] == "failed" and failed["attempts"] == 3
     assert "127.0.0.1" in failed["error"] and SECRET not in failed["error"]
+    assert "attempt=3 failed" in caplog.text and "Loaded JSON URL" in caplog.text and SECRET not in caplog.text
     auth.login("boss")
     page = client.get("/admin/reminders/?lang=en").get_data(as_text=True)
     assert "failed" in page and SECRET not in page and "••••" in page

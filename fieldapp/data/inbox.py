@@ -11,10 +11,18 @@ def requests_due(db, cell_ids, user_id, until):
     """The open and in-progress requests of cell_ids' places, or that user_id answers for, due on or before the
     local day until (overdue ones included), the earliest due first: id, category, due_date, status, place."""
     params = {"until": until, "user": user_id}
-    cells = in_clause("coalesce(h.cell_id, b.cell_id, q.cell_id)", cell_ids, params, "cell")
+    # From the member's households, buildings and cells into the requests' indexes, not every open request.
+    unfinished = "status IN ('open', 'in_progress')"
+    found = (f"SELECT q1.id FROM households h1 JOIN requests q1 ON q1.household_id = h1.id AND q1.{unfinished} "
+             f"WHERE {in_clause('h1.cell_id', cell_ids, params, 'hc')} "
+             f"UNION SELECT q2.id FROM buildings b2 JOIN requests q2 ON q2.building_id = b2.id AND q2.{unfinished} "
+             f"WHERE {in_clause('b2.cell_id', cell_ids, params, 'bc')} "
+             f"UNION SELECT q3.id FROM requests q3 WHERE q3.{unfinished} AND "
+             f"{in_clause('q3.cell_id', cell_ids, params, 'cc')} "
+             f"UNION SELECT q4.id FROM requests q4 WHERE q4.{unfinished} AND q4.responsible_user_id = :user")
     return rows(db, "SELECT q.id, q.category, q.due_date, q.status, coalesce(h.address, b.name, c.name) AS place "
-                    f"{_PLACE}WHERE q.status IN ('open', 'in_progress') AND q.due_date <= :until "
-                    f"AND ({cells} OR q.responsible_user_id = :user) ORDER BY q.due_date, q.id", params)
+                    f"{_PLACE}WHERE q.id IN ({found}) AND q.{unfinished} "
+                    "AND q.due_date <= :until ORDER BY q.due_date, q.id", params)
 
 
 def assignment_changes(db, user_id, since, now):
