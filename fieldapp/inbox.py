@@ -10,8 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 from fieldapp import rules
 from fieldapp.data import inbox
 
-SHOWN = 5  # households and return visits listed; the list below has them all
-SHOWN_REQUESTS = 10  # requests listed; the ledger has them all
+SHOWN = 3  # households and return visits listed; the list below has them all
+SHOWN_REQUESTS = 5  # requests listed; the ledger has them all
 SOON_DAYS = 3  # requests due within this many days are in the inbox
 RECENT_DAYS = 7  # assignments begun or ended since the last sign-in, and at least this many days
 
