@@ -52,7 +52,7 @@ def parse_month(raw, today, first_record):
 def _month(db, now):
     """The month of ?month= and its problem, if any."""
     first = service.first_day(db)
-    first_day = rules.parse_iso(first).date() if first else None
+    first_day = rules.parse_iso(first).astimezone(rules.clock_zone(now)).date() if first else None
     return parse_month(request.args.get("month"), date.fromisoformat(now["today"]), first_day)
 
 
@@ -95,14 +95,17 @@ def grid_table(db, now, month, grid_id):
 
 
 def _grid():
-    """The grid shown: a leader's own; for an admin the one of ?grid= (404 if unknown) or None for all."""
+    """The grid shown: a leader's own; for an admin the one of ?grid= (404 if unknown), every grid for
+    ?grid=all, else the first grid (the whole district is the slow choice)."""
     db = get_db()
-    if current_user.role == "leader":
-        return current_user.grid_id, reminders.grids(db)
     grids = reminders.grids(db)
+    if current_user.role == "leader":
+        return current_user.grid_id, grids
     asked = request.args.get("grid")
-    if not asked:
+    if asked == "all" or not grids:
         return None, grids
+    if not asked:
+        return grids[0]["id"], grids
     grid_id = inputs.record_id(asked)
     if grid_id not in {g["id"] for g in grids}:
         abort(404)

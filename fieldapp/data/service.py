@@ -123,8 +123,9 @@ def grid_members(db, grid_id, month_start, month_end):
 
 
 def first_day(db):
-    """The local day the records begin (the first visit's or request's UTC day), or None when there are none."""
-    found = rows(db, "SELECT min(at) AS at FROM (SELECT min(visited_at) AS at FROM visits "
+    """When the records begin: the first visit's arrival (by index visits_received) or the first request, UTC
+    text; None when there are none."""
+    found = rows(db, "SELECT min(at) AS at FROM (SELECT min(received_at) AS at FROM visits "
                      "UNION ALL SELECT min(created_at) FROM requests) AS firsts")
     return found[0]["at"] if found else None
 
