@@ -29,5 +29,6 @@ def for_member(db, user, now, households, cell_ids, questions):
     for request in requests:
         request["overdue"] = request["due_date"] < now["today"]
     return {"due": due[:SHOWN], "due_count": len(due), "returns": returns[:SHOWN], "return_count": len(returns),
-            "requests": requests[:SHOWN_REQUESTS], "request_count": len(requests), "questions": questions, "since": since, "made_at": rules.iso(moment),
+            "requests": requests[:SHOWN_REQUESTS], "request_count": len(requests), "questions": questions,
+            "since": since, "made_at": rules.iso(moment),
             "assignments": inbox.assignment_changes(db, user.id, since, rules.iso(moment))}

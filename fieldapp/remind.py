@@ -45,7 +45,8 @@ def apprise_url(kind, target):
     parts = urlsplit(target)
     # apprise's json:// passes a query parameter on when its name is prefixed with "-".
     query = urlencode([("-" + key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)])
-    return f"{'jsons' if parts.scheme == 'https' else 'json'}://{parts.netloc}{parts.path}{'?' + query if query else ''}"
+    schema = "jsons" if parts.scheme == "https" else "json"
+    return f"{schema}://{parts.netloc}{parts.path}{'?' + query if query else ''}"
 
 
 def target_problem(kind, target):
@@ -86,7 +87,8 @@ def _without_secret(text, target):
 
 def scrubbed(text, target):
     """Captured log text as an error to keep: without the secret, in one line of at most 300 characters."""
-    lines = [re.sub(r"^[\d\- :,]+- (WARNING|ERROR) - ", "", line) for line in _without_secret(text, target).splitlines()]
+    lines = [re.sub(r"^[\d\- :,]+- (WARNING|ERROR) - ", "", line)
+             for line in _without_secret(text, target).splitlines()]
     return " ".join(line for line in lines if line.strip())[:300]
 
 

@@ -75,7 +75,8 @@ def edit(grid_id):
             reminders.save_robot(db, grid_id, **values, user_id=current_user.id, ip=request.remote_addr)
             flash(_("Robot saved."), "info")
             return redirect(url_for("reminders.index"))
-    return render("reminders/edit.html", grid=grid, stored=stored, shown_target=remind.masked(stored and stored["target"]),
+    return render("reminders/edit.html", grid=grid, stored=stored,
+                  shown_target=remind.masked(stored and stored["target"]),
                   errors=errors, form=request.form if errors else None, kinds=reminders.KINDS,
                   status=422 if errors else 200, **WORDS)
 

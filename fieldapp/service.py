@@ -18,7 +18,8 @@ from fieldapp.templating import render
 
 bp = Blueprint("service", __name__, url_prefix="/service")
 
-LABELS = {"contacts": _l("Contacts"), "attempts": _l("Attempts"), "in_cycle": _l("Households contacted in cycle"),
+FIGURE_LABELS = {"contacts": _l("Contacts"), "attempts": _l("Attempts"),
+                 "in_cycle": _l("Households contacted in cycle"),
           "raised": _l("Requests raised"), "followed_up": _l("Requests followed up"),
           "resolved": _l("Requests resolved"), "return_visits": _l("Return visits"), "photos": _l("Photos"),
           "answers": _l("Review questions answered")}
@@ -73,7 +74,7 @@ def mine():
     record = service.records(db, now, month, [current_user.id])[current_user.id]
     settings = service.points_settings(db)
     points = service.points(record, settings["weights"]) if settings["points"] else None
-    return render("service/mine.html", record=record, month=month, problem=problem, labels_of=LABELS,
+    return render("service/mine.html", record=record, month=month, problem=problem, labels_of=FIGURE_LABELS,
                   figures=service.FIGURES, points=points, max_month=now["today"][:7])
 
 
@@ -122,7 +123,7 @@ def index():
     grid_id, grids = _grid()
     members, settings = grid_table(db, now, month, grid_id)
     return render("service/index.html", members=members, settings=settings, month=month, problem=problem,
-                  labels_of=LABELS, figures=service.FIGURES, grid_id=grid_id, grids=grids,
+                  labels_of=FIGURE_LABELS, figures=service.FIGURES, grid_id=grid_id, grids=grids,
                   max_month=now["today"][:7])
 
 
@@ -188,5 +189,5 @@ def points_settings():
             changes = service.save_points_settings(db, **values, user_id=current_user.id, ip=request.remote_addr)
             flash(_("Settings saved.") if changes else _("Nothing was changed."), "info")
             return redirect(url_for("service.points_settings"))
-    return render("service/points.html", known=service.points_settings(db), errors=errors, labels_of=LABELS,
+    return render("service/points.html", known=service.points_settings(db), errors=errors, labels_of=FIGURE_LABELS,
                   figures=service.FIGURES, form=request.form if errors else None, status=422 if errors else 200)

@@ -157,8 +157,9 @@ def test_the_admin_sets_up_a_robot_and_sends_a_test_message(auth, client, db, re
     text = bad.get_data(as_text=True)
     assert bad.status_code == 422 and 'id="error-target"' in text and 'id="error-digest_hour"' in text
     assert reminders.robot(db, world["east"]) is None  # nothing saved
+    dingtalk = "https://oapi.dingtalk.com/robot/send?access_token=abcdef123456"
     other_kind = client.post(path + "?lang=en", data={"kind": "wecom", "digest_hour": "8", "csrf_token": token,
-                                                      "target": "https://oapi.dingtalk.com/robot/send?access_token=abcdef123456"})
+                                                      "target": dingtalk})
     assert "another kind of robot" in other_kind.get_data(as_text=True)
     saved = client.post(path, data={"kind": "wecom", "target": receiver.url, "digest_hour": "7", "enabled": "1",
                                     "csrf_token": token})

@@ -2,7 +2,7 @@
 leaders' table and its export, points and ranking (off by default) and their bad weights."""
 import csv
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -63,8 +63,8 @@ def world(db):
     factories.make_request(db, h3, m1, created_at=at(first - timedelta(days=3), 9))
     factories.make_request(db, h4, m2, created_at=at(mid, 9))
     with write(db):
-        for request, user, kind, day in ((r1, m1, "progress", mid), (r1, m1, "resolved", mid), (r2, m1, "return_visit", mid),
-                                         (r2, m1, "assigned", mid), (r1, m2, "progress", mid),
+        for request, user, kind, day in ((r1, m1, "progress", mid), (r1, m1, "resolved", mid),
+                                         (r2, m1, "return_visit", mid), (r2, m1, "assigned", mid), (r1, m2, "progress", mid),
                                          (r2, m1, "progress", last + timedelta(days=1))):
             insert(db, "request_events", {"request_id": request, "user_id": user, "at": at(day, 16), "kind": kind,
                                           "data": "{}"})

@@ -32,7 +32,8 @@ def assignment_changes(db, user_id, since, now):
                     "CASE WHEN a.valid_to IS NOT NULL AND a.valid_to <= :now THEN 1 ELSE 0 END AS ended "
                     "FROM assignments a JOIN cells c ON c.id = a.cell_id WHERE a.user_id = :user "
                     "AND ((a.valid_from >= :since AND a.valid_from <= :now) "
-                    "OR (a.valid_to >= :since AND a.valid_to <= :now)) ORDER BY coalesce(a.valid_to, a.valid_from) DESC, a.id",
+                    "OR (a.valid_to >= :since AND a.valid_to <= :now)) "
+                    "ORDER BY coalesce(a.valid_to, a.valid_from) DESC, a.id",
                 {"user": user_id, "since": since, "now": now})
 
 

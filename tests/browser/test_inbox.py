@@ -34,7 +34,8 @@ def arranged(server):
         params = {"until": (date.fromisoformat(now["today"]) + timedelta(days=3)).isoformat(), "m": member}
         soon = database.scalar(db, "SELECT count(*) FROM requests q LEFT JOIN households h ON h.id = q.household_id "
                                    "WHERE q.status IN ('open', 'in_progress') AND q.due_date <= :until AND ("
-                                   f"{in_clause('h.cell_id', scope, params, 'c')} OR q.responsible_user_id = :m)", params)
+                                   f"{in_clause('h.cell_id', scope, params, 'c')} OR q.responsible_user_id = :m)",
+                               params)
         return {"due": len(due), "first": due[0]["address"], "requests": soon, "address": target["address"]}
     finally:
         db.close()
