@@ -25,7 +25,8 @@ def for_member(db, user, now, households, cell_ids, questions):
     signed_in = rules.iso(datetime.fromtimestamp(user.signed_in_at, timezone.utc))
     week_ago = rules.iso(moment - timedelta(days=RECENT_DAYS))
     since = min(inbox.previous_sign_in(db, user.username, signed_in) or week_ago, week_ago)
-    requests = inbox.requests_due(db, cell_ids, user.id, (today + timedelta(days=SOON_DAYS)).isoformat())
+    waiting = [h["id"] for h in households if h["open_requests"]]
+    requests = inbox.requests_due(db, waiting, cell_ids, user.id, (today + timedelta(days=SOON_DAYS)).isoformat())
     for request in requests:
         request["overdue"] = request["due_date"] < now["today"]
     return {"due": due[:SHOWN], "due_count": len(due), "returns": returns[:SHOWN], "return_count": len(returns),

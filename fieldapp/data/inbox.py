@@ -7,14 +7,15 @@ _PLACE = ("FROM requests q LEFT JOIN households h ON h.id = q.household_id "
           "LEFT JOIN buildings b ON b.id = q.building_id LEFT JOIN cells c ON c.id = q.cell_id ")
 
 
-def requests_due(db, cell_ids, user_id, until):
-    """The open and in-progress requests of cell_ids' places, or that user_id answers for, due on or before the
-    local day until (overdue ones included), the earliest due first: id, category, due_date, status, place."""
+def requests_due(db, household_ids, cell_ids, user_id, until):
+    """The open and in-progress requests of household_ids (those of the list with open requests), of the buildings
+    and cells of cell_ids, or that user_id answers for, due on or before the local day until (overdue ones
+    included), the earliest due first: id, category, due_date, status, place."""
     params = {"until": until, "user": user_id}
-    # From the member's households, buildings and cells into the requests' indexes, not every open request.
+    # From the households with open requests, the member's buildings and cells into the requests' indexes.
     unfinished = "status IN ('open', 'in_progress')"
-    found = (f"SELECT q1.id FROM households h1 JOIN requests q1 ON q1.household_id = h1.id AND q1.{unfinished} "
-             f"WHERE {in_clause('h1.cell_id', cell_ids, params, 'hc')} "
+    found = (f"SELECT q1.id FROM requests q1 WHERE q1.{unfinished} AND "
+             f"{in_clause('q1.household_id', household_ids, params, 'h')} "
              f"UNION SELECT q2.id FROM buildings b2 JOIN requests q2 ON q2.building_id = b2.id AND q2.{unfinished} "
              f"WHERE {in_clause('b2.cell_id', cell_ids, params, 'bc')} "
              f"UNION SELECT q3.id FROM requests q3 WHERE q3.{unfinished} AND "
