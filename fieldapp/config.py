@@ -16,6 +16,7 @@ DEFAULTS = {
     "AMEND_HOURS": 24,
     "CSRF_HOURS": 12,  # a member may keep a form open through a long morning of visits
     "BEHIND_PROXY": False,
+    "REMIND_BACKOFF_SECONDS": 2,  # a robot's retries wait 2, then 4 seconds
 }
 
 

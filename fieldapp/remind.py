@@ -137,7 +137,7 @@ def send(db, robot, message, day, body, attempts=ATTEMPTS):
     log_id = reminders.claim(db, robot["grid_id"], message, day, rules.iso(rules.utcnow()))
     if log_id is None:
         return "skipped"
-    pause = current_app.config.get("REMIND_BACKOFF_SECONDS", 2)
+    pause = current_app.config["REMIND_BACKOFF_SECONDS"]
     for attempt in range(1, attempts + 1):
         delivered, error = deliver(robot["kind"], robot["target"], body)
         reminders.attempted(db, log_id, ok=delivered, error=error, at=rules.iso(rules.utcnow()))
