@@ -54,8 +54,12 @@ def target_problem(kind, target):
     target = (target or "").strip()
     if _TOKEN.match(target):
         return None
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(target) > 1000:
+    try:
+        parts = urlsplit(target)
+        readable = parts.scheme in ("http", "https") and parts.hostname and len(target) <= 1000
+    except ValueError:  # an address urllib cannot read ("http://[x")
+        readable = False
+    if not readable:
         return _("Paste the robot's webhook address (https://…) or its key.")
     for other, (pattern, _schema) in _NATIVE.items():
         if other != kind and pattern.match(target):
@@ -73,8 +77,6 @@ def _secret_parts(target):
     target = target.strip()
     parts = urlsplit(target)
     pieces = {target, parts.path, parts.query, *re.findall(r"[\w-]{8,}", parts.path + "?" + parts.query)}
-    if _TOKEN.match(target):
-        pieces.add(target)
     return sorted((piece for piece in pieces if len(piece) >= 4), key=len, reverse=True)
 
 
@@ -171,7 +173,7 @@ def overdue_text(grid_name, day, figures):
     return "\n".join(lines)
 
 
-def test_text(grid_name):
+def text_of_test(grid_name):
     """The admin's test message."""
     return _("[Zero Distance] %(grid)s: test message. The group robot is set up.", grid=grid_name)
 

@@ -92,7 +92,7 @@ def test(grid_id):
         flash(_("Set up the robot first."), "error")
         return redirect(url_for("reminders.edit", grid_id=grid_id))
     with force_locale("zh"):
-        body = remind.test_text(grid["name"])
+        body = remind.text_of_test(grid["name"])
     outcome = remind.send(db, robot, "test", clock(db)["today"], body, attempts=1)
     if outcome == "sent":
         flash(_("Test message sent."), "info")

@@ -152,6 +152,9 @@ def test_the_admin_sets_up_a_robot_and_sends_a_test_message(auth, client, db, re
     auth.login("boss")
     path = f"/admin/reminders/grids/{world['east']}"
     token = auth.csrf_token(path)
+    unreadable = client.post(path + "?lang=en", data={"kind": "wecom", "target": "http://[::1", "digest_hour": "8",
+                                                      "csrf_token": token})
+    assert unreadable.status_code == 422 and 'id="error-target"' in unreadable.get_data(as_text=True)
     bad = client.post(path + "?lang=en", data={"kind": "wecom", "target": "not a webhook", "digest_hour": "25",
                                                "enabled": "1", "csrf_token": token})
     text = bad.get_data(as_text=True)
