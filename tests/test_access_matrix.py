@@ -4,6 +4,7 @@ A new route without an entry in ROUTES fails test_every_route_has_an_entry. Scop
 in member m1's cell (grid A), "other_cell" in another cell of grid A, "other_grid" in grid B. Answers:
 "ok" (access granted: any status but those below), "login" (redirect to sign in), 401, 403, 404.
 """
+import contextlib
 import io
 import json
 import uuid as uuidlib
@@ -13,7 +14,9 @@ from urllib.parse import urlencode
 
 import pytest
 
+from fieldapp.data import db as database
 from tests import engines, factories
+from tests.conftest import AuthActions
 
 ROLES = ("anon", "member", "leader", "admin")
 TARGETS = ("own", "other_cell", "other_grid")
@@ -218,6 +221,49 @@ MARKS = {"own": "本格标记", "other_cell": "邻格标记", "other_grid": "外
 
 @pytest.fixture
 def world(db):
+    """A world of its own for a case that writes."""
+    return build_world(db)
+
+
+LOGINS = {"member": "m1", "leader": "lead", "admin": "boss"}
+
+
+@pytest.fixture(scope="module")
+def reading(shared_app, engine, migrated_template):
+    """One database, world and signed-in client per role for every case that only reads (a GET): what a GET
+    leaves behind (an audit row, a session's language) decides no other GET's answer, and building a world
+    and signing in for each of them cost more than the cases."""
+    target = engine.fresh(migrated_template)
+    conn = database.connect(target)
+    try:
+        world = build_world(conn)
+    finally:
+        conn.close()
+    clients = {}
+    with pytest.MonkeyPatch.context() as patch, _serving(shared_app, target):
+        from fieldapp import auth
+
+        patch.setattr(auth, "hasher", factories.FAST_HASHER)
+        for role in ROLES:
+            clients[role] = shared_app.test_client()
+            if role in LOGINS:
+                AuthActions(clients[role]).login(LOGINS[role])
+    yield {"database": target, "world": world, "clients": clients}
+    engine.drop(target)
+
+
+@contextlib.contextmanager
+def _serving(app, target):
+    """The app on database target for the duration."""
+    saved = app.config["DATABASE"]
+    app.config["DATABASE"] = target
+    try:
+        yield
+    finally:
+        app.config["DATABASE"] = saved
+
+
+def build_world(db):
     """Grid A (cells A1 of member m1, A2 of member m2) led by `lead`; grid B with cell B1; admin `boss`."""
     grid_a, grid_b = factories.make_grid(db), factories.make_grid(db)
     cells = {t: factories.make_cell(db, grid, lon=lon, name=f"{MARKS[t]}微网格")
@@ -289,18 +335,22 @@ if engines.POSTGRES:
              if role != "anon" and target != "other_cell"]
 
 
-@pytest.mark.parametrize("endpoint, role, target", CASES)
-def test_access(app, client, auth, world, endpoint, role, target):
+@pytest.mark.parametrize("endpoint, role, target", [case for case in CASES if ROUTES[case[0]].method == "GET"])
+def test_read_access(shared_app, reading, endpoint, role, target):
     route = ROUTES[endpoint]
-    login_as = {"member": "m1", "leader": "lead", "admin": "boss"}.get(role)
-    if login_as:
-        auth.login(login_as)
-    token = auth.csrf_token() if route.method != "GET" else None
+    url = route.url(reading["world"], target)
+    with _serving(shared_app, reading["database"]):
+        response = reading["clients"][role].get(url)
+    assert _answer(response) == _expected(route, role, target), f"GET {url} as {role}"
+
+
+@pytest.mark.parametrize("endpoint, role, target", [case for case in CASES if ROUTES[case[0]].method != "GET"])
+def test_write_access(app, client, auth, world, endpoint, role, target):
+    route = ROUTES[endpoint]
+    if role in LOGINS:
+        auth.login(LOGINS[role])
     url = route.url(world, target)
-    if route.method == "GET":
-        response = client.get(url)
-    else:
-        response = client.open(url, method=route.method, data={"csrf_token": token, **route.data})
+    response = client.open(url, method=route.method, data={"csrf_token": auth.csrf_token(), **route.data})
     assert _answer(response) == _expected(route, role, target), f"{route.method} {url} as {role}"
 
 
@@ -340,16 +390,34 @@ def _readable(response):
     return response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("endpoint, name, role, other", ID_CASES)
-def test_record_ids_out_of_scope_leak_nothing(app, client, auth, db, world, endpoint, name, role, other):
-    """Every id a route reads, given a record the user may not see, shows nothing of it and changes nothing."""
+def _is_read(case):
+    return ROUTES[case[0]].method == "GET"
+
+
+@pytest.mark.parametrize("endpoint, name, role, other", [case for case in ID_CASES if _is_read(case)])
+def test_record_ids_out_of_scope_read_nothing(shared_app, reading, endpoint, name, role, other):
+    """Every id a page reads, given a record the user may not see, shows nothing of it and changes nothing."""
+    conn = database.connect(reading["database"])
+    try:
+        with _serving(shared_app, reading["database"]):
+            _tried_out_of_scope(reading["clients"][role], None, conn, reading["world"], endpoint, name, role, other)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("endpoint, name, role, other", [case for case in ID_CASES if not _is_read(case)])
+def test_record_ids_out_of_scope_leak_nothing(client, auth, db, world, endpoint, name, role, other):
+    """Every id a write reads, given a record the user may not see, shows nothing of it and changes nothing."""
+    auth.login(LOGINS[role])
+    _tried_out_of_scope(client, auth.csrf_token(), db, world, endpoint, name, role, other)
+
+
+def _tried_out_of_scope(client, token, db, world, endpoint, name, role, other):
     route, named = ROUTES[endpoint], ROUTES[endpoint].ids[name]
-    auth.login({"member": "m1", "leader": "lead"}[role])
     value = world[named.kind][other]
     params = named.build(value, world) if named.build else {name: value}
     url = named.base(world) if named.base else route.url(world, "own")
     before = _footprint(db, world, other)
-    token = auth.csrf_token() if route.method != "GET" else None
     if named.where == "path":
         url, params = params, {}
     if named.where == "query" and params:

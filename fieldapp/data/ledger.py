@@ -90,9 +90,17 @@ def responsible_people(db, scope):
                     "AND u.id IS NOT NULL ORDER BY u.display_name, u.id", params)
 
 
+# A request's own columns but its place: get() names the cell it is in (its household's, its building's or its own).
+_REQUEST_COLUMNS = ", ".join(f"q.{column}" for column in (
+    "id", "uuid", "household_id", "visit_id", "category", "description", "status", "responsible_user_id",
+    "due_date", "referral", "resolution", "created_by", "created_at", "updated_at", "version", "channel",
+    "building_id"))
+
+
 def get(db, request_id):
     """One request with its household, cell, grid, responsible person, author and raising visit, or None."""
-    return one(db, f"SELECT q.*, u.display_name AS responsible, h.address, h.cell_id, c.name AS cell_name, "
+    return one(db, f"SELECT {_REQUEST_COLUMNS}, u.display_name AS responsible, h.address, h.cell_id, "
+                   "c.name AS cell_name, "
                    "c.grid_id, a.display_name AS created_by_name, v.visited_at AS visit_at "
                    "FROM requests q JOIN households h ON h.id = q.household_id JOIN cells c ON c.id = h.cell_id "
                    "LEFT JOIN users u ON u.id = q.responsible_user_id JOIN users a ON a.id = q.created_by "
