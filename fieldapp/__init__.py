@@ -8,7 +8,7 @@ from flask import Flask
 
 from fieldapp import (accountability, accounts, admin, api, assignments, auth, cli, coverage, db, errors,
                       extensions, households, i18n, inputs, ledger, offline, photos, posters, privacy, pwa,
-                      report, review, security, settings, templating, triage, visits)
+                      reminders, report, review, security, service, settings, templating, triage, visits)
 from fieldapp import map as map_area
 from fieldapp import hotline, partners, register
 from fieldapp.config import DEFAULTS, ROOT, from_environment
@@ -18,7 +18,7 @@ from fieldapp.data import db as database
 BLUEPRINTS = [auth.bp, households.bp, visits.bp, api.bp, pwa.bp, coverage.bp, ledger.bp, accountability.bp,
               settings.bp, admin.bp, accounts.bp, assignments.bp, map_area.bp, privacy.bp,
               register.bp, review.bp, photos.bp, hotline.bp, partners.bp, report.bp, posters.bp,
-              triage.bp]
+              triage.bp, service.bp, reminders.bp]
 
 
 class App(Flask):

@@ -1,5 +1,5 @@
-"""The app's commands: init-db, demo, create-user, import, export, backup, purge, photos-cleanup (`fieldapp` and
-`flask`)."""
+"""The app's commands: init-db, demo, create-user, import, export, remind, backup, purge, photos-cleanup
+(`fieldapp` and `flask`)."""
 import getpass
 import os
 import time
@@ -15,7 +15,7 @@ from fieldapp.data import db as database
 
 def init_app(app):
     """Add the commands below to app.cli (and so to `fieldapp` and `flask`)."""
-    for command in (init_db, demo_command, create_user, import_command, export_command):
+    for command in (init_db, demo_command, create_user, import_command, export_command, remind_command):
         app.cli.add_command(command)
     from fieldapp import backup, photos, privacy  # (restore is on `main` itself: see below)
 
@@ -164,3 +164,20 @@ def export_command(kind, fmt, output):
               detail={"format": fmt, "rows": result["count"], "personal": result["personal"], "via": "cli"})
     click.echo(f"{result['count']} {kind} written to {output}.")
 
+
+
+@click.command("remind")
+@with_appcontext
+@click.option("--now", "force", is_flag=True, help="Send today's digests at once, whatever their hour.")
+def remind_command(force):
+    """Send each grid's daily digest (at its hour) and overdue alert to its group robot, once a day; run hourly."""
+    from fieldapp import remind
+    from fieldapp.clock import clock
+
+    db = database.connect(current_app.config["DATABASE"])
+    with current_app.test_request_context("/"):
+        summary = remind.run(db, clock(db), force=force, echo=click.echo)
+    click.echo(f"{summary['sent']} sent, {summary['failed']} failed, {summary['skipped']} sent before, "
+               f"{summary['waiting']} grid(s) before their hour.")
+    if summary["failed"]:
+        raise SystemExit(1)

@@ -17,6 +17,7 @@ DEFAULTS = {
     "CSRF_HOURS": 12,  # a member may keep a form open through a long morning of visits
     "BEHIND_PROXY": False,
     "PHOTOS": str(ROOT / "instance" / "photos"),  # the photo store's folder (fieldapp/photostore.py)
+    "REMIND_BACKOFF_SECONDS": 2,  # a robot's retries wait 2, then 4 seconds
 }
 
 

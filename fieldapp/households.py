@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from fieldapp import access, inputs, review, rules
+from fieldapp import access, inbox, inputs, review, rules
 from fieldapp import register as register_view
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.data import photos as photo_data
@@ -90,11 +90,14 @@ def mine():
     if filters["q"]:
         audit.log(db, user_id=current_user.id, action="search", detail={
             "page": "households", "query": filters["q"], "found": len(shown)}, ip=request.remote_addr)
+    questions = review.member_questions(db, current_user)
+    today_box = (inbox.for_member(db, current_user, now, everything, scope, questions)
+                 if current_user.role == "member" and not wants_fragment() else None)
     response = render("households/mine.html", "households/_list.html",
                       groups=rules.group_by_building(shown, filters["order"]), filters=filters, notices=notices,
                       counter=counter, tags=tags, buildings=buildings, shown_count=len(shown),
                       today=date.fromisoformat(now["today"]), row_texts=row_texts(),
-                      questions=review.member_questions(db, current_user))
+                      questions=questions, inbox=today_box)
     if request.method == "POST" and wants_fragment():
         response.headers["HX-Push-Url"] = list_url(filters)  # the filters in the address bar, never the search
     return response

@@ -85,6 +85,7 @@ NAV = [
     ("assignments.index", _l("Assignments"), "⇄", ("leader",)),  # admins reach it from Administration
     ("review.index", _l("Review"), "✔", ("leader", "admin")),
     ("triage.index", _l("Triage"), "⇣", ("member", "leader", "admin")),  # residents' reports by QR code
+    ("service.index", _l("Service records"), "★", ("leader",)),  # admins reach it from Administration
     ("admin.index", _l("Administration"), "⚙", ("admin",)),
     ("partners.index", _l("Referred requests"), "☰", ("partner",)),
 ]

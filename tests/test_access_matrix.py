@@ -253,6 +253,14 @@ ROUTES = {
                                                                 "reply": "重复", "version": "1"}),
         "place": Named("households", "form", lambda v, w: {"outcome": "accepted", "place": v, "category": "medical",
                                                            "version": "1"})}),
+    # Service records: a member their own, leaders their grid's (an admin any grid's); points and robots: admins.
+    "service.mine": Route("GET", lambda w, t: "/service/mine", {**ADMINS, "member": "ok", "admin": 403}),
+    "service.index": Route("GET", lambda w, t: "/service/", LEADERS, ids={"grid": Named("grids")}),
+    "service.export": Route("GET", lambda w, t: "/service/export?format=xlsx", LEADERS, ids={"grid": Named("grids")}),
+    "service.points_settings": Route("GET", lambda w, t: "/service/points", ADMINS),
+    "reminders.index": Route("GET", lambda w, t: "/admin/reminders/", ADMINS),
+    "reminders.edit": Route("GET", lambda w, t: f"/admin/reminders/grids/{w['grids'][t]}", ADMINS),
+    "reminders.test": Route("POST", lambda w, t: f"/admin/reminders/grids/{w['grids'][t]}/test", ADMINS),
 }
 # A partner reaches its own pages and these; every other route refuses it (403).
 PARTNER_REACHES = {"index": "ok", "static": "ok", "auth.login": "ok", "auth.logout": "login", "accounts.password": "ok",
@@ -547,6 +555,7 @@ NOT_RECORDS = {
     "unreachable_attempts", "phone_calls_weekly",  # settings: a number and a flag
     "partner",  # the admin's new account: its platform (admins see every platform)
     "name", "phone", "consent", "comment", "reply", "size", "rated",  # a resident's report, its rating, a poster
+    "month", "points", "ranking", "kind", "target", "digest_hour", "enabled",  # service records, robots
 }
 
 
