@@ -27,7 +27,7 @@ def at(day, hour, minute=0):
 
 
 @pytest.fixture
-def world(db):
+def world(db, app):
     """Grid A: cell A1 of m1 (三 households), A2 of m2 (one); leader lead; grid B: cell B1 of m3; admin boss. Last month
     m1 met, phoned, tried twice, had a visit rejected and one amended to an attempt; m2 met one of m1's households."""
     first, last = last_month()
@@ -71,6 +71,16 @@ def world(db):
         for user, day in ((m1, mid), (m1, mid), (m1, first - timedelta(days=2)), (m2, mid)):
             insert(db, "review_events", {"subject": "visit", "subject_id": rejected, "user_id": user, "at": at(day, 17),
                                          "action": "answer", "note": "说明"})
+    # Photos: m1 two this month (one taken on the phone on its last evening, sent the next morning) and one the
+    # month before; m2 one that still waits for its visit (not counted).
+    for user, uploaded, taken, state in ((m1, at(mid, 10), None, "attached"), (m1, at(last + timedelta(days=1), 8),
+                                          at(last, 20), "attached"), (m1, at(first - timedelta(days=2), 10), None,
+                                          "attached"), (m2, at(mid, 10), None, "pending")):
+        photo = factories.make_photo(db, app, user_id=user, uploaded_at=uploaded, state=state,
+                                     content=f"{user}{uploaded}".encode())
+        if taken:
+            with write(db):
+                db.execute("UPDATE photos SET taken_at = ? WHERE id = ?", [taken, photo])
     return {"m1": m1, "m2": m2, "m3": m3, "grid_a": grid_a, "grid_b": grid_b, "first": first, "last": last,
             "key": first.strftime("%Y-%m")}
 
@@ -99,7 +109,9 @@ def expected_by_sql(db, user, first, last):
                                "AND at >= :s AND at < :e", window),
         "return_visits": scalar(db, "SELECT count(*) FROM request_events WHERE user_id = :u "
                                     "AND kind = 'return_visit' AND at >= :s AND at < :e", window),
-        "photos": 0,  # no photos table yet: service.photos_per_member
+        "photos": scalar(db, "SELECT count(*) FROM photos WHERE user_id = :u AND state = 'attached' "
+                             "AND coalesce(taken_at, uploaded_at) >= :s AND coalesce(taken_at, uploaded_at) < :e",
+                         window),
         "answers": scalar(db, "SELECT count(*) FROM review_events WHERE user_id = :u AND action = 'answer' "
                               "AND at >= :s AND at < :e", window),
     }
@@ -114,7 +126,7 @@ def test_each_figure_equals_its_sql_and_the_month_is_local(app, db, world):
     for user in ("m1", "m2", "m3"):
         assert found[world[user]] == expected_by_sql(db, world[user], world["first"], world["last"]), user
     assert found[world["m1"]] == {"contacts": 2, "attempts": 3, "in_cycle": 3, "raised": 2, "followed_up": 2,
-                                  "resolved": 1, "return_visits": 1, "photos": 0, "answers": 2}
+                                  "resolved": 1, "return_visits": 1, "photos": 2, "answers": 2}
     assert found[world["m2"]]["contacts"] == 1 and found[world["m2"]]["in_cycle"] == 0
 
 
@@ -171,10 +183,10 @@ def test_points_are_the_admins_weights_and_bad_weights_save_nothing(auth, client
     settings = service.points_settings(db)
     assert settings["points"] and settings["ranking"] and settings["weights"]["resolved"] == 2.5
     page = client.get(f"/service/?grid={world['grid_a']}&month={world['key']}&lang=en").get_data(as_text=True)
-    # m1: 2 + 3 + 3 + 2 + 2 + 2.5 + 1 + 0 + 2 = 17.5; m2: 1 + 1 (followed up) + 1 (raised) + 1 (answer) = 4
-    assert "<td>17.5</td>" in page and "<td>4</td>" in page
+    # m1: 2 + 3 + 3 + 2 + 2 + 2.5 + 1 + 2 (photos) + 2 = 19.5; m2: 1 + 1 (followed up) + 1 (raised) + 1 (answer) = 4
+    assert "<td>19.5</td>" in page and "<td>4</td>" in page
     assert page.index("党员B") < page.index("党员A")  # ranked: m1 first
     auth.logout()
     auth.login("m1")
-    assert "<dt>Points</dt><dd>17.5</dd>" in client.get(f"/service/mine?month={world['key']}&lang=en").get_data(
+    assert "<dt>Points</dt><dd>19.5</dd>" in client.get(f"/service/mine?month={world['key']}&lang=en").get_data(
         as_text=True)

@@ -60,8 +60,12 @@ def _followed_up(db, user_ids, params):
 
 
 def photos_per_member(db, user_ids, start, end):
-    """{user id: photos they took in [start, end)}: empty until the photos table exists (completed at merge)."""
-    return {}
+    """{user id: the photos they took in [start, end) that are kept with their visit or resolution} (the phone's
+    time of taking when it said, else the upload's)."""
+    return _by_user(db, "p.user_id", "FROM photos p WHERE {users} AND p.state = 'attached' "
+                                     "AND coalesce(p.taken_at, p.uploaded_at) >= :start "
+                                     "AND coalesce(p.taken_at, p.uploaded_at) < :end",
+                    user_ids, {"start": start, "end": end})
 
 
 def _held_cells(db, user_ids, at):
