@@ -10,14 +10,14 @@ from fieldapp import (accountability, accounts, admin, api, assignments, auth, c
                       extensions, households, i18n, inputs, ledger, offline, privacy, pwa, review, security,
                       settings, templating, visits)
 from fieldapp import map as map_area
-from fieldapp import register
+from fieldapp import register, reports
 from fieldapp.config import DEFAULTS, ROOT, from_environment
 from fieldapp.data import db as database
 
 # Every area's blueprint, in the order their routes and their app-wide hooks are registered.
 BLUEPRINTS = [auth.bp, households.bp, visits.bp, api.bp, pwa.bp, coverage.bp, ledger.bp, accountability.bp,
               settings.bp, admin.bp, accounts.bp, assignments.bp, map_area.bp, privacy.bp,
-              register.bp, review.bp]
+              register.bp, review.bp, reports.bp]
 
 
 class App(Flask):
