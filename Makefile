@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FIELDAPP_DATABASE ?= $(CURDIR)/instance/fieldapp.db
 
-.PHONY: run test setup translations demo vendor clean bench bench-quick bench-review bench-crash bench-crash-postgres \
+.PHONY: run test setup translations demo vendor clean bench bench-quick bench-review bench-dashboard bench-crash bench-crash-postgres \
 	bench-setup replicate replicate-setup restore-drill
 
 $(BIN)/python:
@@ -117,3 +117,8 @@ restore-drill: replicate-setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The leader's dashboard with its charts and the monthly report's PDF on the 100,000-household demo, each next to
+# its raw SQL aggregates in the same run (bench/dashboard_bench.py); ENGINE=postgresql for PostgreSQL. Not in `bench`.
+bench-dashboard: bench-setup
+	$(BIN)/python bench/dashboard_bench.py --engine $(or $(ENGINE),sqlite)

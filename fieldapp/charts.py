@@ -4,17 +4,19 @@ Each chart is an `<svg role="img">` named by its title, without pygal's script (
 forbids inline scripts and the numbers stand in a table beside the chart), in the page's CJK fonts, sized by its
 viewBox so that it shrinks to a 360 px phone.
 """
+import math
+
 import pygal
 from markupsafe import Markup, escape
 from pygal.style import Style
 
-WIDTH, HEIGHT = 640, 360
+WIDTH, HEIGHT = 400, 340  # drawn about 300 px wide on a phone: its text at about 13 px
 FONTS = '"Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 # Colours that keep apart for the colour-blind (Okabe and Ito's), the first two for contacted and attempted.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999")
 STYLE = Style(font_family=FONTS, background="white", plot_background="white", foreground="#222",
-              foreground_strong="#000", foreground_subtle="#666", colors=COLOURS, label_font_size=13,
-              major_label_font_size=13, legend_font_size=14, value_font_size=12, tooltip_font_size=12)
+              foreground_strong="#000", foreground_subtle="#666", colors=COLOURS, label_font_size=16,
+              major_label_font_size=16, legend_font_size=17, value_font_size=15, tooltip_font_size=15)
 
 
 def _accessible(title):
@@ -34,17 +36,17 @@ def _accessible(title):
 def _draw(kind, title, labels, series, *, percent=False, stacked=False):
     """The SVG text of a pygal chart of kind with x labels and series [(name, values)]."""
     options = dict(style=STYLE, width=WIDTH, height=HEIGHT, js=[], disable_xml_declaration=True, legend_at_bottom=True,
-                   legend_at_bottom_columns=2, show_legend=True, x_label_rotation=30 if len(labels) > 8 else 0,
+                   legend_at_bottom_columns=2, show_legend=True, x_label_rotation=0, margin_bottom=28,
                    truncate_legend=-1, truncate_label=-1, print_values=False, include_x_axis=True,
                    no_data_text="—", xml_filters=[_accessible(title)])
     if percent:
-        options.update(range=(0, 100), value_formatter=lambda value: f"{value:.1f}%")
+        options.update(range=(0, 100), value_formatter=lambda value: f"{value:.0f}%")  # the table has the decimals
     chart = {"line": pygal.Line, "bar": pygal.StackedBar if stacked else pygal.Bar,
              "hbar": pygal.HorizontalBar}[kind](**options)
     chart.add_xml_filter(_accessible(title))
     chart.x_labels = [str(label) for label in labels]
-    if len(labels) > 13:  # every label of half a year would collide on a phone: every other one
-        chart.x_labels_major_every = 2
+    if len(labels) > 5:  # every label of half a year would collide on a phone: about five of them
+        chart.x_labels_major_every = math.ceil(len(labels) / 5)
         chart.show_minor_x_labels = False
     for name, values in series:
         chart.add(str(name), list(values))

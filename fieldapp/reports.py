@@ -1,6 +1,9 @@
 """The monthly report (月度工作报告) of a grid or the community: the page, its print view, its PDF (WeasyPrint) and
 its Excel file, every one from the same figures (fieldapp/figures.monthly). Leaders report on their grid, admins
 on the community or any grid; members have their own service record instead."""
+import ctypes.util
+import importlib.util
+
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,6 +21,15 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 # What a machine without WeasyPrint's system libraries needs (Debian's names).
 PDF_PACKAGES = "apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk"
 _pdf_engine = {}
+
+
+def pdf_possible():
+    """Whether WeasyPrint and its system libraries are on this machine, without loading them (a page only says
+    so; importing WeasyPrint takes seconds)."""
+    if "html" in _pdf_engine:
+        return _pdf_engine["html"] is not None
+    return importlib.util.find_spec("weasyprint") is not None and all(
+        ctypes.util.find_library(name) for name in ("pango-1.0", "pangoft2-1.0"))
 
 
 def pdf_engine():
@@ -68,7 +80,7 @@ def _report(db):
 def monthly():
     """The monthly report's page, with the links to its PDF and Excel file."""
     report, context, notice = _report(get_db())
-    return render("reports/monthly.html", report=report, notice=notice, pdf_missing=pdf_engine() is None,
+    return render("reports/monthly.html", report=report, notice=notice, pdf_missing=not pdf_possible(),
                   packages=PDF_PACKAGES, status=200 if report else 400, **context)
 
 
@@ -78,7 +90,7 @@ def print_view():
     """The report as one printable page (what the PDF is made of; the browser prints it where WeasyPrint cannot)."""
     report, context, notice = _report(get_db())
     if report is None:
-        return render("reports/monthly.html", report=None, notice=notice, pdf_missing=pdf_engine() is None,
+        return render("reports/monthly.html", report=None, notice=notice, pdf_missing=not pdf_possible(),
                       packages=PDF_PACKAGES, status=400, **context)
     return render("reports/print.html", report=report, **context)
 
@@ -144,7 +156,7 @@ def excel():
     """The report as an Excel workbook, audited as every download is."""
     report, context, notice = _report(get_db())
     if report is None:
-        return render("reports/monthly.html", report=None, notice=notice, pdf_missing=pdf_engine() is None,
+        return render("reports/monthly.html", report=None, notice=notice, pdf_missing=not pdf_possible(),
                       packages=PDF_PACKAGES, status=400, **context)
     return downloads.download(table_writer.write("xlsx", excel_tables(report)),
                               _name(report, context["grid"]) + ".xlsx", target_type="monthly_report",
