@@ -116,7 +116,8 @@ def measure(target, runs):
                                                                              report_figures)
         result[who] = {"page_p50_ms": page_p50, "page_p95_ms": page_p95, "page_cpu_ms": page_cpu,
                        "chartless_p50_ms": bare_p50, "chartless_cpu_ms": bare_cpu, "aggregates_p50_ms": sql_p50,
-                       "aggregates_cpu_ms": sql_cpu, "pdf_p50_ms": pdf_p50, "pdf_p95_ms": pdf_p95, "pdf_cpu_ms": pdf_cpu,
+                       "aggregates_cpu_ms": sql_cpu, "pdf_p50_ms": pdf_p50, "pdf_p95_ms": pdf_p95,
+                       "pdf_cpu_ms": pdf_cpu,
                        "pdf_bytes": len(pdf.data), "report_figures_p50_ms": figures_p50,
                        "report_figures_cpu_ms": figures_cpu}
     db.close()

@@ -7,7 +7,7 @@ viewBox so that it shrinks to a 360 px phone.
 import math
 
 import pygal
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from pygal.style import Style
 
 WIDTH, HEIGHT = 400, 340  # drawn about 300 px wide on a phone: its text at about 13 px
@@ -70,5 +70,4 @@ def sideways(title, labels, series):
 
 def chart(key, title, svg, columns, table):
     """A chart as the page and the report show it: its title, its SVG and its numbers (columns, rows)."""
-    return {"key": key, "title": str(title), "svg": svg, "columns": [str(c) for c in columns], "rows": table,
-            "label": escape(str(title))}
+    return {"key": key, "title": str(title), "svg": svg, "columns": [str(c) for c in columns], "rows": table}

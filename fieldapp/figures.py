@@ -1,5 +1,5 @@
-"""The numbers of the leader's charts and of the monthly report (月度工作报告), computed once for the page, the PDF
-and the Excel file alike: weeks and months as spans of local days, each chart with the table of its numbers."""
+"""The numbers of the leader's charts and of the monthly report (月度工作报告), computed once for the page, the
+PDF and the Excel file alike: weeks and months as spans of local days, each chart with the table of its numbers."""
 import math
 from datetime import date, timedelta
 
@@ -34,7 +34,8 @@ def month_spans(today, count=MONTHS):
     """The count calendar months up to the current one, which ends today."""
     spans = []
     for n in range(count - 1, -1, -1):
-        first, last = rules.month_period(*map(int, rules.add_months(today.replace(day=1), -n).strftime("%Y-%m").split("-")))
+        month = rules.add_months(today.replace(day=1), -n)
+        first, last = rules.month_period(month.year, month.month)
         spans.append((first, min(last, today)))
     return spans
 
@@ -81,7 +82,8 @@ def coverage_chart(db, clock, spans, cell_ids, label=_week_label):
     svg = charts.line(title, names, [(_("Contacted"), [row[4] for row in table]),
                                      (_("Attempted, not reached"), [row[5] for row in table])], percent=True)
     return charts.chart("coverage", title, svg, [_("Week from"), _("Households"), _("Contacted"),
-                                                  _("Attempted, not reached"), _("Contacted share"), _("Attempted share")], table)
+                                                  _("Attempted, not reached"), _("Contacted share"),
+                                                  _("Attempted share")], table)
 
 
 def vulnerable_chart(db, clock, spans, cell_ids, label=_week_label):
@@ -161,7 +163,8 @@ def satisfaction_chart(db, clock, spans, cell_ids, label=_month_label):
     title = _("Satisfaction of return visits")
     svg = charts.bars(title, names, [(_("Satisfied"), [row[1] for row in table]),
                                      (_("Not satisfied"), [row[2] for row in table])], stacked=True)
-    return charts.chart("satisfaction", title, svg, [_("Month"), _("Satisfied"), _("Not satisfied"), _("Satisfied share"),
+    return charts.chart("satisfaction", title, svg, [_("Month"), _("Satisfied"), _("Not satisfied"),
+                                                      _("Satisfied share"),
                                                       _("Residents' ratings"), _("Mean rating")], table)
 
 
@@ -258,7 +261,7 @@ def monthly(db, clock, first, last, cell_ids, checklist):
     resolved = {}
     for r in by_category["resolved"]:
         resolved[r["category"]] = resolved.get(r["category"], 0) + r["n"]
-    raised_by = {code: n for code, n in ((c, sum(r["n"] for r in raised if r["category"] == c)) for c in words["category"])}
+    raised_by = {c: sum(r["n"] for r in raised if r["category"] == c) for c in words["category"]}
     codes = [c for c in words["category"] if raised_by.get(c) or resolved.get(c)]
     title = _("Requests by category")
     category_chart = charts.chart(

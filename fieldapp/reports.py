@@ -1,5 +1,5 @@
-"""The monthly report (月度工作报告) of a grid or the community: the page, its print view, its PDF (WeasyPrint) and
-its Excel file, every one from the same figures (fieldapp/figures.monthly). Leaders report on their grid, admins
+"""The monthly report (月度工作报告) of a grid or the community: the page, its print view, its PDF (WeasyPrint)
+and its Excel file, every one from the same figures (fieldapp/figures.monthly). Leaders report on their grid, admins
 on the community or any grid; members have their own service record instead."""
 import ctypes.util
 import importlib.util

@@ -6,13 +6,12 @@ import re
 import shutil
 import statistics
 import subprocess
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
 
 from fieldapp import figures, rules
-from fieldapp.data import charts as chart_data
 from fieldapp.data import ledger
 from fieldapp.data.db import rows, scalar, write
 from tests import factories
@@ -37,7 +36,8 @@ def world(db):
     lead = factories.make_user(db, "leader", "lead", grid_id=grid_a)
     factories.make_user(db, "admin", "boss")
     factories.assign(db, a1, m1)
-    building_1, building_2 = factories.make_building(db, a1, name="3号楼"), factories.make_building(db, a1, name="5号楼")
+    building_1 = factories.make_building(db, a1, name="3号楼")
+    building_2 = factories.make_building(db, a1, name="5号楼")
     created = stamp(200)
     h1 = factories.make_household(db, a1, building_1, address="3号楼 101", created_at=created)
     h2 = factories.make_household(db, a1, building_1, address="3号楼 102", created_at=created)
@@ -49,7 +49,8 @@ def world(db):
     visit_ids = [factories.make_visit(db, h, m1, stamp(days), outcome) for h, days, outcome in made]
     with write(db):  # h3's visit 9 days ago rejected in review, h3's 16 days ago amended to nobody home
         db.execute("INSERT INTO visit_standing (visit_id, outcome, rejected) VALUES (?, 'met', 1)", [visit_ids[6]])
-        db.execute("INSERT INTO visit_standing (visit_id, outcome, rejected) VALUES (?, 'nobody_home', 0)", [visit_ids[7]])
+        db.execute("INSERT INTO visit_standing (visit_id, outcome, rejected) VALUES (?, 'nobody_home', 0)",
+                   [visit_ids[7]])
 
     def request(household, days_ago, due_in, category, channel, steps=()):
         raised = stamp(days_ago)
@@ -129,7 +130,8 @@ def test_dashboard_charts_hold_the_numbers_of_plain_sql(world, db, client, auth)
 
     for (first, last), row in zip(weeks, chart_rows(html, "vulnerable")):
         start, end = span_bounds(last - timedelta(days=6), last)  # h1 (elderly alone): a weekly cycle
-        met = scalar(db, f"SELECT count(*) {STANDS} WHERE v.household_id = ? AND v.visited_at >= ? AND v.visited_at < ? "
+        met = scalar(db, f"SELECT count(*) {STANDS} WHERE v.household_id = ? AND v.visited_at >= ? "
+                         "AND v.visited_at < ? "
                          f"AND {OUTCOME} IN ('met', 'phone_call') AND coalesce(vs.rejected, 0) = 0",
                      [world["households"][0], start, end])
         assert [number(x) for x in row[1:3]] == [1, 1 if met else 0], (first, row)
@@ -139,7 +141,8 @@ def test_dashboard_charts_hold_the_numbers_of_plain_sql(world, db, client, auth)
     totals = chart_rows(html, "requests")
     for (first, last), row in zip(months, totals):
         start, end = span_bounds(first, last)
-        raised = scalar(db, f"SELECT count(*) {in_grid} AND q.created_at >= ? AND q.created_at < ?", [cells, start, end])
+        raised = scalar(db, f"SELECT count(*) {in_grid} AND q.created_at >= ? AND q.created_at < ?",
+                        [cells, start, end])
         resolved = scalar(db, "SELECT count(DISTINCT e.request_id) FROM request_events e JOIN requests q ON q.id = "
                               "e.request_id JOIN households h ON h.id = q.household_id WHERE h.cell_id = ? "
                               "AND e.kind = 'resolved' AND e.at >= ? AND e.at < ?", [cells, start, end])
@@ -162,7 +165,8 @@ def test_dashboard_charts_hold_the_numbers_of_plain_sql(world, db, client, auth)
     shown = {row[0]: [number(x) for x in row[1:]] for row in chart_rows(html, "resolution")}
     sanitation = sorted(days for days, _ok in taken["sanitation"])  # 5 and 10 days; one in time, one late
     assert shown["Environment and sanitation"] == [2, round(statistics.median(sanitation), 1),
-                                                   round(sanitation[0] + 0.9 * (sanitation[1] - sanitation[0]), 1), 50.0]
+                                                   round(sanitation[0] + 0.9 * (sanitation[1] - sanitation[0]), 1),
+                                                   50.0]
     assert shown["Housing"] == [1, 9.0, 9.0, 100.0] and shown["Elderly care"] == [1, 3.0, 3.0, 100.0]
 
     satisfaction = chart_rows(html, "satisfaction")
@@ -170,7 +174,8 @@ def test_dashboard_charts_hold_the_numbers_of_plain_sql(world, db, client, auth)
         start, end = span_bounds(first, last)
         answers = rows(db, "SELECT e.to_status, count(*) AS n FROM request_events e JOIN requests q ON q.id = "
                            "e.request_id JOIN households h ON h.id = q.household_id WHERE h.cell_id = ? AND "
-                           "e.kind = 'return_visit' AND e.at >= ? AND e.at < ? GROUP BY e.to_status", [cells, start, end])
+                           "e.kind = 'return_visit' AND e.at >= ? AND e.at < ? GROUP BY e.to_status",
+                       [cells, start, end])
         counted = {r["to_status"]: r["n"] for r in answers}
         assert [number(x) for x in row[1:3]] == [counted.get("closed", 0), counted.get("open", 0)], row
     assert sum(number(row[1]) for row in satisfaction) == 2 and sum(number(row[2]) for row in satisfaction) == 1
@@ -197,7 +202,8 @@ def last_month():
 def month_figures(db, cells, first, last):
     """The report's figures of a month, by plain SQL."""
     start, end = span_bounds(first, last)
-    raised = rows(db, "SELECT q.channel, q.category, q.status FROM requests q JOIN households h ON h.id = q.household_id "
+    raised = rows(db, "SELECT q.channel, q.category, q.status FROM requests q "
+                      "JOIN households h ON h.id = q.household_id "
                       "WHERE h.cell_id = ? AND q.created_at >= ? AND q.created_at < ?", [cells, start, end])
     return {"raised": len(raised), "channels": {r["channel"] for r in raised}}
 
@@ -231,7 +237,8 @@ def test_monthly_report_page_pdf_and_excel_hold_the_same_numbers(world, db, clie
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     for name in ("Download PDF", "Download Excel"):
-        assert re.search(rf'<a class="button" href="/reports/monthly\.(pdf|xlsx)\?[^"]*month={month}[^"]*">{name}</a>', html)
+        link = rf'<a class="button" href="/reports/monthly\.(pdf|xlsx)\?[^"]*month={month}[^"]*">{name}</a>'
+        assert re.search(link, html)
     assert re.search(rf'data-figure="households">{checklist["households"]}<', html)
     assert re.search(rf'data-figure="contacted">{checklist["visited"]} ', html)
     assert re.search(rf'data-figure="attempted">{checklist["attempted"]} ', html)

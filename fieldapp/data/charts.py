@@ -4,7 +4,7 @@ A span is (first day, last day), local calendar days; a series of spans becomes 
 day, last day, the UTC instants of its first and last midnight), so that one statement counts every span. Visits
 count as they stand (data/standing: amended outcome, rejected ones left out); a contact and an attempt are the
 rules' (status.contact_outcome, status.attempt_outcome). A request's place is its household's, building's or
-cell's (request_cell); its status on a past day is that of its latest event before the day ended (a request not
+cell's (REQUEST_CELL); its status on a past day is that of its latest event before the day ended (a request not
 changed since then stands as it is now).
 """
 from datetime import timedelta
@@ -50,7 +50,7 @@ def _spans(clock, spans, params, with_cycles=()):
     return sql
 
 
-def _bucket(column, spans, params):
+def _bucket(column, spans):
     """SQL of the index of the span (of _spans) that the UTC text column falls in (rows are limited to the spans)."""
     cases = " ".join(f"WHEN {column} < :s{i}_end THEN {i}" for i in range(len(spans) - 1))
     return f"(CASE {cases} ELSE {len(spans) - 1} END)" if cases else "0"
@@ -71,7 +71,7 @@ def coverage_per_span(db, clock, spans, cell_ids):
     # Attempted: households tried in the span, less those also contacted in it. One grouping by span, each
     # household counted once per span (a grouping by span and household first takes twice as long).
     contact, tried = status.contact_outcome(_DAYS), status.attempt_outcome()
-    found = rows(db, f"{head} SELECT {_bucket('v.visited_at', spans, params)} AS i, "
+    found = rows(db, f"{head} SELECT {_bucket('v.visited_at', spans)} AS i, "
                      f"count(DISTINCT v.household_id) FILTER (WHERE {contact}) AS contacted, "
                      f"count(DISTINCT v.household_id) FILTER (WHERE {contact} OR {tried}) AS reached_or_tried "
                      f"FROM households h {_TAGGED}{db.dialect.ordered_join} visits v ON v.household_id = h.id "
@@ -91,26 +91,30 @@ def vulnerable_per_span(db, clock, spans, cell_ids):
     status.contact_params(clock, params)
     cycles = status.cycle_values(db, clock["default_cycle"])
     head = "WITH " + _spans(clock, spans, params, with_cycles=cycles)
-    held = ("(rt.started_on IS NULL OR rt.started_on <= s.last_day) AND (rt.ended_on IS NULL OR rt.ended_on > s.first_day) "
+    held = ("(rt.started_on IS NULL OR rt.started_on <= s.last_day) "
+            "AND (rt.ended_on IS NULL OR rt.ended_on > s.first_day) "
             "AND (r.moved_out_at IS NULL OR substr(r.moved_out_at, 1, 10) > s.first_day)")
     # The households of the scope with a vulnerable-group tag ever (few), then the tags of those that held in
     # each span.
     scope = cells_clause(cell_ids, params)
     vulnerable = ("vulnerable AS MATERIALIZED (SELECT r.household_id FROM households h JOIN residents r ON "
-                  "r.household_id = h.id JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON t.id = rt.tag_id "
+                  "r.household_id = h.id JOIN resident_tags rt ON rt.resident_id = r.id "
+                  "JOIN tags t ON t.id = rt.tag_id "
                   f"WHERE t.sensitive = 1 AND h.occupancy = 'occupied' AND {scope} UNION SELECT ht.household_id "
                   "FROM households h JOIN household_tags ht ON ht.household_id = h.id JOIN tags t ON t.id = ht.tag_id "
                   f"WHERE t.sensitive = 1 AND h.occupancy = 'occupied' AND {scope})")
     tagged = ("SELECT s.i, r.household_id, t.cycle_days, t.sensitive FROM vulnerable x JOIN residents r ON "
               "r.household_id = x.household_id JOIN resident_tags rt ON rt.resident_id = r.id JOIN tags t ON "
               f"t.id = rt.tag_id CROSS JOIN spans s WHERE {held} "
-              "UNION ALL SELECT s.i, ht.household_id, t.cycle_days, t.sensitive FROM vulnerable x JOIN household_tags ht "
+              "UNION ALL SELECT s.i, ht.household_id, t.cycle_days, t.sensitive FROM vulnerable x "
+              "JOIN household_tags ht "
               "ON ht.household_id = x.household_id JOIN tags t ON t.id = ht.tag_id CROSS JOIN spans s")
     days = "(CASE WHEN held.days < :default_cycle THEN held.days ELSE :default_cycle END)"
     contact = (f"EXISTS (SELECT 1 FROM visits v {STANDING_JOIN} WHERE v.household_id = h.id "
                f"AND v.visited_at >= st.since_at AND v.visited_at < s.end_at AND {COUNTS} "
                f"AND {status.contact_outcome(days)})")
-    found = rows(db, f"{head}, {vulnerable}, held AS (SELECT i, household_id, coalesce(min(cycle_days), :default_cycle) AS days "
+    found = rows(db, f"{head}, {vulnerable}, held AS (SELECT i, household_id, "
+                     "coalesce(min(cycle_days), :default_cycle) AS days "
                      f"FROM ({tagged}) AS tagged GROUP BY i, household_id HAVING max(sensitive) = 1) "
                      f"SELECT held.i, count(*) AS households, count(*) FILTER (WHERE {contact}) AS visited "
                      "FROM held JOIN spans s ON s.i = held.i JOIN span_starts st ON st.i = held.i "
@@ -133,11 +137,11 @@ def requests_per_span(db, clock, spans, cell_ids):
     params = {}
     _span_params(clock, spans, params)
     source, scope = _request_scope(cell_ids, params)
-    raised = rows(db, f"SELECT {_bucket('q.created_at', spans, params)} AS i, q.category, q.channel, count(*) AS n "
+    raised = rows(db, f"SELECT {_bucket('q.created_at', spans)} AS i, q.category, q.channel, count(*) AS n "
                       f"{source} WHERE {scope} AND q.created_at >= :first_start AND q.created_at < :last_end "
                       "GROUP BY 1, 2, 3", params)
     resolved = rows(db, f"SELECT i, category, channel, count(*) AS n FROM (SELECT DISTINCT "
-                        f"{_bucket('e.at', spans, params)} AS i, q.id, q.category, q.channel FROM request_events e "
+                        f"{_bucket('e.at', spans)} AS i, q.id, q.category, q.channel FROM request_events e "
                         f"JOIN requests q ON q.id = e.request_id {REQUEST_PLACES}WHERE {scope} AND e.kind = 'resolved' "
                         "AND e.at >= :first_start AND e.at < :last_end) AS once GROUP BY i, category, channel", params)
     return {"raised": raised, "resolved": resolved}
@@ -160,10 +164,11 @@ def return_visits_per_span(db, clock, spans, cell_ids):
     params = {}
     _span_params(clock, spans, params)
     _source, scope = _request_scope(cell_ids, params)
-    found = rows(db, f"SELECT {_bucket('e.at', spans, params)} AS i, "
+    found = rows(db, f"SELECT {_bucket('e.at', spans)} AS i, "
                      "count(*) FILTER (WHERE e.to_status = 'closed') AS satisfied, "
                      "count(*) FILTER (WHERE e.to_status = 'open') AS not_satisfied FROM request_events e "
-                     f"JOIN requests q ON q.id = e.request_id {REQUEST_PLACES}WHERE {scope} AND e.kind = 'return_visit' "
+                     f"JOIN requests q ON q.id = e.request_id {REQUEST_PLACES}"
+                     f"WHERE {scope} AND e.kind = 'return_visit' "
                      "AND e.at >= :first_start AND e.at < :last_end GROUP BY 1", params)
     by_span = {r["i"]: r for r in found}
     return [{"i": i, "satisfied": by_span.get(i, {}).get("satisfied", 0),
@@ -178,7 +183,7 @@ def resident_ratings_per_span(db, clock, spans, cell_ids):
     return [{"i": i, "ratings": 0, "mean": None} for i in range(len(spans))]
 
 
-def _overdue_at(dialect):
+def _overdue_at():
     """SQL of whether request q was overdue at the end of span s: raised by then, due before its last day, and
     open or in progress then (its latest event before the span ended says; unchanged since: as it is now)."""
     then = ("(SELECT e.to_status FROM request_events e WHERE e.request_id = q.id AND e.at < s.end_at "
@@ -193,8 +198,9 @@ def overdue_per_span(db, clock, spans, cell_ids):
     head = "WITH " + _spans(clock, spans, params)
     _source, scope = _request_scope(cell_ids, params)
     return rows(db, f"{head} SELECT s.i, q.responsible_user_id AS user_id, u.display_name AS name, count(*) AS n "
-                    f"FROM spans s CROSS JOIN requests q {REQUEST_PLACES}LEFT JOIN users u ON u.id = q.responsible_user_id "
-                    f"WHERE {scope} AND {_overdue_at(db.dialect)} "
+                    f"FROM spans s CROSS JOIN requests q {REQUEST_PLACES}"
+                    "LEFT JOIN users u ON u.id = q.responsible_user_id "
+                    f"WHERE {scope} AND {_overdue_at()} "
                     "GROUP BY s.i, q.responsible_user_id, u.display_name ORDER BY s.i, n DESC, name", params)
 
 
@@ -208,7 +214,7 @@ def overdue_list(db, clock, day, cell_ids):
     return rows(db, f"{head} SELECT q.id, q.category, q.channel, q.due_date, {late} AS days_late, "
                     "coalesce(h.address, b.name, c.name) AS place, u.display_name AS responsible "
                     f"FROM spans s CROSS JOIN requests q {REQUEST_PLACES}LEFT JOIN cells c ON c.id = q.cell_id "
-                    f"LEFT JOIN users u ON u.id = q.responsible_user_id WHERE {scope} AND {_overdue_at(db.dialect)} "
+                    f"LEFT JOIN users u ON u.id = q.responsible_user_id WHERE {scope} AND {_overdue_at()} "
                     "ORDER BY days_late DESC, q.id", params)
 
 
@@ -245,7 +251,8 @@ def frequent_by_building(db, clock, first, last, cell_ids, limit=10):
     _span_params(clock, [(first, last)], params)
     _source, scope = _request_scope(cell_ids, params)
     return rows(db, "SELECT bb.id AS building_id, bb.name AS building, q.category, count(*) AS n "
-                    f"FROM requests q {REQUEST_PLACES}JOIN buildings bb ON bb.id = coalesce(h.building_id, q.building_id) "
+                    f"FROM requests q {REQUEST_PLACES}"
+                    "JOIN buildings bb ON bb.id = coalesce(h.building_id, q.building_id) "
                     f"WHERE {scope} AND q.created_at >= :s0_start AND q.created_at < :s0_end "
                     "GROUP BY bb.id, bb.name, q.category ORDER BY n DESC, bb.name, q.category LIMIT :limit", params)
 
