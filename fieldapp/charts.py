@@ -5,6 +5,8 @@ forbids inline scripts and the numbers stand in a table beside the chart), in th
 viewBox so that it shrinks to a 360 px phone.
 """
 import math
+import threading
+from collections import OrderedDict
 
 import pygal
 from markupsafe import Markup
@@ -33,8 +35,31 @@ def _accessible(title):
     return named
 
 
+# Drawn charts by what they show: a dashboard opened again with the same numbers costs no drawing (pygal takes
+# 25-60 ms of CPU a chart, more than the grid's SQL of some).
+_drawn = OrderedDict()
+_drawn_lock = threading.Lock()
+DRAWN_KEPT = 64
+
+
 def _draw(kind, title, labels, series, *, percent=False, stacked=False):
-    """The SVG text of a pygal chart of kind with x labels and series [(name, values)]."""
+    """The SVG text of a pygal chart of kind with x labels and series [(name, values)], drawn once per content."""
+    series = [(str(name), tuple(values)) for name, values in series]
+    key = (kind, str(title), tuple(str(label) for label in labels), tuple(series), percent, stacked)
+    with _drawn_lock:
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
+    svg = _render(kind, title, labels, series, percent=percent, stacked=stacked)
+    with _drawn_lock:
+        _drawn[key] = svg
+        while len(_drawn) > DRAWN_KEPT:
+            _drawn.popitem(last=False)
+    return svg
+
+
+def _render(kind, title, labels, series, *, percent=False, stacked=False):
+    """Draw a pygal chart of kind with x labels and series [(name, values)] as SVG text."""
     options = dict(style=STYLE, width=WIDTH, height=HEIGHT, js=[], disable_xml_declaration=True, legend_at_bottom=True,
                    legend_at_bottom_columns=2, show_legend=True, x_label_rotation=0, margin_bottom=28,
                    truncate_legend=-1, truncate_label=-1, print_values=False, include_x_axis=True,

@@ -309,3 +309,13 @@ def test_percentile_interpolates_between_ranks():
     assert figures.percentile([1, 2, 3, 4], 0.5) == 2.5
     assert figures.percentile([10, 0], 0.9) == pytest.approx(9.0)
     assert figures.percentile(list(range(11)), 0.9) == pytest.approx(9.0)
+
+
+def test_a_chart_is_drawn_once_for_the_same_numbers():
+    from fieldapp import charts
+
+    first = charts.line("Coverage per week", ["06-01", "06-08"], [("Contacted", [10.0, 20.0])], percent=True)
+    assert charts.line("Coverage per week", ["06-01", "06-08"], [("Contacted", [10.0, 20.0])], percent=True) is first
+    changed = charts.line("Coverage per week", ["06-01", "06-08"], [("Contacted", [10.0, 25.0])], percent=True)
+    assert changed is not first and first.startswith("<svg") and 'role="img" aria-label="Coverage per week"' in changed
+    assert "<script" not in changed
