@@ -128,3 +128,8 @@ restore-drill: replicate-setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The leader's dashboard with its charts and the monthly report's PDF on the 100,000-household demo, each next to
+# its raw SQL aggregates in the same run (bench/dashboard_bench.py); ENGINE=postgresql for PostgreSQL. Not in `bench`.
+bench-dashboard: bench-setup
+	$(BIN)/python bench/dashboard_bench.py --engine $(or $(ENGINE),sqlite)

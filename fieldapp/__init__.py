@@ -10,7 +10,7 @@ from fieldapp import (accountability, accounts, admin, api, assignments, auth, c
                       extensions, households, i18n, inputs, ledger, offline, photos, posters, privacy, pwa,
                       reminders, report, review, security, service, settings, templating, triage, visits)
 from fieldapp import map as map_area
-from fieldapp import hotline, partners, register
+from fieldapp import hotline, partners, register, reports
 from fieldapp.config import DEFAULTS, ROOT, from_environment
 from fieldapp.data import db as database
 
@@ -18,7 +18,7 @@ from fieldapp.data import db as database
 BLUEPRINTS = [auth.bp, households.bp, visits.bp, api.bp, pwa.bp, coverage.bp, ledger.bp, accountability.bp,
               settings.bp, admin.bp, accounts.bp, assignments.bp, map_area.bp, privacy.bp,
               register.bp, review.bp, photos.bp, hotline.bp, partners.bp, report.bp, posters.bp,
-              triage.bp, service.bp, reminders.bp]
+              triage.bp, service.bp, reminders.bp, reports.bp]
 
 
 class App(Flask):

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from fieldapp import access, inputs, rules
+from fieldapp import access, figures, inputs, rules
 from fieldapp.data import coverage, ledger, status
 from fieldapp.data import photos as photo_data
 from fieldapp.exports import downloads
@@ -230,7 +230,8 @@ def index():
     everyone = request.args.get("members") == "all"
     members = member_activity(db, now, holders, None if everyone else MEMBERS_SHOWN)
     args = {k: v for k, v in request.args.items() if k in ("period", "start", "end", "grid") and v}
-    return render("coverage/index.html", "coverage/_checklist.html", grids=grids, period=period, notices=notices,
+    charts = figures.dashboard(db, now, cell_ids) if current_user.role in ("leader", "admin") else []
+    return render("coverage/index.html", "coverage/_checklist.html", grids=grids, charts=charts, period=period, notices=notices,
                   months=rules.recent_months(today), args=args, totals=totals,
                   requests=ledger.status_counts(db, cell_ids, now["today"]),
                   members=members if everyone else members[:MEMBERS_SHOWN],

@@ -153,6 +153,12 @@ ROUTES = {
     "ledger.new": Route("GET", lambda w, t: f"/ledger/new?household={_household(w, t)}", {**SCOPED, "member": 403},
                         ids={"household": Named("households", base=lambda w: "/ledger/new")}),
     "accountability.index": Route("GET", lambda w, t: "/overdue/", LEADERS),
+    # The monthly report: leaders their grid, admins the community or any grid; members have their service record.
+    # The files for a month before the records (a message, not a file): access is decided first, and a PDF costs.
+    **{f"reports.{name}": Route("GET", lambda w, t, path=path: path, LEADERS, ids={"grid": Named("grids")})
+       for name, path in (("monthly", "/reports/monthly"), ("print_view", "/reports/monthly/print?month=1999-01"),
+                          ("pdf", "/reports/monthly.pdf?month=1999-01"),
+                          ("excel", "/reports/monthly.xlsx?month=1999-01"))},
     "accountability.export": Route("GET", lambda w, t: "/overdue/export?format=csv", LEADERS),
     "settings.index": Route("GET", lambda w, t: "/admin/settings/", ADMINS),
     "admin.index": Route("GET", lambda w, t: "/admin/", ADMINS),
@@ -541,7 +547,7 @@ NOT_RECORDS = {
     "current", "default_cycle_days", "display_name", "due_date", "end", "start", "period", "feedback", "format",
     "ip", "lang", "members", "new", "next", "note", "on", "order", "overdue", "page", "password", "q", "referral",
     "remember", "retention_days", "role", "saved", "since", "status", "table", "tag", "target_type", "username",
-    "version", "csrf_token", "keep_requests",
+    "version", "csrf_token", "keep_requests", "month",
     "back_member",  # only where to go back to: the member's page checks its own access
     "residents_met",  # checked against the household's own residents
     "to",  # the member a cell is handed to: member accounts belong to no grid, any active member may take it

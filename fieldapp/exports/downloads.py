@@ -11,7 +11,7 @@ from fieldapp.db import get_db
 
 MIMETYPES = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             "geojson": "application/geo+json", "json": "application/json"}
+             "geojson": "application/geo+json", "json": "application/json", "pdf": "application/pdf"}
 _NOT_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
