@@ -4,20 +4,17 @@ A span is (first day, last day), local calendar days; a series of spans becomes 
 day, last day, the UTC instants of its first and last midnight), so that one statement counts every span. Visits
 count as they stand (data/standing: amended outcome, rejected ones left out); a contact and an attempt are the
 rules' (status.contact_outcome, status.attempt_outcome). A request's place is its household's, building's or
-cell's (REQUEST_CELL); its status on a past day is that of its latest event before the day ended (a request not
-changed since then stands as it is now).
+cell's (data/places.CELL); its status on a past day is that of its latest event before the day ended (a request
+not changed since then stands as it is now).
 """
 from datetime import timedelta
 
 from fieldapp import rules
-from fieldapp.data import status
+from fieldapp.data import places, status
 from fieldapp.data.coverage import _CONTACTS, _DAYS, _TAGGED, _needed, _period, cells_clause
 from fieldapp.data.db import rows, scalar
 from fieldapp.data.standing import COUNTS, STANDING_JOIN
 
-# Where a request lies: its household's cell, its building's, or its own cell.
-REQUEST_PLACES = ("LEFT JOIN households h ON h.id = q.household_id LEFT JOIN buildings b ON b.id = q.building_id ")
-REQUEST_CELL = "coalesce(h.cell_id, b.cell_id, q.cell_id)"
 _OPEN = status.listed(rules.OPEN_REQUEST_STATUSES)
 
 
@@ -128,7 +125,7 @@ def vulnerable_per_span(db, clock, spans, cell_ids):
 
 def _request_scope(cell_ids, params):
     """The FROM of requests q with their places, and the SQL restricting them to cell_ids (None: all)."""
-    return f"FROM requests q {REQUEST_PLACES}", cells_clause(cell_ids, params, REQUEST_CELL, "rcell")
+    return f"FROM requests q {places.PLACE}", cells_clause(cell_ids, params, places.CELL, "rcell")
 
 
 def requests_per_span(db, clock, spans, cell_ids):
@@ -142,7 +139,7 @@ def requests_per_span(db, clock, spans, cell_ids):
                       "GROUP BY 1, 2, 3", params)
     resolved = rows(db, f"SELECT i, category, channel, count(*) AS n FROM (SELECT DISTINCT "
                         f"{_bucket('e.at', spans)} AS i, q.id, q.category, q.channel FROM request_events e "
-                        f"JOIN requests q ON q.id = e.request_id {REQUEST_PLACES}WHERE {scope} AND e.kind = 'resolved' "
+                        f"JOIN requests q ON q.id = e.request_id {places.PLACE}WHERE {scope} AND e.kind = 'resolved' "
                         "AND e.at >= :first_start AND e.at < :last_end) AS once GROUP BY i, category, channel", params)
     return {"raised": raised, "resolved": resolved}
 
@@ -167,7 +164,7 @@ def return_visits_per_span(db, clock, spans, cell_ids):
     found = rows(db, f"SELECT {_bucket('e.at', spans)} AS i, "
                      "count(*) FILTER (WHERE e.to_status = 'closed') AS satisfied, "
                      "count(*) FILTER (WHERE e.to_status = 'open') AS not_satisfied FROM request_events e "
-                     f"JOIN requests q ON q.id = e.request_id {REQUEST_PLACES}"
+                     f"JOIN requests q ON q.id = e.request_id {places.PLACE}"
                      f"WHERE {scope} AND e.kind = 'return_visit' "
                      "AND e.at >= :first_start AND e.at < :last_end GROUP BY 1", params)
     by_span = {r["i"]: r for r in found}
@@ -198,7 +195,7 @@ def overdue_per_span(db, clock, spans, cell_ids):
     head = "WITH " + _spans(clock, spans, params)
     _source, scope = _request_scope(cell_ids, params)
     return rows(db, f"{head} SELECT s.i, q.responsible_user_id AS user_id, u.display_name AS name, count(*) AS n "
-                    f"FROM spans s CROSS JOIN requests q {REQUEST_PLACES}"
+                    f"FROM spans s CROSS JOIN requests q {places.PLACE}"
                     "LEFT JOIN users u ON u.id = q.responsible_user_id "
                     f"WHERE {scope} AND {_overdue_at()} "
                     "GROUP BY s.i, q.responsible_user_id, u.display_name ORDER BY s.i, n DESC, name", params)
@@ -213,7 +210,7 @@ def overdue_list(db, clock, day, cell_ids):
     late = db.dialect.days_between("s.last_day", "q.due_date")
     return rows(db, f"{head} SELECT q.id, q.category, q.channel, q.due_date, {late} AS days_late, "
                     "coalesce(h.address, b.name, c.name) AS place, u.display_name AS responsible "
-                    f"FROM spans s CROSS JOIN requests q {REQUEST_PLACES}LEFT JOIN cells c ON c.id = q.cell_id "
+                    f"FROM spans s CROSS JOIN requests q {places.PLACE}LEFT JOIN cells c ON c.id = q.cell_id "
                     f"LEFT JOIN users u ON u.id = q.responsible_user_id WHERE {scope} AND {_overdue_at()} "
                     "ORDER BY days_late DESC, q.id", params)
 
@@ -239,7 +236,7 @@ def referral_answers(db, clock, first, last, cell_ids):
     _source, scope = _request_scope(cell_ids, params)
     return rows(db, "SELECT q.referral AS platform, count(DISTINCT q.id) AS referred, "
                     "count(DISTINCT q.id) FILTER (WHERE q.status IN ('resolved', 'closed')) AS answered "
-                    f"FROM request_events e JOIN requests q ON q.id = e.request_id {REQUEST_PLACES}"
+                    f"FROM request_events e JOIN requests q ON q.id = e.request_id {places.PLACE}"
                     f"WHERE {scope} AND e.kind = 'referred' AND e.at >= :s0_start AND e.at < :s0_end "
                     "AND q.referral IS NOT NULL GROUP BY q.referral ORDER BY referred DESC, platform", params)
 
@@ -251,7 +248,7 @@ def frequent_by_building(db, clock, first, last, cell_ids, limit=10):
     _span_params(clock, [(first, last)], params)
     _source, scope = _request_scope(cell_ids, params)
     return rows(db, "SELECT bb.id AS building_id, bb.name AS building, q.category, count(*) AS n "
-                    f"FROM requests q {REQUEST_PLACES}"
+                    f"FROM requests q {places.PLACE}"
                     "JOIN buildings bb ON bb.id = coalesce(h.building_id, q.building_id) "
                     f"WHERE {scope} AND q.created_at >= :s0_start AND q.created_at < :s0_end "
                     "GROUP BY bb.id, bb.name, q.category ORDER BY n DESC, bb.name, q.category LIMIT :limit", params)

@@ -4,7 +4,7 @@ order's address names; and the replies to send back per order number."""
 import uuid as uuidlib
 
 from fieldapp import rules
-from fieldapp.data import ledger
+from fieldapp.data import ledger, places
 from fieldapp.data import status as status_sql
 from fieldapp.data.coverage import cells_clause
 from fieldapp.data.db import in_clause, insert, one, rows, scalar, write
@@ -133,16 +133,16 @@ def for_request(db, request_id):
                    "FROM hotline_orders WHERE request_id = ?", [request_id])
 
 
-_FROM = (f"FROM hotline_orders o JOIN requests q ON q.id = o.request_id {ledger.PLACE}"
-         f"JOIN cells c ON c.id = {ledger.CELL} ")
-_CELL = ledger.CELL
+_FROM = (f"FROM hotline_orders o JOIN requests q ON q.id = o.request_id {places.PLACE}"
+         f"JOIN cells c ON c.id = {places.CELL} ")
+_CELL = places.CELL
 
 
 def listing(db, cell_ids, limit=200):
     """The orders of cell_ids' requests (None: all), the nearest deadline of the unfinished first."""
     params = {"limit": limit}
     return rows(db, "SELECT o.order_no, o.received_at, o.deadline, o.source, o.reply_exported_at, q.id AS request_id, "
-                    f"q.status, q.category, q.due_date, {ledger.PLACE_NAME} AS address "
+                    f"q.status, q.category, q.due_date, {places.PLACE_NAME} AS address "
                     f"{_FROM}WHERE {cells_clause(cell_ids, params, column=_CELL)} "
                     "ORDER BY CASE WHEN q.status IN ('open', 'in_progress') THEN 0 ELSE 1 END, o.deadline, o.id "
                     "LIMIT :limit", params)

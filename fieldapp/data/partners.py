@@ -4,14 +4,14 @@ import json
 from datetime import date
 
 from fieldapp import referrals as rules_of
-from fieldapp.data import ledger as ledger_data  # its PLACE, CELL and PLACE_NAME, read when a query is built
+from fieldapp.data import places
 from fieldapp.data.coverage import cells_clause
 from fieldapp.data.db import insert, one, rows, write
 
 
 def _place():
     """The joins that give a request q its place (household h, building b, cell c), and its address."""
-    return f"{ledger_data.PLACE}JOIN cells c ON c.id = {ledger_data.CELL} ", f"{ledger_data.PLACE_NAME}"
+    return f"{places.PLACE}JOIN cells c ON c.id = {places.CELL} ", f"{places.PLACE_NAME}"
 
 
 class StaleReferral(Exception):
@@ -143,7 +143,7 @@ def late(db, cell_ids, today):
                      "FROM referrals r JOIN partners p ON p.id = r.partner_id JOIN requests q ON q.id = r.request_id "
                      f"{place}WHERE r.state IN ('referred', 'accepted', 'info_requested') "
                      "AND (r.accept_by < :today OR r.answer_by < :today) "
-                     f"AND {cells_clause(cell_ids, params, column=ledger_data.CELL)} "
+                     f"AND {cells_clause(cell_ids, params, column=places.CELL)} "
                      "ORDER BY p.position, r.answer_by, r.id", params)
     on_day = date.fromisoformat(today)
     result = []
