@@ -158,14 +158,17 @@ def satisfaction_chart(db, clock, spans, cell_ids, label=_month_label):
     ratings = chart_data.resident_ratings_per_span(db, clock, spans, cell_ids)
     names = [label(span) for span in spans]
     table = [[name, v["satisfied"], v["not_satisfied"], percent(v["satisfied"], v["satisfied"] + v["not_satisfied"]),
-              r["ratings"], None if r["mean"] is None else round(r["mean"], 2)]
+              r["satisfied"], r["not_satisfied"], percent(r["satisfied"], r["satisfied"] + r["not_satisfied"])]
              for name, v, r in zip(names, visits, ratings)]
     title = _("Satisfaction of return visits")
     svg = charts.bars(title, names, [(_("Satisfied"), [row[1] for row in table]),
-                                     (_("Not satisfied"), [row[2] for row in table])], stacked=True)
+                                     (_("Not satisfied"), [row[2] for row in table]),
+                                     (_("Residents satisfied"), [row[4] for row in table]),
+                                     (_("Residents not satisfied"), [row[5] for row in table])])
     return charts.chart("satisfaction", title, svg, [_("Month"), _("Satisfied"), _("Not satisfied"),
-                                                      _("Satisfied share"),
-                                                      _("Residents' ratings"), _("Mean rating")], table)
+                                                      _("Satisfied share"), _("Residents satisfied"),
+                                                      _("Residents not satisfied"), _("Residents' satisfied share")],
+                        table)
 
 
 def overdue_chart(db, clock, spans, cell_ids):

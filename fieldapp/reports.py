@@ -138,8 +138,10 @@ def excel_tables(report):
                               (_("Responsible"), text), (_("Due date"), "date"), (_("Days late"), whole)],
                [(r["id"], r["category"], r["place"], r["responsible"], r["due_date"], r["days_late"])
                 for r in report["overdue"]])
-    referrals = (_("Referrals"), [(_("Platform"), text), (_("Referred"), whole), (_("Answered"), whole)],
-                 [(r["platform"], r["referred"], r["answered"]) for r in report["referrals"]])
+    referrals = (_("Referrals"), [(_("Platform"), text), (_("Referred"), whole), (_("Accepted by the platform"), whole),
+                                  (_("Answered"), whole), (_("Handed back"), whole)],
+                 [(r["platform"], r["referred"], r["accepted"], r["answered"], r["handed_back"])
+                  for r in report["referrals"]])
     buildings = (_("Issues by building"), [(_("Building"), text), (_("Category"), text), (_("Requests"), whole)],
                  [(r["building"], r["category"], r["n"]) for r in report["buildings"]])
     resolution = (_("Time to resolve"), [(_("Category"), text), (_("Resolved"), whole), (_("Median days"), ratio),

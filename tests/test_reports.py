@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from fieldapp import figures, rules
 from fieldapp.data import ledger
-from fieldapp.data.db import rows, scalar, write
+from fieldapp.data.db import insert, rows, scalar, write
 from tests import factories
 
 TODAY = rules.today()
@@ -71,6 +71,14 @@ def world(db):
             ("refer", 24, {"referral": "health_center"}), ("resolve", 22, None), ("reopen", 21, None)]),
         "other_grid": request(h4, 10, 2, "medical", "visit"),
     }
+    # Residents' own ratings through the tracking code: grid A's resolved requests one satisfied, one not (20 and
+    # 6 days ago); grid B's none.
+    with write(db):
+        for key, days_ago, satisfied in (("closed", 20, 1), ("resolved", 6, 0)):
+            resolved = scalar(db, "SELECT max(id) FROM request_events WHERE request_id = ? AND kind = 'resolved'",
+                              [requests[key]])
+            insert(db, "report_ratings", {"request_id": requests[key], "resolved_event_id": resolved,
+                                          "satisfied": satisfied, "at": stamp(days_ago)}, returning=None)
     return {"grids": {"a": grid_a, "b": grid_b}, "cells": {"a": [a1], "b": [b1]}, "lead": lead,
             "households": [h1, h2, h3, h4], "requests": requests}
 
@@ -179,6 +187,14 @@ def test_dashboard_charts_hold_the_numbers_of_plain_sql(world, db, client, auth)
         counted = {r["to_status"]: r["n"] for r in answers}
         assert [number(x) for x in row[1:3]] == [counted.get("closed", 0), counted.get("open", 0)], row
     assert sum(number(row[1]) for row in satisfaction) == 2 and sum(number(row[2]) for row in satisfaction) == 1
+    for (first, last), row in zip(months, satisfaction):
+        start, end = span_bounds(first, last)
+        rated = rows(db, "SELECT r.satisfied, count(*) AS n FROM report_ratings r JOIN requests q ON q.id = "
+                         "r.request_id JOIN households h ON h.id = q.household_id WHERE h.cell_id = ? AND r.at >= ? "
+                         "AND r.at < ? GROUP BY r.satisfied", [cells, start, end])
+        counted = {r["satisfied"]: r["n"] for r in rated}
+        assert [number(x) for x in row[4:6]] == [counted.get(1, 0), counted.get(0, 0)], row
+    assert sum(number(row[4]) for row in satisfaction) == 1 and sum(number(row[5]) for row in satisfaction) == 1
 
     # Overdue at the current month's end (today) per person: what the ledger's accountability page counts.
     latest = [row for row in chart_rows(html, "overdue") if row[0] == months[-1][0].strftime("%Y-%m")]
@@ -253,6 +269,12 @@ def test_monthly_report_page_pdf_and_excel_hold_the_same_numbers(world, db, clie
     by_channel = {row[0]: row[1] for row in workbook["By channel"].iter_rows(min_row=2, values_only=True)}
     assert sum(by_channel.values()) == plain["raised"]
     overdue_sheet = list(workbook["Overdue"].iter_rows(min_row=2, values_only=True))
+    referred = rows(db, "SELECT p.code, count(*) AS n, count(r.answered_at) AS answered FROM referrals r "
+                        "JOIN partners p ON p.id = r.partner_id JOIN requests q ON q.id = r.request_id "
+                        "JOIN households h ON h.id = q.household_id WHERE h.cell_id = ? AND r.referred_at >= ? "
+                        "AND r.referred_at < ? GROUP BY p.code", [cells, *span_bounds(first, last)])
+    sheet = [row for row in workbook["Referrals"].iter_rows(min_row=2, values_only=True)]
+    assert sorted((row[1], row[3]) for row in sheet) == sorted((r["n"], r["answered"]) for r in referred)
     assert len(overdue_sheet) == sum(g["requests"] for g in overdue_then)
     assert scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'export' AND target_type = 'monthly_report'") == 1
 

@@ -173,11 +173,18 @@ def return_visits_per_span(db, clock, spans, cell_ids):
 
 
 def resident_ratings_per_span(db, clock, spans, cell_ids):
-    """Per span: the residents' own ratings of requests of cell_ids (count and mean), from their reports.
-
-    The residents' reports (their ratings' table) are not in this schema yet: no span has a rating. Completed
-    when those reports arrive."""
-    return [{"i": i, "ratings": 0, "mean": None} for i in range(len(spans))]
+    """Per span: the residents' own ratings (through the tracking code) of requests of cell_ids, satisfied and
+    not."""
+    params = {}
+    _span_params(clock, spans, params)
+    _source, scope = _request_scope(cell_ids, params)
+    found = rows(db, f"SELECT {_bucket('r.at', spans)} AS i, count(*) FILTER (WHERE r.satisfied = 1) AS satisfied, "
+                     "count(*) FILTER (WHERE r.satisfied = 0) AS not_satisfied FROM report_ratings r "
+                     f"JOIN requests q ON q.id = r.request_id {places.PLACE}"
+                     f"WHERE {scope} AND r.at >= :first_start AND r.at < :last_end GROUP BY 1", params)
+    by_span = {r["i"]: r for r in found}
+    return [{"i": i, "satisfied": by_span.get(i, {}).get("satisfied", 0),
+             "not_satisfied": by_span.get(i, {}).get("not_satisfied", 0)} for i in range(len(spans))]
 
 
 def _overdue_at():
@@ -226,19 +233,19 @@ def raised_in(db, clock, first, last, cell_ids):
 
 
 def referral_answers(db, clock, first, last, cell_ids):
-    """Per platform: the requests of cell_ids referred to it from first to last, and how many of them it has
-    answered (resolved or closed since).
-
-    Today a referral is the request's label (requests.referral) and its "referred" events; the partners' own
-    referrals and answers are not in this schema yet (completed when they arrive)."""
+    """Per platform: the requests of cell_ids referred to it from first to last, and how many of those referrals
+    it has accepted, answered (a reply or done) and handed back since."""
     params = {}
     _span_params(clock, [(first, last)], params)
     _source, scope = _request_scope(cell_ids, params)
-    return rows(db, "SELECT q.referral AS platform, count(DISTINCT q.id) AS referred, "
-                    "count(DISTINCT q.id) FILTER (WHERE q.status IN ('resolved', 'closed')) AS answered "
-                    f"FROM request_events e JOIN requests q ON q.id = e.request_id {places.PLACE}"
-                    f"WHERE {scope} AND e.kind = 'referred' AND e.at >= :s0_start AND e.at < :s0_end "
-                    "AND q.referral IS NOT NULL GROUP BY q.referral ORDER BY referred DESC, platform", params)
+    return rows(db, "SELECT p.code AS platform, count(*) AS referred, "
+                    "count(*) FILTER (WHERE r.accepted_at IS NOT NULL) AS accepted, "
+                    "count(*) FILTER (WHERE r.answered_at IS NOT NULL) AS answered, "
+                    "count(*) FILTER (WHERE r.state = 'handed_back') AS handed_back "
+                    "FROM referrals r JOIN partners p ON p.id = r.partner_id "
+                    f"JOIN requests q ON q.id = r.request_id {places.PLACE}"
+                    f"WHERE {scope} AND r.referred_at >= :s0_start AND r.referred_at < :s0_end "
+                    "GROUP BY p.code ORDER BY referred DESC, platform", params)
 
 
 def frequent_by_building(db, clock, first, last, cell_ids, limit=10):
