@@ -230,7 +230,10 @@ def index():
     everyone = request.args.get("members") == "all"
     members = member_activity(db, now, holders, None if everyone else MEMBERS_SHOWN)
     args = {k: v for k, v in request.args.items() if k in ("period", "start", "end", "grid") and v}
-    charts = figures.dashboard(db, now, cell_ids) if current_user.role in ("leader", "admin") else []
+    # The whole community's charts read half a year of every visit (seconds on 100,000 households): an admin's
+    # dashboard draws them when asked; a grid's always.
+    drawn = current_user.role in ("leader", "admin") and (cell_ids is not None or request.args.get("charts") == "1")
+    charts = figures.dashboard(db, now, cell_ids) if drawn else []
     return render("coverage/index.html", "coverage/_checklist.html", grids=grids, charts=charts, period=period, notices=notices,
                   months=rules.recent_months(today), args=args, totals=totals,
                   requests=ledger.status_counts(db, cell_ids, now["today"]),

@@ -562,6 +562,7 @@ NOT_RECORDS = {
     "partner",  # the admin's new account: its platform (admins see every platform)
     "name", "phone", "consent", "comment", "reply", "size", "rated",  # a resident's report, its rating, a poster
     "month", "points", "ranking", "kind", "target", "digest_hour", "enabled",  # service records, robots
+    "charts",  # an admin asks for the whole community's charts
 }
 
 

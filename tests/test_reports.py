@@ -210,6 +210,18 @@ def test_members_see_no_charts(world, client, auth):
     assert client.get("/reports/monthly").status_code == 403
 
 
+def test_an_admin_asks_for_the_communitys_charts_and_a_grids_show_at_once(world, client, auth):
+    auth.login("boss")
+    community = client.get("/coverage/?lang=en").get_data(as_text=True)
+    assert 'role="img"' not in community
+    link = re.search(r'<a class="button" href="([^"]*)">Show the community(?:&#39;|\')s charts</a>', community)
+    assert link and link.group(1) == "/coverage/?charts=1", re.findall(r'<a[^>]*>Show the[^<]*', community)
+    drawn = client.get("/coverage/?charts=1&lang=en").get_data(as_text=True)
+    assert 'role="img" aria-label="Coverage per week"' in drawn
+    grid = client.get(f"/coverage/?grid={world['grids']['a']}&lang=en").get_data(as_text=True)
+    assert 'role="img" aria-label="Coverage per week"' in grid
+
+
 def last_month():
     first = rules.add_months(TODAY.replace(day=1), -1)
     return first, rules.month_period(first.year, first.month)[1]
