@@ -34,6 +34,40 @@ def big_database(households=100_000):
     return str(path)
 
 
+def on_demo(description, measure, report, *, runs, prefix):
+    """The command line of a bench on the demo: --runs, --engine, --households. On PostgreSQL the demo goes into a
+    cluster of the bench's own; on SQLite the bench works on a copy of the cached file (its pages write the audit
+    log), its write-ahead log included."""
+    import argparse
+    import shutil
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--households", type=int, default=100_000)
+    args = parser.parse_args()
+    if args.engine == "postgresql":
+        from bench import postgres_server
+
+        cluster = postgres_server.Cluster()
+        try:
+            report(measure(cluster.demo(args.households), args.runs))
+        finally:
+            cluster.stop()
+        return
+    CACHE.mkdir(parents=True, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix=prefix, dir=CACHE)
+    try:
+        source, copy = big_database(args.households), os.path.join(folder, "demo.db")
+        for suffix in ("", "-wal"):  # a demo left with its write-ahead log holds part of its data there
+            if os.path.exists(source + suffix):
+                shutil.copyfile(source + suffix, copy + suffix)
+        report(measure(copy, args.runs))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def new_visit(household_id, label="bench"):
     """A visit nobody has sent yet, as the phone's queue sends it."""
     return {"uuid": str(uuid.uuid4()), "household_id": household_id,

@@ -11,12 +11,9 @@ For the community (admin) and one grid (leader1):
   and their raw SQL. Goal: the dashboard within 1.5x of its aggregates (page minus the chartless page, against the
   aggregates), the PDF within 10 s.
 """
-import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -24,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import CACHE, big_database, signed_in_client  # noqa: E402
+from bench.common import on_demo, signed_in_client  # noqa: E402
 from fieldapp import create_app, figures  # noqa: E402
 from fieldapp.data import cells, charts as chart_data  # noqa: E402
 from fieldapp.data import db as database  # noqa: E402
@@ -145,27 +142,8 @@ def report(found):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--households", type=int, default=100_000)
-    args = parser.parse_args()
-    if args.engine == "postgresql":
-        from bench import postgres_server
-
-        cluster = postgres_server.Cluster()
-        try:
-            report(measure(cluster.demo(args.households), args.runs))
-        finally:
-            cluster.stop()
-        return
-    folder = tempfile.mkdtemp(prefix="dashboard-", dir=CACHE)  # downloads write the audit log: work on a copy
-    try:
-        copy = os.path.join(folder, "demo.db")
-        shutil.copyfile(big_database(args.households), copy)
-        report(measure(copy, args.runs))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    """Measure on the engine asked for and print the figures."""
+    on_demo(__doc__.splitlines()[0], measure, report, runs=5, prefix="dashboard-")
 
 
 if __name__ == "__main__":

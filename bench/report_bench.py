@@ -11,7 +11,6 @@ a QR poster; over the Flask test client (no sign-in, a fresh browser's session c
 - GET /t/<code>: the tracking page next to a bare page of the same bytes (GET /bench/bare/<name>).
 The throttle's limits are lifted for the run (every report comes from one address).
 """
-import argparse
 import os
 import re
 import shutil
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.baseline import add_baselines  # noqa: E402
-from bench.common import CACHE, big_database  # noqa: E402
+from bench.common import on_demo  # noqa: E402
 from bench.review import compared  # noqa: E402
 from fieldapp import create_app, rules  # noqa: E402
 from fieldapp.data import db as database  # noqa: E402
@@ -102,31 +101,7 @@ def report(figures):
 
 def main():
     """Measure on the engine asked for and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--households", type=int, default=100_000)
-    args = parser.parse_args()
-    if args.engine == "postgresql":
-        from bench import postgres_server
-
-        cluster = postgres_server.Cluster()
-        try:
-            report(measure(cluster.demo(args.households), args.runs))
-        finally:
-            cluster.stop()
-        return
-    CACHE.mkdir(parents=True, exist_ok=True)
-    folder = tempfile.mkdtemp(prefix="reports-", dir=CACHE)  # the bench writes reports: work on a copy
-    try:
-        source = big_database(args.households)
-        copy = os.path.join(folder, "demo.db")
-        for suffix in ("", "-wal"):  # a demo left with its write-ahead log holds part of its data there
-            if os.path.exists(source + suffix):
-                shutil.copyfile(source + suffix, copy + suffix)
-        report(measure(copy, args.runs))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    on_demo(__doc__.splitlines()[0], measure, report, runs=50, prefix="reports-")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ and one grid (leader1) it prints what the list holds (items by reason), then
   list can read: the window's visits with a location flag.
 The demo changes (its helper may add review items); the figures hold for whatever it holds, and say so.
 """
-import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -25,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.baseline import add_baselines  # noqa: E402
-from bench.common import CACHE, big_database, signed_in_client  # noqa: E402
+from bench.common import on_demo, signed_in_client  # noqa: E402
 from fieldapp import create_app, rules  # noqa: E402
 from fieldapp.data import db as database  # noqa: E402
 from fieldapp.data import cells, review  # noqa: E402
@@ -150,27 +148,7 @@ def report(figures):
 
 def main():
     """Measure on the engine asked for and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--households", type=int, default=100_000)
-    args = parser.parse_args()
-    if args.engine == "postgresql":
-        from bench import postgres_server
-
-        cluster = postgres_server.Cluster()
-        try:
-            report(measure(cluster.demo(args.households), args.runs))
-        finally:
-            cluster.stop()
-        return
-    folder = tempfile.mkdtemp(prefix="review-", dir=CACHE)  # the page writes (audit log): work on a copy
-    try:
-        copy = os.path.join(folder, "demo.db")
-        shutil.copyfile(big_database(args.households), copy)
-        report(measure(copy, args.runs))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    on_demo(__doc__.splitlines()[0], measure, report, runs=9, prefix="review-")
 
 
 if __name__ == "__main__":
