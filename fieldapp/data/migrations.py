@@ -814,6 +814,25 @@ migrations.sql(
 )
 
 
+def _loosen_in_place(db, changes):
+    """Loosen constraints of SQLite tables in their schema text: each (table, before, after) replaces the one
+    occurrence of before in the table's CREATE statement. This is the procedure SQLite documents for a change that
+    every stored row already meets (a wider CHECK, a dropped NOT NULL), without rebuilding the table; the schema
+    version moves so that every connection reads the new text."""
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        for table, before, after in changes:
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
+            if sql.count(before) != 1:
+                raise RuntimeError(f"{table}: the schema is not the one this version loosens ({before})")
+            db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+                       [sql.replace(before, after), table])
+        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
+
+
 @migrations(name="0012_visit_outcomes")
 def m0012_visit_outcomes(db):
     """Let visits and amendments take the new outcomes (met elsewhere, phone call, no answer).
@@ -823,18 +842,7 @@ def m0012_visit_outcomes(db):
     procedure SQLite documents for loosening a constraint (every stored row meets the looser one)."""
     if db.dialect.name != "sqlite":
         return
-    version = db.execute("PRAGMA schema_version").fetchone()[0]
-    db.execute("PRAGMA writable_schema = ON")
-    try:
-        for table in ("visits", "visit_amendments"):
-            sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
-            if _OUTCOMES_BEFORE not in sql:
-                raise RuntimeError(f"{table}: the outcome constraint is not the one this version widens")
-            db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
-                       [sql.replace(_OUTCOMES_BEFORE, _OUTCOMES_AFTER), table])
-        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        db.execute("PRAGMA writable_schema = OFF")
+    _loosen_in_place(db, [(table, _OUTCOMES_BEFORE, _OUTCOMES_AFTER) for table in ("visits", "visit_amendments")])
 
 
 # Coverage of a past period counts each household's contacts and attempts in it by outcome (and the unreachable
@@ -909,17 +917,7 @@ def m0017_request_place(db):
     if db.dialect.name != "sqlite":
         db.execute("ALTER TABLE requests ALTER COLUMN household_id DROP NOT NULL")
         return
-    version = db.execute("PRAGMA schema_version").fetchone()[0]
-    db.execute("PRAGMA writable_schema = ON")
-    try:
-        sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'requests'").fetchone()[0]
-        if _REQUEST_HOUSEHOLD_BEFORE not in sql:
-            raise RuntimeError("requests: the household column is not the one this version loosens")
-        db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'requests'",
-                   [sql.replace(_REQUEST_HOUSEHOLD_BEFORE, _REQUEST_HOUSEHOLD_AFTER)])
-        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        db.execute("PRAGMA writable_schema = OFF")
+    _loosen_in_place(db, [("requests", _REQUEST_HOUSEHOLD_BEFORE, _REQUEST_HOUSEHOLD_AFTER)])
 
 
 # Photo evidence: one row per photo a phone (or a form) sent for a visit, a resolution or a resident's report. The
@@ -1035,18 +1033,7 @@ def m0019_resident_reports(db):
         db.execute("ALTER TABLE requests ALTER COLUMN created_by DROP NOT NULL")
         db.execute("ALTER TABLE request_events ALTER COLUMN user_id DROP NOT NULL")
         return
-    version = db.execute("PRAGMA schema_version").fetchone()[0]
-    db.execute("PRAGMA writable_schema = ON")
-    try:
-        for table, (before, after) in _NO_ACCOUNT.items():
-            sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
-            if sql.count(before) != 1:
-                raise RuntimeError(f"{table}: the column is not the one this version loosens")
-            db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
-                       [sql.replace(before, after), table])
-        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        db.execute("PRAGMA writable_schema = OFF")
+    _loosen_in_place(db, [(table, before, after) for table, (before, after) in _NO_ACCOUNT.items()])
 
 
 # Service platforms and mass organisations as partners with accounts of their own, the referrals they answer,
@@ -1123,19 +1110,8 @@ def m0020_partners_hotline(db):
         db.execute(f"ALTER TABLE import_uploads ADD CONSTRAINT import_uploads_kind_check CHECK "
                    f"({_UPLOAD_KINDS_AFTER.split('CHECK (', 1)[1]}")
         return
-    version = db.execute("PRAGMA schema_version").fetchone()[0]
-    db.execute("PRAGMA writable_schema = ON")
-    try:
-        for table, before, after in (("users", _ROLES_BEFORE, _ROLES_AFTER),
-                                     ("import_uploads", _UPLOAD_KINDS_BEFORE, _UPLOAD_KINDS_AFTER)):
-            sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
-            if before not in sql:
-                raise RuntimeError(f"{table}: the constraint is not the one this version widens")
-            db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
-                       [sql.replace(before, after), table])
-        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        db.execute("PRAGMA writable_schema = OFF")
+    _loosen_in_place(db, [("users", _ROLES_BEFORE, _ROLES_AFTER),
+                          ("import_uploads", _UPLOAD_KINDS_BEFORE, _UPLOAD_KINDS_AFTER)])
 
 
 # Reminders to the grids' work groups: each grid's group robot (WeCom, DingTalk, Feishu) with the hour of its
