@@ -158,30 +158,28 @@ def resolutions(db, clock, start_day, end_day, cell_ids):
 
 def return_visits_per_span(db, clock, spans, cell_ids):
     """Per span: the return visits (回访) of requests of cell_ids in it, satisfied (closed) and not (reopened)."""
-    params = {}
-    _span_params(clock, spans, params)
-    _source, scope = _request_scope(cell_ids, params)
-    found = rows(db, f"SELECT {_bucket('e.at', spans)} AS i, "
-                     "count(*) FILTER (WHERE e.to_status = 'closed') AS satisfied, "
-                     "count(*) FILTER (WHERE e.to_status = 'open') AS not_satisfied FROM request_events e "
-                     f"JOIN requests q ON q.id = e.request_id {places.PLACE}"
-                     f"WHERE {scope} AND e.kind = 'return_visit' "
-                     "AND e.at >= :first_start AND e.at < :last_end GROUP BY 1", params)
-    by_span = {r["i"]: r for r in found}
-    return [{"i": i, "satisfied": by_span.get(i, {}).get("satisfied", 0),
-             "not_satisfied": by_span.get(i, {}).get("not_satisfied", 0)} for i in range(len(spans))]
+    return _answers_per_span(db, clock, spans, cell_ids, "request_events a", "a.kind = 'return_visit'",
+                             satisfied="a.to_status = 'closed'", not_satisfied="a.to_status = 'open'")
 
 
 def resident_ratings_per_span(db, clock, spans, cell_ids):
     """Per span: the residents' own ratings (through the tracking code) of requests of cell_ids, satisfied and
     not."""
+    return _answers_per_span(db, clock, spans, cell_ids, "report_ratings a", "TRUE",
+                             satisfied="a.satisfied = 1", not_satisfied="a.satisfied = 0")
+
+
+def _answers_per_span(db, clock, spans, cell_ids, source, condition, *, satisfied, not_satisfied):
+    """Per span: the answers a (rows of source meeting condition, with request_id and at) about requests of
+    cell_ids, counted satisfied and not."""
     params = {}
     _span_params(clock, spans, params)
     _source, scope = _request_scope(cell_ids, params)
-    found = rows(db, f"SELECT {_bucket('r.at', spans)} AS i, count(*) FILTER (WHERE r.satisfied = 1) AS satisfied, "
-                     "count(*) FILTER (WHERE r.satisfied = 0) AS not_satisfied FROM report_ratings r "
-                     f"JOIN requests q ON q.id = r.request_id {places.PLACE}"
-                     f"WHERE {scope} AND r.at >= :first_start AND r.at < :last_end GROUP BY 1", params)
+    found = rows(db, f"SELECT {_bucket('a.at', spans)} AS i, count(*) FILTER (WHERE {satisfied}) AS satisfied, "
+                     f"count(*) FILTER (WHERE {not_satisfied}) AS not_satisfied FROM {source} "
+                     f"JOIN requests q ON q.id = a.request_id {places.PLACE}"
+                     f"WHERE {scope} AND {condition} AND a.at >= :first_start AND a.at < :last_end GROUP BY 1",
+                     params)
     by_span = {r["i"]: r for r in found}
     return [{"i": i, "satisfied": by_span.get(i, {}).get("satisfied", 0),
              "not_satisfied": by_span.get(i, {}).get("not_satisfied", 0)} for i in range(len(spans))]
