@@ -82,7 +82,7 @@ def _aim_at_real_records(case, world):
 # schemathesis' pytest integration (schema.parametrize) does not run under pytest 9 yet; hypothesis drives it.
 # Most examples go to the visit batch, the one operation with a body; the GETs have nothing to vary.
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-@pytest.mark.parametrize("operation, examples", [("POST /api/visits", 30), (None, 6)])
+@pytest.mark.parametrize("operation, examples", [("POST /api/visits", 50), (None, 6)])
 def test_no_server_error(app, db, api_schema, signed_in, world, mode, operation, examples):
     client, token = signed_in
     cookie = client.get_cookie("session").value
