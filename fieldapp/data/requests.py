@@ -2,17 +2,6 @@
 from fieldapp.data.db import rows
 
 
-def open_for_household(db, household_id):
-    """The household's open and in-progress requests, oldest due first, with the responsible person."""
-    return rows(
-        db,
-        "SELECT q.id, q.category, q.description, q.status, q.due_date, q.version, u.display_name AS responsible "
-        "FROM requests q LEFT JOIN users u ON u.id = q.responsible_user_id "
-        "WHERE q.household_id = ? AND q.status IN ('open', 'in_progress') ORDER BY q.due_date, q.id",
-        [household_id],
-    )
-
-
 def categories(db):
     """The request categories with their time limits, in display order."""
     return rows(db, "SELECT code, label, due_days FROM categories ORDER BY position")
