@@ -124,3 +124,15 @@ def template(engine, name, build=None):
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     return target
+
+
+def closed(target):
+    """Make the database at target, which the app has served, ready to be cloned by engine.fresh: on PostgreSQL
+    no connection of the app's pools stays open (a template may have none), on SQLite the write-ahead log is
+    folded into the file that the clone copies."""
+    if POSTGRES:
+        postgres.close_pools()
+    else:
+        db = database.connect(target)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()

@@ -7,6 +7,8 @@ in member m1's cell (grid A), "other_cell" in another cell of grid A, "other_gri
 import contextlib
 import io
 import json
+import os
+import shutil
 import uuid as uuidlib
 import zipfile
 from dataclasses import dataclass, field
@@ -279,13 +281,64 @@ for _endpoint, _route in ROUTES.items():
 MARKS = {"own": "本格标记", "other_cell": "邻格标记", "other_grid": "外网标记"}
 
 
-@pytest.fixture
-def world(db, app):
-    """A world of its own for a case that writes."""
-    return build_world(db, app)
-
-
 LOGINS = {"member": "m1", "leader": "lead", "admin": "boss", "partner": "health"}
+
+
+@pytest.fixture(scope="module")
+def written(shared_app, engine, migrated_template, photo_folders):
+    """The world and a sign-in per role (its session cookie and CSRF token), built once as a template that each
+    case that writes clones: building the world and signing in cost more than the cases themselves."""
+    target = engine.fresh(migrated_template)
+    serving = {"DATABASE": target, "PHOTOS": str(photo_folders / f"written-{uuidlib.uuid4().hex}")}
+    conn = database.connect(target)
+    try:
+        with _serving(shared_app, serving):
+            world = build_world(conn, shared_app)
+    finally:
+        conn.close()
+    signed_in = {}
+    with pytest.MonkeyPatch.context() as patch, _serving(shared_app, serving):
+        from fieldapp import auth
+
+        patch.setattr(auth, "hasher", factories.FAST_HASHER)
+        for role in ROLES:
+            client = shared_app.test_client()
+            actions = AuthActions(client)
+            if role in LOGINS:
+                actions.login(LOGINS[role])
+            token = actions.csrf_token()  # after the sign-in, whose session holds the token's secret
+            signed_in[role] = {"token": token, "cookies": [(c.key, c.value) for c in client._cookies.values()]}
+    engines.closed(target)
+    yield {"target": target, "photos": serving["PHOTOS"], "world": world, "signed_in": signed_in}
+    engine.drop(target)
+
+
+@pytest.fixture
+def world(shared_app, engine, written, photo_folders):
+    """A copy of the written world (database and photo store) of a case's own, the app serving it."""
+    target = engine.fresh(written["target"])
+    photos = str(photo_folders / f"store-{uuidlib.uuid4().hex}")
+    if os.path.isdir(written["photos"]):
+        shutil.copytree(written["photos"], photos)
+    with _serving(shared_app, {"DATABASE": target, "PHOTOS": photos}):
+        yield written["world"]
+    engine.drop(target)
+
+
+@pytest.fixture
+def db(world, shared_app):
+    """A connection to the case's copy of the world."""
+    conn = database.connect(shared_app.config["DATABASE"])
+    yield conn
+    conn.close()
+
+
+def signed_in(app, written, role):
+    """A client signed in as role (its session copied from the written world's sign-in) and its CSRF token."""
+    client = app.test_client()
+    for key, value in written["signed_in"][role]["cookies"]:
+        client.set_cookie(key, value)
+    return client, written["signed_in"][role]["token"]
 
 
 @pytest.fixture(scope="module")
@@ -447,12 +500,11 @@ def test_read_access(shared_app, reading, endpoint, role, target):
 
 
 @pytest.mark.parametrize("endpoint, role, target", [case for case in CASES if ROUTES[case[0]].method != "GET"])
-def test_write_access(app, client, auth, world, endpoint, role, target):
+def test_write_access(shared_app, written, world, endpoint, role, target):
     route = ROUTES[endpoint]
-    if role in LOGINS:
-        auth.login(LOGINS[role])
+    client, token = signed_in(shared_app, written, role)
     url = route.url(world, target)
-    response = client.open(url, method=route.method, data={"csrf_token": auth.csrf_token(), **route.data})
+    response = client.open(url, method=route.method, data={"csrf_token": token, **route.data})
     assert _answer(response) == _expected(route, role, target), f"{route.method} {url} as {role}"
 
 
@@ -510,10 +562,10 @@ def test_record_ids_out_of_scope_read_nothing(shared_app, reading, endpoint, nam
 
 
 @pytest.mark.parametrize("endpoint, name, role, other", [case for case in ID_CASES if not _is_read(case)])
-def test_record_ids_out_of_scope_leak_nothing(client, auth, db, world, endpoint, name, role, other):
+def test_record_ids_out_of_scope_leak_nothing(shared_app, written, world, db, endpoint, name, role, other):
     """Every id a write reads, given a record the user may not see, shows nothing of it and changes nothing."""
-    auth.login(LOGINS[role])
-    _tried_out_of_scope(client, auth.csrf_token(), db, world, endpoint, name, role, other)
+    client, token = signed_in(shared_app, written, role)
+    _tried_out_of_scope(client, token, db, world, endpoint, name, role, other)
 
 
 def _tried_out_of_scope(client, token, db, world, endpoint, name, role, other):
