@@ -23,6 +23,12 @@ def pytest_collection_modifyitems(config, items):
     browser_items = [item for item in items if str(item.fspath).startswith(here)]
     for item in browser_items:
         item.add_marker(pytest.mark.browser)
+    if engines.POSTGRES:  # what no engine can change is judged once, on SQLite
+        once = [item for item in items if item.get_closest_marker("one_engine")]
+        if once:
+            config.hook.pytest_deselected(items=once)
+            items[:] = [item for item in items if not item.get_closest_marker("one_engine")]
+            browser_items = [item for item in browser_items if item in items]
     if browser_items and not os.path.exists(CHROMIUM):
         if os.environ.get("CI") or os.environ.get("FIELDAPP_REQUIRE_BROWSER"):
             raise pytest.UsageError(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium).")

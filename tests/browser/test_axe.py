@@ -5,6 +5,9 @@ import pytest
 from fieldapp.data import db as database
 from tests.browser.conftest import sign_in
 
+# The markup and its contrast are the same whichever engine holds the data: judged once, on SQLite.
+pytestmark = pytest.mark.one_engine
+
 # Vendored for this test only (`make vendor`); served from our own origin, so the page's strict CSP
 # (script-src 'self', no inline scripts) lets it in and the pages are judged with their real CSP on.
 AXE = "/static/vendor/axe-core-4.14.1.min.js"
