@@ -11,7 +11,7 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # going away. `.venv/bin/python bench/crash_bench.py --workers W --threads T --duration 30 --kill-at 15`
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
