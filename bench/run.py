@@ -248,11 +248,13 @@ def locust(urls, scenario, users, measure, folder, accounts_file, leaders=1, pro
             old.unlink()
         env = {**os.environ, "BENCH_SCENARIO": scenario, "BENCH_MEASURE": str(measure), "BENCH_OUT": str(out),
                "BENCH_ACCOUNTS": str(accounts_file), "BENCH_LEADERS": str(max(1, leaders // len(urls)))}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host", url,
-             "-u", str(share), "-r", str(share), "-t", f"{int(measure) + 120}s", "--only-summary", "--loglevel",
-             "ERROR", "--stop-timeout", "5"] + (["--processes", str(processes)] if processes > 1 else []),
-            env=env, stdout=subprocess.DEVNULL, stderr=open(f"{out}.log", "w"), cwd=ROOT)
+        with open(f"{out}.log", "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host",
+                 url, "-u", str(share), "-r", str(share), "-t", f"{int(measure) + 120}s", "--only-summary",
+                 "--loglevel", "ERROR", "--stop-timeout", "5"]
+                + (["--processes", str(processes)] if processes > 1 else []),
+                env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
         runs.append((process, out))
     while sample and any(process.poll() is None for process, _ in runs):
         sample()
@@ -683,8 +685,9 @@ class Bench:
         """The mixed scenario raised step by step (LIMIT_STEPS) until p95 > 300 ms or a request fails, then
         bisected between the last good and the first bad step; at each round the engines take turns, so that
         whatever else runs on the machine weighs on both alike, and a step that broke while other processes took
-        the cores (MACHINE_OTHERS_SHARE) runs once more before it counts. Locust runs with LOCUST_PROCESSES workers, and a
-        step where it is near its own limit (GENERATOR_LIMIT) ends the search as the generator's limit."""
+        the cores (MACHINE_OTHERS_SHARE) runs once more before it counts. Locust runs with LOCUST_PROCESSES
+        workers, and a step where it is near its own limit (GENERATOR_LIMIT) ends the search as the generator's
+        limit."""
         window = 10 if self.quick else 20
         first = 20 if self.quick else LIMIT_STEPS["first"]
         files = {engine.name: engine.sessions(*MIXED_ACCOUNTS) for engine in engines}
@@ -742,10 +745,13 @@ class Bench:
                  f"({SIZING['sweep_peak_visits_per_s']:.0f}/s)")
         if sustained:
             visits_per_s = sustained["visits"]["per_s"]
+            per_visit = (sustained["app_cpu_s"] + sustained["database_cpu_s"]) / max(sustained["served_visits"], 1)
             self.table.add(figure, f"{sustained['users']} users, {sustained['all']['per_s']:.0f} requests/s, "
                            f"{visits_per_s:.1f} visits/s, p95 {sustained['all']['p95']:.0f} ms; CPU app "
                            f"{sustained['server_cpu_share']:.0%} + database {sustained['database_cpu_share']:.0%} + "
-                           f"locust {sustained['locust_cpu_share']:.0%} of {os.cpu_count()} cores" + after, sweep,
+                           f"locust {sustained['locust_cpu_share']:.0%} of {os.cpu_count()} cores; "
+                           f"{per_visit * 1000:.0f} ms of app and database CPU a visit with its pages (all "
+                           f"{os.cpu_count()} cores' worth: {os.cpu_count() / per_visit:.0f} visits/s)" + after, sweep,
                            f"{visits_per_s / GOAL_VISITS_PER_S:.2f}× the goal, "
                            f"{visits_per_s / SIZING['sweep_peak_visits_per_s']:.1f}× the sweep's peak",
                            f"≥ {GOAL_VISITS_PER_S:.0f} visits/s at p95 ≤ {P95_LIMIT_MS} ms",
