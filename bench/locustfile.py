@@ -1,4 +1,4 @@
-"""Locust scenarios of `make bench` (run by bench/run.py as `locust --headless`, one scenario per process).
+"""Locust scenarios of `make bench` (run by bench/run.py as `locust --headless`, one scenario per run).
 
 BENCH_SCENARIO chooses the users:
 - visits: members, signed in through the form, each POSTing one new visit after another to /api/visits
