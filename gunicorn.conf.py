@@ -9,9 +9,13 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 #   p95 of a batch      839 ms    1,032 ms   1,492 ms   1,192 ms   2,283 ms
 # 2x4 keeps most of the throughput of 4x2 with a p95 a third lower, and one worker may die without the app
 # going away. `.venv/bin/python bench/crash_bench.py --workers W --threads T --duration 30 --kill-at 15`
+# The mixed scenario (pages and visits, 20 users, the 10,000-household demo, each shape in turns) did not tell
+# 2x4, 2x8, 3x4 and 3x1 sync apart on a machine kept at 100 % by other work: one shape's two turns differed more
+# than the shapes did (docs/scaling.md, "The app's shape (gunicorn)"). The environment overrides all three, for
+# the bench: `WEB_CONCURRENCY=2 GUNICORN_THREADS=8 .venv/bin/python bench/run.py --only limit`.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

@@ -58,9 +58,26 @@ NEEDS = {"map-page": ("chromium",), "bytes": ("chromium",), "lighthouse": ("chro
 INSTALL = {"chromium": f"{CHROMIUM} is missing: apt-get install chromium",
            "node": "node/npm are missing: apt-get install nodejs npm",
            "postgresql": f"PostgreSQL's server is missing: {postgres_server.INSTALL}"}
-# A sub-district's peak: 2,000 members, 40 visits each a day, peaks 20x the day's average rate.
-PEAK = {"members": 2000, "visits_per_member_day": 40, "peak_factor": 20}
-PEAK_VISITS_PER_S = PEAK["members"] * PEAK["visits_per_member_day"] / 86400 * PEAK["peak_factor"]
+# The field's figures for a sub-district of 100,000 households: 1,500-2,000 visits on a normal day; the heaviest
+# real day is an emergency sweep (typhoon, epidemic), every household in one working day of 8 hours (about 3.5
+# visits/s), peaking at about 7/s. One machine of 2 cores is to carry 20x that peak, visits with their pages.
+SIZING = {"households": 100_000, "normal_day_visits": [1500, 2000], "sweep_working_day_h": 8,
+          "sweep_visits_per_s": 100_000 / (8 * 3600), "sweep_peak_visits_per_s": 7.0, "headroom": 20}
+GOAL_VISITS_PER_S = SIZING["sweep_peak_visits_per_s"] * SIZING["headroom"]
+P95_LIMIT_MS = 300
+# The limit search: users from `first`, doubled while p95 is under `near_ms`, then raised by `grow`, up to `cap`;
+# then halved `bisect` times between the last good and the first bad step while they are more than `resolution`
+# apart.
+LIMIT_STEPS = {"first": 25, "near_ms": 150, "grow": 1.4, "cap": 2000, "bisect": 2, "resolution": 0.1}
+# The load generator runs on the same cores: its processes (`locust --processes`) and when a step is its limit rather
+# than the app's — its processes together past this share of the machine's cores, one process past this share of
+# its core (a busy event loop delays every request it times), or their event loops waking this late (p95).
+LOCUST_PROCESSES = int(os.environ.get("BENCH_LOCUST_PROCESSES", os.cpu_count() or 1))
+GENERATOR_LIMIT = {"machine_share": 0.25, "process_core_share": 0.8, "loop_lag_p95_ms": 50}
+# A step that breaks while other processes take this share of the cores shows the machine's limit, not the app's.
+MACHINE_OTHERS_SHARE = 0.3
+# Accounts signed in for the mixed scenario (members, leaders); bench users beyond them share their sessions.
+MIXED_ACCOUNTS = (120, 20)
 
 
 class Table:
@@ -215,42 +232,66 @@ def accounts(url, db_path, members, leaders):
     return found
 
 
-def locust(urls, scenario, users, measure, folder, accounts_file, leaders=1):
-    """Run one locust scenario headless against the servers at urls (one locust process each, the users and
-    leaders shared out between them, all started at once); what they saw in their measurement windows together,
-    and their own CPU seconds."""
+def locust(urls, scenario, users, measure, folder, accounts_file, leaders=1, processes=1, sample=None):
+    """Run one locust scenario headless against the servers at urls (one locust run each, the users and leaders
+    shared out between them, all started at once; each run with `processes` worker processes when more than one);
+    what they saw in their measurement windows together, and the load generator's own CPU: over the whole run
+    (every locust process, from the kernel's accounting of children), over the window per process, and how late
+    each process's event loop woke up. sample, if given, is called about twice a second while locust runs."""
     urls = [urls] if isinstance(urls, str) else urls
     started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     runs = []
     for number, url in enumerate(urls):
         share = users // len(urls) + (number < users % len(urls))
-        out = Path(folder, f"locust-{scenario}-{users}-{len(urls)}-{number}.json")
-        out.unlink(missing_ok=True)
+        out = Path(folder, f"locust-{scenario}-{users}-{len(urls)}-{number}")
+        for old in Path(folder).glob(out.name + "-*.json"):
+            old.unlink()
         env = {**os.environ, "BENCH_SCENARIO": scenario, "BENCH_MEASURE": str(measure), "BENCH_OUT": str(out),
                "BENCH_ACCOUNTS": str(accounts_file), "BENCH_LEADERS": str(max(1, leaders // len(urls)))}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host", url,
-             "-u", str(share), "-r", str(share), "-t", f"{int(measure) + 120}s", "--only-summary", "--loglevel",
-             "ERROR", "--stop-timeout", "5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            cwd=ROOT)
+        with open(f"{out}.log", "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host",
+                 url, "-u", str(share), "-r", str(share), "-t", f"{int(measure) + 120}s", "--only-summary",
+                 "--loglevel", "ERROR", "--stop-timeout", "5"]
+                + (["--processes", str(processes)] if processes > 1 else []),
+                env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
         runs.append((process, out))
-    seen = {"window_s": measure, "requests": {}, "served": {}}
+    while sample and any(process.poll() is None for process, _ in runs):
+        sample()
+        time.sleep(0.5)
+    seen = {"window_s": measure, "requests": {}, "served": {}, "signed_in": 0, "generator": [], "window": None}
     for process, out in runs:
-        _, errors = process.communicate()
-        if not out.exists():
+        process.wait()
+        errors = Path(f"{out}.log").read_text(errors="replace")
+        files = sorted(Path(folder).glob(out.name + "-*.json"))
+        reports = [json.loads(file.read_text()) for file in files]
+        if not any(one["role"] != "master" for one in reports):
             raise RuntimeError(f"locust {scenario} wrote nothing (exit {process.returncode}): {errors[-2000:]}")
-        one = json.loads(out.read_text())
-        for name, entry in one["requests"].items():
-            merged = seen["requests"].setdefault(name, {"times": [], "failures": 0, "errors": {}})
-            merged["times"] += entry["times"]
-            merged["failures"] += entry["failures"]
-            for message, count in entry["errors"].items():
-                merged["errors"][message] = merged["errors"].get(message, 0) + count
-        for name, count in one.get("served", {}).items():
-            seen["served"][name] = seen["served"].get(name, 0) + count
+        for one in reports:
+            for name, entry in one["requests"].items():
+                merged = seen["requests"].setdefault(name, {"times": [], "failures": 0, "errors": {}})
+                merged["times"] += entry["times"]
+                merged["failures"] += entry["failures"]
+                for message, count in entry["errors"].items():
+                    merged["errors"][message] = merged["errors"].get(message, 0) + count
+            for name, count in one.get("served", {}).items():
+                seen["served"][name] = seen["served"].get(name, 0) + count
+            if one["unanswered"]:
+                merged = seen["requests"].setdefault("unanswered", {"times": [], "failures": 0, "errors": {}})
+                merged["failures"] += one["unanswered"]
+                message = "no answer within 15 s of the window's end"
+                merged["errors"][message] = merged["errors"].get(message, 0) + one["unanswered"]
+            seen["signed_in"] += one["signed_in"]
+            seen["window"] = seen["window"] or one["window"]
+            lag = one["loop_lag_ms"]
+            seen["generator"].append({
+                "role": one["role"], "cpu_s": one["cpu_s"],
+                "window_core_share": one["window_cpu_s"] / one["window_wall_s"] if one["window_wall_s"] else None,
+                "loop_lag_p95_ms": percentile(lag, 0.95) if lag else None, "loop_lag_max_ms": max(lag, default=None)})
     seen["wall_s"] = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the load generator's own CPU: it shares the machine
-    seen["locust_cpu_s"] = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    seen["locust_cpu_s"] = max((after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime),
+                               sum(one["cpu_s"] for one in seen["generator"]))  # workers the master did not wait for
     return seen
 
 
@@ -267,6 +308,14 @@ def summary(seen, names=None):
         return {"count": 0, "per_s": 0, "p50": None, "p95": None, "failures": failures, "errors": errors}
     return {"count": len(times), "per_s": len(times) / seen["window_s"], "p50": statistics.median(times),
             "p95": percentile(times, 0.95), "failures": failures, "errors": errors}
+
+
+def server_shape():
+    """(workers, threads, worker class) of gunicorn.conf.py in this environment."""
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return conf["workers"], conf["threads"], conf["worker_class"]
 
 
 class Engine:
@@ -292,8 +341,10 @@ class Engine:
         return self.target
 
     def serve(self):
-        """One more gunicorn instance on the engine's database, on a port of its own (2 workers × 4 threads)."""
-        server = Server(self.database(), workers=2, threads=4, app="bench.baseline:create_app()",
+        """One more gunicorn instance on the engine's database, on a port of its own, shaped as gunicorn.conf.py
+        says (workers × threads; WEB_CONCURRENCY, GUNICORN_THREADS and GUNICORN_WORKER_CLASS override it)."""
+        workers, threads, _ = server_shape()
+        server = Server(self.database(), workers=workers, threads=threads, app="bench.baseline:create_app()",
                         log_path=os.path.join(self.folder, f"gunicorn-{self.name}-{len(self.servers)}.log"),
                         env={"FIELDAPP_BENCH_DIR": self.folder, "FIELDAPP_SECRET_KEY": "bench"})
         server.start(timeout=120)
@@ -509,79 +560,205 @@ class Bench:
                        f"{share:.0%} of the throughput", "≥ 50 %", share >= 0.5 and not errors, engine=engine.name,
                        key=f"visit post {engine.name}")
 
-    def mixed(self, engine, urls, users, window, accounts_file):
-        """One step of the mixed scenario against the servers at urls: what locust saw, and each side's CPU."""
+    def mixed(self, engine, urls, users, window, accounts_file, processes=1):
+        """One step of the mixed scenario against the servers at urls: what locust saw, and each side's CPU over
+        the measurement window (sampled while locust runs) and over the whole run."""
         urls, leaders = [urls] if isinstance(urls, str) else urls, max(1, users // 20)
-        cpu, db_cpu, machine_cpu = engine.cpu_seconds(), engine.database_cpu_seconds(), busy_seconds()
+        samples = []
+
+        def sample():
+            samples.append((time.time(), engine.cpu_seconds(), engine.database_cpu_seconds(), busy_seconds()))
+
+        sample()
         started = time.perf_counter()
-        seen = locust(urls, "mixed", users, window, self.folder, accounts_file, leaders)
+        seen = locust(urls, "mixed", users, window, self.folder, accounts_file, leaders, processes, sample)
         elapsed = time.perf_counter() - started
-        app_s, db_s = engine.cpu_seconds() - cpu, engine.database_cpu_seconds() - db_cpu
+        sample()
+        app_s, db_s = samples[-1][1] - samples[0][1], samples[-1][2] - samples[0][2]
+        machine_s = samples[-1][3] - samples[0][3]
+        cores = os.cpu_count()
+
+        def between(start, end, column):
+            """CPU seconds of a sampled column from start to end (linear between samples), or None."""
+            def at(moment):
+                for before, after in zip(samples, samples[1:]):
+                    if before[0] <= moment <= after[0]:
+                        share = (moment - before[0]) / ((after[0] - before[0]) or 1)
+                        return before[column] + share * (after[column] - before[column])
+                return None
+            first, last = at(start), at(end)
+            return None if first is None or last is None else last - first
+
+        start, end = seen["window"] or (None, None)
+        in_window = [between(start, end, column) if start else None for column in (1, 2, 3)]
+        if None in in_window:  # the samples missed the window: the whole run's shares
+            in_window, span = [app_s, db_s, machine_s], elapsed
+        else:
+            span = end - start
+        generator = seen["generator"]
+        process_shares = [g["window_core_share"] for g in generator if g["window_core_share"] is not None]
+        lags = [g["loop_lag_p95_ms"] for g in generator if g["loop_lag_p95_ms"] is not None]
         served, visits = sum(seen["served"].values()), seen["served"].get("POST /api/visits", 0)
-        return {"users": users, "leaders": leaders, "servers": len(urls), "all": summary(seen),
-                "visits": summary(seen, ["POST /api/visits"]),
+        step = {"users": users, "leaders": leaders, "servers": len(urls), "locust_processes": processes,
+                "signed_in": seen["signed_in"], "all": summary(seen), "visits": summary(seen, ["POST /api/visits"]),
                 "per_request": {name: summary(seen, [name]) for name in seen["requests"]},
-                "server_cpu_share": app_s / elapsed / os.cpu_count(),
-                "database_cpu_share": db_s / elapsed / os.cpu_count(),
-                "locust_cpu_share": seen["locust_cpu_s"] / elapsed / os.cpu_count(),
-                "machine_cpu_share": (busy_seconds() - machine_cpu) / elapsed / os.cpu_count(),
+                "server_cpu_share": in_window[0] / span / cores, "database_cpu_share": in_window[1] / span / cores,
+                "machine_cpu_share": in_window[2] / span / cores,
+                "locust_cpu_share": sum(process_shares) / cores if process_shares else
+                seen["locust_cpu_s"] / elapsed / cores,
+                "locust_whole_run_cpu_share": seen["locust_cpu_s"] / elapsed / cores,
+                "locust_busiest_process_core_share": max(process_shares, default=None),
+                "locust_loop_lag_p95_ms": max(lags, default=None), "locust_processes_seen": generator,
                 "served": served, "served_visits": visits, "app_cpu_s": app_s, "database_cpu_s": db_s,
                 "app_cpu_ms_per_request": app_s / max(served, 1) * 1000,
                 "database_cpu_ms_per_request": db_s / max(served, 1) * 1000,
                 "server_rss_mib": engine.memory_mib(), "load_average": os.getloadavg()[0]}
+        step["verdict"], step["why"] = self.verdict(step)
+        return step
+
+    @staticmethod
+    def verdict(step):
+        """("good" | "app" | "generator", why): whether a step held, and if not, whose limit it was. The load
+        generator's limit comes first: past it, the times locust took are its own as much as the app's."""
+        every, limits, why = step["all"], GENERATOR_LIMIT, []
+        if step["locust_cpu_share"] >= limits["machine_share"]:
+            why.append(f"locust {step['locust_cpu_share']:.0%} of the cores")
+        if (step["locust_busiest_process_core_share"] or 0) >= limits["process_core_share"]:
+            why.append(f"a locust process at {step['locust_busiest_process_core_share']:.0%} of its core")
+        if (step["locust_loop_lag_p95_ms"] or 0) >= limits["loop_lag_p95_ms"]:
+            why.append(f"locust's event loop {step['locust_loop_lag_p95_ms']:.0f} ms late (p95)")
+        if step["signed_in"] < step["users"]:
+            why.append(f"only {step['signed_in']} of {step['users']} users started")
+        if why:
+            return "generator", "; ".join(why)
+        if every["p95"] is None:
+            broke = "no request answered in the window"
+        elif every["failures"]:
+            broke = f"{every['failures']} failed ({next(iter(every['errors']), '')})"
+        elif every["p95"] > P95_LIMIT_MS:
+            broke = f"p95 {every['p95']:.0f} ms > {P95_LIMIT_MS} ms"
+        else:
+            return "good", ""
+        # On a shared machine other processes may have taken the cores: the step then shows the machine's limit.
+        others = step["machine_cpu_share"] - step["server_cpu_share"] - step["database_cpu_share"] - step[
+            "locust_cpu_share"]
+        if others >= MACHINE_OTHERS_SHARE:
+            return "machine", f"{broke}, while other processes took {others:.0%} of the cores"
+        return "app", broke
 
     @staticmethod
     def describe(step):
         every = step["all"]
+        busiest, lag = step["locust_busiest_process_core_share"], step["locust_loop_lag_p95_ms"]
         return (f"{step['users']} users ({step['leaders']} leaders) on {step['servers']} server"
                 f"{'s' if step['servers'] > 1 else ''}: {every['per_s']:.0f} requests/s, "
-                f"{step['visits']['per_s']:.1f} visits/s, p95 {every['p95']:.0f} ms, {every['failures']} failed; "
-                f"CPU of {os.cpu_count()} cores: app {step['server_cpu_share']:.0%}, database "
-                f"{step['database_cpu_share']:.0%}, locust {step['locust_cpu_share']:.0%}, all processes "
-                f"{step['machine_cpu_share']:.0%}; per request app {step['app_cpu_ms_per_request']:.1f} ms, database "
-                f"{step['database_cpu_ms_per_request']:.1f} ms; app {step['server_rss_mib']:.0f} MiB")
+                f"{step['visits']['per_s']:.1f} visits/s, p95 {every['p95'] or 0:.0f} ms, {every['failures']} failed; "
+                f"CPU of {os.cpu_count()} cores in the window: app {step['server_cpu_share']:.0%}, database "
+                f"{step['database_cpu_share']:.0%}, locust {step['locust_cpu_share']:.0%} ({step['locust_processes']} "
+                f"process{'es' if step['locust_processes'] > 1 else ''}"
+                + (f", busiest {busiest:.0%} of a core" if busiest is not None else "")
+                + (f", loop late {lag:.0f} ms p95" if lag is not None else "")
+                + f"), all processes {step['machine_cpu_share']:.0%}; per request app "
+                f"{step['app_cpu_ms_per_request']:.1f} ms, database {step['database_cpu_ms_per_request']:.1f} ms; "
+                f"app {step['server_rss_mib']:.0f} MiB; load {step['load_average']:.1f}"
+                + (f" — {step['verdict']}: {step['why']}" if step.get("why") else ""))
+
+    @staticmethod
+    def next_users(state, quick):
+        """The users of an engine's next step of the limit search, or None when it is over."""
+        steps, good, bad = LIMIT_STEPS, state["good"], state["bad"]
+        if state["generator"]:
+            return None
+        if bad is None:
+            if good["users"] >= steps["cap"]:
+                return None
+            grow = 2 if good["all"]["p95"] < steps["near_ms"] else steps["grow"]
+            return min(steps["cap"], int(round(good["users"] * grow / 5) * 5))
+        low = good["users"] if good else 0
+        if state["bisected"] >= (1 if quick else steps["bisect"]) or bad["users"] - low <= max(
+                5, steps["resolution"] * max(low, 1)):
+            return None
+        state["bisected"] += 1
+        return max(5, int(round((low + bad["users"]) / 2 / 5) * 5))
 
     def limit(self, engines):
-        """The mixed scenario raised step by step until p95 > 300 ms or errors appear; at each step the engines
-        take turns, so that whatever else runs on the machine weighs on both alike."""
-        steps = [20, 60, 120] if self.quick else [25, 50, 100, 150, 175, 200, 250, 300, 400]
+        """The mixed scenario raised step by step (LIMIT_STEPS) until p95 > 300 ms or a request fails, then
+        bisected between the last good and the first bad step; at each round the engines take turns, so that
+        whatever else runs on the machine weighs on both alike, and a step that broke while other processes took
+        the cores (MACHINE_OTHERS_SHARE) runs once more before it counts. Locust runs with LOCUST_PROCESSES
+        workers, and a step where it is near its own limit (GENERATOR_LIMIT) ends the search as the generator's
+        limit."""
         window = 10 if self.quick else 20
-        running = list(engines)
-        files = {engine.name: engine.sessions(60, 10) for engine in engines}
-        figures, sustained = {engine.name: [] for engine in engines}, {}
-        for users in steps:
-            for engine in list(running):
-                step = self.mixed(engine, engine.server.url, users, window, files[engine.name])
-                figures[engine.name].append(step)
+        first = 20 if self.quick else LIMIT_STEPS["first"]
+        files = {engine.name: engine.sessions(*MIXED_ACCOUNTS) for engine in engines}
+        states = {engine.name: {"steps": [], "good": None, "bad": None, "generator": None, "bisected": 0,
+                                "next": first} for engine in engines}
+        while any(state["next"] for state in states.values()):
+            for engine in engines:
+                state = states[engine.name]
+                if not state["next"]:
+                    continue
+                step = self.mixed(engine, engine.server.url, state["next"], window, files[engine.name],
+                                  LOCUST_PROCESSES)
+                state["steps"].append(step)
                 print(f"  step {self.describe(step)} — {engine.label}", flush=True)
-                if step["all"]["p95"] is None or step["all"]["p95"] > 300 or step["all"]["failures"]:
-                    running.remove(engine)
+                if step["verdict"] == "machine" and not state.get("retried") == step["users"]:
+                    state["retried"] = step["users"]  # other work may pass: the step once more before it counts
+                    continue
+                if step["verdict"] == "good":
+                    state["good"] = step if not state["good"] or step["users"] > state["good"]["users"] else \
+                        state["good"]
+                elif step["verdict"] in ("app", "machine"):
+                    state["bad"] = step if not state["bad"] or step["users"] < state["bad"]["users"] else state["bad"]
                 else:
-                    sustained[engine.name] = step
-            if not running:
-                break
+                    state["generator"] = step
+                state["next"] = self.next_users(state, self.quick)
+        workers, threads, worker_class = server_shape()
         for engine in engines:
-            self.keep("limit", engine, {"steps": figures[engine.name], "sustained": sustained.get(engine.name),
-                                        "peak": PEAK, "peak_visits_per_s": PEAK_VISITS_PER_S})
-            past = figures[engine.name][-1] if figures[engine.name][-1] is not sustained.get(engine.name) else None
-            self.limit_row(engine, sustained.get(engine.name), past, steps[0])
+            state = states[engine.name]
+            self.keep("limit", engine, {"steps": state["steps"], "sustained": state["good"],
+                                        "first_beyond": state["generator"] or state["bad"],
+                                        "limited_by": (state["generator"] or state["bad"] or {}).get("verdict", "cap"),
+                                        "sizing": SIZING,
+                                        "goal_visits_per_s": GOAL_VISITS_PER_S, "p95_limit_ms": P95_LIMIT_MS,
+                                        "generator_limit": GENERATOR_LIMIT, "locust_processes": LOCUST_PROCESSES,
+                                        "gunicorn": {"workers": workers, "threads": threads,
+                                                     "worker_class": worker_class}})
+            self.limit_row(engine, state, (workers, threads, worker_class))
 
-    def limit_row(self, engine, sustained, past, first):
-        """The table's row of the one-machine limit of engine (past: the first step beyond it, if one ran)."""
-        figure = ("one-machine limit, mixed scenario (19 members : 1 leader, think time 1–3 s): last step with "
-                  "p95 ≤ 300 ms and no errors")
+    def limit_row(self, engine, state, shape):
+        """The table's row of the one-machine limit of engine: the last good step, the first step beyond it and
+        whose limit that was, against the goal."""
+        sustained, beyond = state["good"], state["generator"] or state["bad"]
+        figure = (f"one-machine limit, mixed scenario (19 members : 1 leader, think time 1–3 s; gunicorn {shape[0]} "
+                  f"workers × {shape[1]} threads, locust {LOCUST_PROCESSES} processes): last step with p95 ≤ "
+                  f"{P95_LIMIT_MS} ms and no errors")
+        if beyond is None:
+            after = f"; no step beyond it: the search stopped at its cap of {LIMIT_STEPS['cap']:,} users"
+        else:
+            whose = {"generator": "the load generator's limit", "machine": "the machine's limit (shared)",
+                     "app": "the app's limit"}[beyond["verdict"]]
+            after = (f"; first step beyond: {beyond['users']} users, {beyond['visits']['per_s']:.1f} visits/s, p95 "
+                     f"{beyond['all']['p95'] or 0:.0f} ms, {beyond['all']['failures']} failed — {whose} "
+                     f"({beyond['why']})")
+        sweep = (f"goal {GOAL_VISITS_PER_S:.0f} visits/s = {SIZING['headroom']}× an emergency sweep's peak "
+                 f"({SIZING['sweep_peak_visits_per_s']:.0f}/s)")
         if sustained:
             visits_per_s = sustained["visits"]["per_s"]
+            per_visit = (sustained["app_cpu_s"] + sustained["database_cpu_s"]) / max(sustained["served_visits"], 1)
             self.table.add(figure, f"{sustained['users']} users, {sustained['all']['per_s']:.0f} requests/s, "
                            f"{visits_per_s:.1f} visits/s, p95 {sustained['all']['p95']:.0f} ms; CPU app "
-                           f"{sustained['server_cpu_share']:.0%} + database {sustained['database_cpu_share']:.0%} "
-                           f"of {os.cpu_count()} cores" + (f" ({past['users']} users: p95 {past['all']['p95']:.0f} ms, "
-                                                           f"{past['all']['failures']} failed)" if past else ""),
-                           f"a sub-district's peak {PEAK_VISITS_PER_S:.1f} visits/s",
-                           f"{visits_per_s / PEAK_VISITS_PER_S:.2f}× headroom", "", None, engine=engine.name,
-                           key=f"limit {engine.name}")
+                           f"{sustained['server_cpu_share']:.0%} + database {sustained['database_cpu_share']:.0%} + "
+                           f"locust {sustained['locust_cpu_share']:.0%} of {os.cpu_count()} cores; "
+                           f"{per_visit * 1000:.0f} ms of app and database CPU a visit with its pages (all "
+                           f"{os.cpu_count()} cores' worth: {os.cpu_count() / per_visit:.0f} visits/s)" + after, sweep,
+                           f"{visits_per_s / GOAL_VISITS_PER_S:.2f}× the goal, "
+                           f"{visits_per_s / SIZING['sweep_peak_visits_per_s']:.1f}× the sweep's peak",
+                           f"≥ {GOAL_VISITS_PER_S:.0f} visits/s at p95 ≤ {P95_LIMIT_MS} ms",
+                           visits_per_s >= GOAL_VISITS_PER_S, engine=engine.name, key=f"limit {engine.name}")
         else:
-            self.table.add(figure, f"p95 > 300 ms already at {first} users", "", None, "", None,
+            self.table.add(figure, f"no step held: {beyond['users'] if beyond else '?'} users already beyond" + after,
+                           sweep, None, f"≥ {GOAL_VISITS_PER_S:.0f} visits/s at p95 ≤ {P95_LIMIT_MS} ms", False,
                            engine=engine.name, key=f"limit {engine.name}")
 
     # -- PostgreSQL ---------------------------------------------------------------------------------------------
@@ -591,7 +768,7 @@ class Bench:
         sustained = self.results.get("limit", {}).get(engine.name, {}).get("sustained")
         users = sustained["users"] if sustained else (60 if self.quick else 100)
         window = 10 if self.quick else 20
-        accounts_file = engine.sessions(60, 10)
+        accounts_file = engine.sessions(*MIXED_ACCOUNTS)
         engine.serve()
         try:
             steps = []
@@ -600,11 +777,12 @@ class Bench:
                 print(f"  {self.describe(steps[-1])}", flush=True)
         finally:
             engine.stop(keep=1)
-        one = steps[0]["all"]
+        one, shape = steps[0]["all"], server_shape()
         for step in steps:
             every = step["all"]
             self.table.add(f"mixed scenario, {users} users on {step['servers']} gunicorn instance"
-                           f"{'s' if step['servers'] > 1 else ''} (2 workers × 4 threads each) sharing one database",
+                           f"{'s' if step['servers'] > 1 else ''} ({shape[0]} workers × {shape[1]} threads each) "
+                           "sharing one database",
                            f"{every['per_s']:.0f} requests/s, {step['visits']['per_s']:.1f} visits/s, p95 "
                            f"{every['p95']:.0f} ms, {every['failures']} failed; CPU of {os.cpu_count()} cores: app "
                            f"{step['server_cpu_share']:.0%}, database {step['database_cpu_share']:.0%}, locust "
