@@ -6,13 +6,13 @@ from zoneinfo import ZoneInfo
 
 import flask.templating
 from flask import current_app, render_template, request, url_for
-from flask_babel import get_translations
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from fieldapp import rules
+from fieldapp import i18n, rules
 from fieldapp.extensions import htmx
 
 # Jinja reads `row.name` as an attribute first and as an item only after catching an AttributeError, and the
@@ -55,6 +55,32 @@ def render(page, fragment=None, status=200, **context):
     response = current_app.make_response((render_template(template, **context), status))
     response.vary.add("HX-Request")
     return response
+
+
+class Fragments:
+    """A small template rendered once for each distinct set of values it shows and kept (the least recently used
+    go first): for the pieces a page repeats by the hundred, such as the rows of a member's list.
+
+    The values are the key, with the language and the script root, so whatever changes a piece (a visit, a
+    request, a tag, a register change, another language) makes another key: nothing is ever stale, nothing needs
+    clearing. The template sees `row` (each field with its value), `labels` and the bound `_`, nothing else of
+    the request.
+    """
+
+    def __init__(self, name, fields, kept=20_000):
+        self.name, self.fields = name, tuple(fields)
+        self._kept = functools.lru_cache(maxsize=kept)(self._render)
+
+    def html(self, values):
+        """The pieces for values (tuples in the order of fields) as one piece of HTML."""
+        where = (str(get_locale()), request.script_root)
+        render_one = self._render if current_app.jinja_env.auto_reload else self._kept  # templates being edited
+        return Markup("".join([render_one(where, each) for each in values]))
+
+    def _render(self, where, values):
+        """One piece, in the request's language (which where names)."""
+        template = current_app.jinja_env.get_template(self.name)
+        return template.render(row=dict(zip(self.fields, values)), labels=i18n.labels(), **template_gettext())
 
 
 def template_gettext():
