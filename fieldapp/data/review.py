@@ -417,7 +417,7 @@ def questions(db, *, user_id=None, household_id=None, since=None):
         where.append("household_id = :household")
     # From the items asked about, not from each question of the window (thousands, each with its visit read): a
     # household's few visits and changes into the events by subject; a member's visits as one list that the
-    # window's questions are checked against.
+    # window's questions are checked against (and each question on a change against its change).
     if household_id is not None:
         found = ("SELECT max(x.id) AS id FROM (SELECT 'visit' AS subject, v.id AS subject_id FROM visits v "
                  "WHERE v.household_id = :household UNION ALL SELECT 'change', c.id FROM register_changes c "
@@ -426,10 +426,10 @@ def questions(db, *, user_id=None, household_id=None, since=None):
     elif user_id is not None:
         found = ("SELECT e.id FROM review_events e WHERE e.action = 'ask' AND e.at >= :since AND ((e.subject = 'visit' "
                  "AND e.subject_id IN (SELECT v.id FROM visits v WHERE v.user_id = :user)) OR (e.subject = 'change' "
-                 "AND e.subject_id IN (SELECT c.id FROM register_changes c WHERE c.user_id = :user)))")
+                 "AND EXISTS (SELECT 1 FROM register_changes c WHERE c.id = e.subject_id AND c.user_id = :user)))")
     else:
         found = None
-    events = "found f JOIN review_events e ON e.id = f.id" if found else "review_events e"
+    events = f"found f {db.dialect.ordered_join} review_events e ON e.id = f.id" if found else "review_events e"
     sql = (f"WITH found AS MATERIALIZED ({found})" if found else "") + f"""
         SELECT * FROM (
             SELECT e.id AS event_id, e.subject, e.subject_id, e.note AS question, e.at AS asked_at,
