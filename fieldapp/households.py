@@ -9,7 +9,7 @@ from fieldapp import access, inbox, inputs, review, rules
 from fieldapp import register as register_view
 from fieldapp.data import audit, cells, households, requests, visits
 from fieldapp.data import photos as photo_data
-from fieldapp.i18n import LABELS
+from fieldapp.i18n import labels
 from fieldapp.clock import clock
 from fieldapp.db import get_db
 from fieldapp.templating import Fragments, render, tag_from_token, tag_token, wants_fragment
@@ -179,7 +179,7 @@ def show(household_id):
         members=cells.responsible_members(db, household["cell_id"], rules.iso(rules.utcnow())),
         today=today, mask=rules.mask_phone, saved=request.args.get("saved"),
         conflicts=visits.conflicts_for_household(db, household_id) if current_user.role != "member" else [],
-        outcome_labels={code: str(label) for code, label in LABELS["outcome"].items()},
+        outcome_labels=labels()["outcome"],
         register_history=register_view.history(db, household_id),
         questions=review.household_questions(db, current_user, household_id),
     )

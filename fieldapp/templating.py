@@ -123,7 +123,7 @@ def nav_items():
         return []
     current_blueprint = request.blueprint
     return [
-        {"url": url_for(endpoint), "label": label, "icon": icon,
+        {"url": url_for(endpoint), "label": str(label), "icon": icon,  # translated once, shown twice
          "active": endpoint.split(".")[0] == current_blueprint}
         for endpoint, label, icon, roles in NAV
         if current_user.role in roles and endpoint in current_app.view_functions
@@ -134,7 +134,13 @@ def localtime(stamp, pattern="%Y-%m-%d %H:%M"):
     """A stored UTC timestamp as the community's local time, for display."""
     if not stamp:
         return ""
-    return rules.parse_iso(stamp).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(pattern)
+    return _localtime(stamp, pattern, current_app.config["TIMEZONE"])
+
+
+@functools.lru_cache(maxsize=8192)
+def _localtime(stamp, pattern, zone):
+    """localtime in the time zone named zone, worked out once: a household's page shows the same stamps each time."""
+    return rules.parse_iso(stamp).astimezone(ZoneInfo(zone)).strftime(pattern)
 
 
 def tag_token(code):
