@@ -24,8 +24,8 @@ def requests_due(db, household_ids, cell_ids, user_id, until):
              f"{in_clause('q3.cell_id', cell_ids, params, 'cc')} "
              f"UNION SELECT q4.id FROM requests q4 WHERE q4.{unfinished} AND q4.responsible_user_id = :user")
     return rows(db, "SELECT q.id, q.category, q.due_date, q.status, coalesce(h.address, b.name, c.name) AS place "
-                    f"FROM ({found}) AS found {join} requests q {_PLACE}WHERE q.id = found.id "
-                    f"AND q.{unfinished} AND q.due_date <= :until ORDER BY q.due_date, q.id", params)
+                    f"FROM ({found}) AS found {join} requests q ON q.id = found.id {_PLACE}"
+                    f"WHERE q.{unfinished} AND q.due_date <= :until ORDER BY q.due_date, q.id", params)
 
 
 def assignment_changes(db, user_id, since, now):
