@@ -67,7 +67,7 @@ class Fragments:
     the request.
     """
 
-    def __init__(self, name, fields, kept=20_000):
+    def __init__(self, name, fields, kept=30_000):  # each kept with its key: a list's row about 2 KB
         self.name, self.fields = name, tuple(fields)
         self._kept = functools.lru_cache(maxsize=kept)(self._render)
 
