@@ -1,6 +1,6 @@
 """Languages (Simplified Chinese by default, English) and the translated names of domain codes."""
 from flask import g, request
-from flask_babel import Babel, lazy_gettext as _l, lazy_pgettext
+from flask_babel import Babel, get_locale, lazy_gettext as _l, lazy_pgettext
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT = "zh"
@@ -17,11 +17,18 @@ def init_app(app):
     app.context_processor(lambda: {"LANGUAGES": LANGUAGES, "labels": labels(), "lang": select_locale()})
 
 
+_TRANSLATED = {}  # language: LABELS translated into it
+
+
 def labels():
-    """LABELS translated once per request (lazy strings would be translated again at every use)."""
-    if "labels" not in g:
-        g.labels = {group: {code: str(label) for code, label in names.items()} for group, names in LABELS.items()}
-    return g.labels
+    """LABELS in the request's language as plain dicts, translated once per language and process rather than on
+    every page (a hundred lazy strings). Every request in that language shares them: read them, never change them."""
+    language = str(get_locale())
+    found = _TRANSLATED.get(language)
+    if found is None:
+        found = _TRANSLATED[language] = {group: {code: str(label) for code, label in names.items()}
+                                         for group, names in LABELS.items()}
+    return found
 
 
 def select_locale():

@@ -6,13 +6,13 @@ from zoneinfo import ZoneInfo
 
 import flask.templating
 from flask import current_app, render_template, request, url_for
-from flask_babel import get_translations
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from fieldapp import rules
+from fieldapp import i18n, rules
 from fieldapp.extensions import htmx
 
 # Jinja reads `row.name` as an attribute first and as an item only after catching an AttributeError, and the
@@ -57,6 +57,32 @@ def render(page, fragment=None, status=200, **context):
     return response
 
 
+class Fragments:
+    """A small template rendered once for each distinct set of values it shows and kept (the least recently used
+    go first): for the pieces a page repeats by the hundred, such as the rows of a member's list.
+
+    The values are the key, with the language and the script root, so whatever changes a piece (a visit, a
+    request, a tag, a register change, another language) makes another key: nothing is ever stale, nothing needs
+    clearing. The template sees `row` (each field with its value), `labels` and the bound `_`, nothing else of
+    the request.
+    """
+
+    def __init__(self, name, fields, kept=30_000):  # each kept with its key: a list's row about 2 KB
+        self.name, self.fields = name, tuple(fields)
+        self._kept = functools.lru_cache(maxsize=kept)(self._render)
+
+    def html(self, values):
+        """The pieces for values (tuples in the order of fields) as one piece of HTML."""
+        where = (str(get_locale()), request.script_root)
+        render_one = self._render if current_app.jinja_env.auto_reload else self._kept  # templates being edited
+        return Markup("".join([render_one(where, each) for each in values]))
+
+    def _render(self, where, values):
+        """One piece, in the request's language (which where names)."""
+        template = current_app.jinja_env.get_template(self.name)
+        return template.render(row=dict(zip(self.fields, values)), labels=i18n.labels(), **template_gettext())
+
+
 def template_gettext():
     """Templates' `_` and `gettext`, bound once per page to the request's translations.
 
@@ -97,7 +123,7 @@ def nav_items():
         return []
     current_blueprint = request.blueprint
     return [
-        {"url": url_for(endpoint), "label": label, "icon": icon,
+        {"url": url_for(endpoint), "label": str(label), "icon": icon,  # translated once, shown twice
          "active": endpoint.split(".")[0] == current_blueprint}
         for endpoint, label, icon, roles in NAV
         if current_user.role in roles and endpoint in current_app.view_functions
@@ -108,7 +134,13 @@ def localtime(stamp, pattern="%Y-%m-%d %H:%M"):
     """A stored UTC timestamp as the community's local time, for display."""
     if not stamp:
         return ""
-    return rules.parse_iso(stamp).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(pattern)
+    return _localtime(stamp, pattern, current_app.config["TIMEZONE"])
+
+
+@functools.lru_cache(maxsize=8192)
+def _localtime(stamp, pattern, zone):
+    """localtime in the time zone named zone, worked out once: a household's page shows the same stamps each time."""
+    return rules.parse_iso(stamp).astimezone(ZoneInfo(zone)).strftime(pattern)
 
 
 def tag_token(code):

@@ -415,7 +415,22 @@ def questions(db, *, user_id=None, household_id=None, since=None):
     if household_id is not None:
         params["household"] = household_id
         where.append("household_id = :household")
-    sql = f"""
+    # From the items asked about, not from each question of the window (thousands, each with its visit read): a
+    # household's few visits and changes into the events by subject; a member's visits as one list that the
+    # window's questions are checked against (and each question on a change against its change).
+    if household_id is not None:
+        found = ("SELECT max(x.id) AS id FROM (SELECT 'visit' AS subject, v.id AS subject_id FROM visits v "
+                 "WHERE v.household_id = :household UNION ALL SELECT 'change', c.id FROM register_changes c "
+                 f"WHERE c.household_id = :household) AS s {db.dialect.ordered_join} review_events x "
+                 "ON x.subject = s.subject AND x.subject_id = s.subject_id GROUP BY s.subject, s.subject_id")
+    elif user_id is not None:
+        found = ("SELECT e.id FROM review_events e WHERE e.action = 'ask' AND e.at >= :since AND ((e.subject = 'visit' "
+                 "AND e.subject_id IN (SELECT v.id FROM visits v WHERE v.user_id = :user)) OR (e.subject = 'change' "
+                 "AND EXISTS (SELECT 1 FROM register_changes c WHERE c.id = e.subject_id AND c.user_id = :user)))")
+    else:
+        found = None
+    events = f"found f {db.dialect.ordered_join} review_events e ON e.id = f.id" if found else "review_events e"
+    sql = (f"WITH found AS MATERIALIZED ({found})" if found else "") + f"""
         SELECT * FROM (
             SELECT e.id AS event_id, e.subject, e.subject_id, e.note AS question, e.at AS asked_at,
                    asker.display_name AS asked_by,
@@ -423,7 +438,7 @@ def questions(db, *, user_id=None, household_id=None, since=None):
                    coalesce(v.household_id, c.household_id) AS household_id,
                    h.address, v.visited_at, v.location_flag, c.kind, c.field, c.before, c.after, c.server_value,
                    c.resident_id, r.name AS resident_name
-            FROM review_events e JOIN users asker ON asker.id = e.user_id
+            FROM {events} JOIN users asker ON asker.id = e.user_id
             LEFT JOIN visits v ON e.subject = 'visit' AND v.id = e.subject_id
             LEFT JOIN register_changes c ON e.subject = 'change' AND c.id = e.subject_id
             LEFT JOIN residents r ON r.id = c.resident_id
