@@ -9,6 +9,7 @@ own statement, and `data.db.write` opens the one transaction a write needs.
 import contextlib
 import functools
 import re
+import select
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
@@ -254,6 +255,14 @@ _pools = {}
 _pools_lock = threading.Lock()
 
 
+def _still_there(conn):
+    """The pool's check of a connection it hands out, without a round trip per request: a server that ended an
+    idle connection (restarting, or an administrator's pg_terminate_backend) has sent it its farewell or closed it,
+    so there is something to read; only then is it asked (and, gone, replaced by the pool)."""
+    if conn.closed or select.select([conn.pgconn.socket], [], [], 0)[0]:
+        ConnectionPool.check_connection(conn)
+
+
 def pooled(url, pid):
     """A connection from this process's pool for url, handed back by Database.close."""
     with _pools_lock:
@@ -262,7 +271,7 @@ def pooled(url, pid):
             while len(_pools) >= 4:  # test suites open many databases from one process: keep a few
                 _pools.pop(next(iter(_pools))).close()
             pool = _pools[(pid, url)] = ConnectionPool(
-                url, min_size=1, max_size=8, open=True, configure=_configure, check=ConnectionPool.check_connection,
+                url, min_size=1, max_size=8, open=True, configure=_configure, check=_still_there,
                 kwargs={"connect_timeout": 10}, name="fieldapp", timeout=15)
     try:
         return Database(pool.getconn(), pool)
