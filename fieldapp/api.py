@@ -80,16 +80,6 @@ def sync_item(db, item, now, change_answers, scope):
     if security_data.foreign_request_ids(db, household_id, followed):
         return {**answer, "status": "rejected", "http_status": 404,
                 "errors": {"followups": _("No such request among this household's.")}}
-    known = visits.by_uuid(db, str(uuid))
-    if known:  # a resend: compare with what was sent, not with today's state of its requests
-        same = known["payload_sha256"] == payload_digest(form, household_id)
-        if not same:
-            visits.record_conflict(db, uuid=known["uuid"], visit_id=known["id"], user_id=current_user.id,
-                                   received_at=rules.iso(now), body=item)
-        # Its changes were recorded with it; one recorded since (or never) is taken on its own as it stands.
-        change_answers += [sync_change(db, raw, now, household=household, visit=(uuid, known["id"]))
-                           for raw in changes]
-        return _answer(answer, "existing" if same else "conflict", known["id"], household_id)
     # What the form's checks read for the parts a visit carries: most carry no residents met, no follow-up and no
     # new request, and are checked without those three reads.
     visit, new_requests, followups, errors = parse_visit(
@@ -100,7 +90,11 @@ def sync_item(db, item, now, change_answers, scope):
         categories=requests.categories(db) if "new_category" in form else [],
         now=now, user_id=current_user.id, config=current_app.config)
     checked, refused, at_fields = _visit_changes(db, changes, now, household)
-    if errors or refused:  # the visit is refused with its changes: fixed on the phone, it is sent again whole
+    if errors or refused:
+        known = visits.by_uuid(db, str(uuid))
+        if known:  # a resend that today's state of its household refuses: answered as it was stored
+            return _resend(db, item, known, form, household, now, change_answers)
+        # The visit is refused with its changes: fixed on the phone, it is sent again whole.
         errors.update(at_fields)
         change_answers += [_refused(raw, uuid, refused.get(index)) for index, raw in enumerate(changes)]
         return {**answer, "status": "rejected", "http_status": 422, "errors": errors}
@@ -117,12 +111,27 @@ def sync_item(db, item, now, change_answers, scope):
     if result == "created":
         change_answers += [_change_answer(db, change["uuid"], found, uuid)
                            for change, (found, _id) in zip(checked, recorded)]
-    else:  # the same visit arrived in between: its changes with it
+    else:  # a resend (or the same visit arrived in between): its changes on their own, as in _resend
         change_answers += [sync_change(db, raw, now, household=household, visit=(uuid, visit_id)) for raw in changes]
-    if result == "conflict":  # the same uuid arrived in between, from another request
+    if result == "conflict":  # the uuid was stored with other content: kept, and this one beside it
         visits.record_conflict(db, uuid=visit["uuid"], visit_id=visit_id, user_id=current_user.id,
                                received_at=rules.iso(now), body=item)
     return _answer(answer, result, visit_id, household_id)
+
+
+def _resend(db, item, known, form, household, now, change_answers):
+    """The answer for a visit stored before under its uuid (known), compared with what was sent, not with today's
+    state of its requests. A resend that passes the checks is told apart by the insert itself (visits.record),
+    which saves a read of every new visit."""
+    uuid, household_id = item["uuid"], household["id"]
+    same = known["payload_sha256"] == payload_digest(form, household_id)
+    if not same:
+        visits.record_conflict(db, uuid=known["uuid"], visit_id=known["id"], user_id=current_user.id,
+                               received_at=rules.iso(now), body=item)
+    # Its changes were recorded with it; one recorded since (or never) is taken on its own as it stands.
+    change_answers += [sync_change(db, raw, now, household=household, visit=(uuid, known["id"]))
+                       for raw in item.get("changes") or []]
+    return _answer({"uuid": uuid}, "existing" if same else "conflict", known["id"], household_id)
 
 
 def _sync_visit(db, item, now, change_answers, scope):
