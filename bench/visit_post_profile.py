@@ -32,7 +32,7 @@ PARTS = {
     "body limit, origin, NUL": [("fieldapp/security.py", "limit_body"), ("fieldapp/security.py", "check_origin"),
                                 ("fieldapp/security.py", "refuse_nul")],
     "CSRF": ("flask_wtf/csrf.py", "protect"),
-    "household + scope": [("fieldapp/data/households.py", "get"), ("fieldapp/access.py", "may_see_cell")],
+    "household + scope": [("fieldapp/data/households.py", "get"), ("fieldapp/access.py", "cell_scope")],
     "follow-ups' scope": ("fieldapp/data/security.py", "foreign_request_ids"),
     "idempotency lookup (by_uuid)": ("fieldapp/data/visits.py", "by_uuid"),
     "payload digest": ("fieldapp/visitform.py", "payload_digest"),

@@ -3,8 +3,9 @@ and a clear refusal when the server cannot be reached.
 
 The data functions write SQLite's placeholders (`?` and `:name`); `placeholders` turns them into psycopg's once per
 statement text. Parameters are bound on the client (psycopg's ClientCursor, as psycopg2 did): a `:name` that is
-None in one call and text in the next needs no cast, as on SQLite. Connections are in autocommit: a read is its
-own statement, and `data.db.write` opens the one transaction a write needs.
+None in one call and text in the next needs no cast, as on SQLite; a hot statement whose parameters' types the
+server can tell is bound on the server and prepared instead (Database.execute's prepare). Connections are in
+autocommit: a read is its own statement, and `data.db.write` opens the one transaction a write needs.
 """
 import contextlib
 import functools
@@ -99,9 +100,16 @@ class Database:
         self.conn = conn
         self._pool = pool
 
-    def execute(self, sql, params=None):
-        cursor = self.conn.cursor()
-        cursor.execute(*_statement(sql, params))
+    def execute(self, sql, params=None, *, prepare=False):
+        """Run a statement. prepare: bound on the server and prepared once per connection, so that it is planned
+        once rather than each time: only for a statement whose parameters each stand where the server can tell
+        their type (stored in a column, compared with one) and whose result columns no migration can change."""
+        if not prepare:
+            cursor = self.conn.cursor()
+            cursor.execute(*_statement(sql, params))
+            return Cursor(cursor)
+        cursor = psycopg.Cursor(self.conn)
+        cursor.execute(*_statement(sql, params), prepare=True)
         return Cursor(cursor)
 
     def executemany(self, sql, seq):

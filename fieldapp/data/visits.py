@@ -3,7 +3,7 @@ import json
 
 from fieldapp import rules
 from fieldapp.data import ledger, photos
-from fieldapp.data.db import insert, one, rows, scalar, write
+from fieldapp.data.db import insert, one, rows, write
 from fieldapp.data.status import listed
 # A visit's outcome as it stands (after an amendment) and whether it counts (not rejected in review); read as
 # visits.STANDING_JOIN, visits.OUTCOME_NOW, visits.COUNTS too.
@@ -19,17 +19,18 @@ def record(db, visit, new_requests=(), followups=()):
     moves, moved = _household_moves(visit)
     if db.dialect.name == "postgresql" and not new_requests and not followups:
         # Most visits raise and follow up nothing: the visit, its household's status and the photos sent before
-        # it go in one statement, a transaction of its own (or the caller's), in one round trip to the server.
+        # it (attached as photos.attach_visit attaches them) go in one statement, a transaction of its own (or
+        # the caller's), in one round trip; prepared, it is planned once per connection.
         columns = list(visit)
-        visit_id = scalar(db, f"""WITH added AS (
+        added = db.execute(f"""WITH added AS (
                 INSERT INTO visits ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})
                 ON CONFLICT (uuid) DO NOTHING RETURNING id),
             moved AS (UPDATE households SET {moves} FROM added WHERE households.id = :household),
             attached AS (UPDATE photos SET state = 'attached', visit_id = added.id FROM added
                 WHERE photos.record_uuid = :uuid AND photos.kind = 'visit' AND photos.state = 'pending'
                 AND photos.user_id = :user_id)
-            SELECT id FROM added""", {**visit, **moved})  # attached: as photos.attach_visit attaches them
-        return ("created", visit_id) if visit_id is not None else _known(db, visit)
+            SELECT id FROM added""", {**visit, **moved}, prepare=True).fetchone()
+        return ("created", added[0]) if added else _known(db, visit)
     with write(db):
         # A resend of the same uuid on another connection at the same moment waits at the insert for the first
         # to commit, then inserts nothing and reads it as the stored visit (PostgreSQL; SQLite has one writer).
