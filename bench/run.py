@@ -557,7 +557,7 @@ class Bench:
                        + f"; {app['app_cpu_ms']:.1f} + {app['database_cpu_ms']:.1f} ms",
                        f"bare durable INSERT {bare['per_s']:.0f}/s, p95 {bare['p95']:.0f} ms; "
                        f"{bare['app_cpu_ms']:.1f} + {bare['database_cpu_ms']:.1f} ms",
-                       f"{share:.0%} of the throughput", "≥ 50 %", share >= 0.5 and not errors, engine=engine.name,
+                       f"{share:.0%} of the throughput", "≥ 60 %", share >= 0.6 and not errors, engine=engine.name,
                        key=f"visit post {engine.name}")
 
     def mixed(self, engine, urls, users, window, accounts_file, processes=1):

@@ -23,7 +23,12 @@ def cell_scope(db, user):
 
 def may_see_cell(db, user, cell_id):
     """Whether cell_id is in user's scope."""
-    scope = cell_scope(db, user)
+    return in_scope(cell_scope(db, user), cell_id)
+
+
+def in_scope(scope, cell_id):
+    """Whether cell_id lies in scope, an answer of cell_scope (None: everything): one scope read serves the many
+    households of a sync batch."""
     return scope is None or cell_id in scope
 
 

@@ -52,10 +52,9 @@ def session():
     return response
 
 
-def sync_item(db, item, now, change_answers=None):
+def sync_item(db, item, now, change_answers, scope):
     """Record one batch item in its own transaction and say what became of it; the answers for the register
-    changes it carries are appended to change_answers."""
-    change_answers = [] if change_answers is None else change_answers
+    changes it carries are appended to change_answers. scope: the user's cell_scope, read once for the batch."""
     if not isinstance(item, dict):
         return {"status": "rejected", "http_status": 422, "errors": {"item": _("Each item must be an object.")}}
     uuid = item.get("uuid")
@@ -65,7 +64,7 @@ def sync_item(db, item, now, change_answers=None):
     household_id = item.get("household_id")
     in_range = type(household_id) is int and 0 < household_id < 2**63  # not a bool, fits SQLite
     household = households.get(db, household_id) if in_range else None
-    if household is None or not access.may_see_cell(db, current_user, household["cell_id"]):
+    if household is None or not access.in_scope(scope, household["cell_id"]):
         return {**answer, "status": "rejected", "http_status": 404,
                 "errors": {"household_id": _("No such household among yours.")}}
     changes = item.get("changes") or []
@@ -81,28 +80,30 @@ def sync_item(db, item, now, change_answers=None):
     if security_data.foreign_request_ids(db, household_id, followed):
         return {**answer, "status": "rejected", "http_status": 404,
                 "errors": {"followups": _("No such request among this household's.")}}
-    known = visits.by_uuid(db, str(uuid))
-    if known:  # a resend: compare with what was sent, not with today's state of its requests
-        same = known["payload_sha256"] == payload_digest(form, household_id)
-        if not same:
-            visits.record_conflict(db, uuid=known["uuid"], visit_id=known["id"], user_id=current_user.id,
-                                   received_at=rules.iso(now), body=item)
-        # Its changes were recorded with it; one recorded since (or never) is taken on its own as it stands.
-        change_answers += [sync_change(db, raw, now, household=household, visit=(uuid, known["id"]))
-                           for raw in changes]
-        return _answer(answer, "existing" if same else "conflict", known["id"], household_id)
+    # What the form's checks read for the parts a visit carries: most carry no residents met, no follow-up and no
+    # new request, and are checked without those three reads.
     visit, new_requests, followups, errors = parse_visit(
-        form, household=household, residents=households.residents(db, household_id),
-        open_requests=requests.followable_for_household(db, household_id), categories=requests.categories(db),
+        form, household=household,
+        residents=households.residents(db, household_id) if "residents_met" in form else [],
+        open_requests=requests.followable_for_household(db, household_id)
+        if any(key.startswith("followup_") for key in form) else [],
+        categories=requests.categories(db) if "new_category" in form else [],
         now=now, user_id=current_user.id, config=current_app.config)
     checked, refused, at_fields = _visit_changes(db, changes, now, household)
-    if errors or refused:  # the visit is refused with its changes: fixed on the phone, it is sent again whole
+    if errors or refused:
+        known = visits.by_uuid(db, str(uuid))
+        if known:  # a resend that today's state of its household refuses: answered as it was stored
+            return _resend(db, item, known, form, household, now, change_answers)
+        # The visit is refused with its changes: fixed on the phone, it is sent again whole.
         errors.update(at_fields)
         change_answers += [_refused(raw, uuid, refused.get(index)) for index, raw in enumerate(changes)]
         return {**answer, "status": "rejected", "http_status": 422, "errors": errors}
     try:
-        result, visit_id, recorded = register_data.record_visit(db, visit, new_requests, followups, checked,
-                                                                ip=request.remote_addr)
+        if checked:
+            result, visit_id, recorded = register_data.record_visit(db, visit, new_requests, followups, checked,
+                                                                    ip=request.remote_addr)
+        else:  # nothing learnt for the register: the visit alone, one statement on PostgreSQL (visits.record)
+            (result, visit_id), recorded = visits.record(db, visit, new_requests, followups), []
     except rules.IllegalTransition:
         change_answers += [_refused(raw, uuid) for raw in changes]
         return {**answer, "status": "rejected", "http_status": 409,
@@ -110,18 +111,33 @@ def sync_item(db, item, now, change_answers=None):
     if result == "created":
         change_answers += [_change_answer(db, change["uuid"], found, uuid)
                            for change, (found, _id) in zip(checked, recorded)]
-    else:  # the same visit arrived in between: its changes with it
+    else:  # a resend (or the same visit arrived in between): its changes on their own, as in _resend
         change_answers += [sync_change(db, raw, now, household=household, visit=(uuid, visit_id)) for raw in changes]
-    if result == "conflict":  # the same uuid arrived in between, from another request
+    if result == "conflict":  # the uuid was stored with other content: kept, and this one beside it
         visits.record_conflict(db, uuid=visit["uuid"], visit_id=visit_id, user_id=current_user.id,
                                received_at=rules.iso(now), body=item)
     return _answer(answer, result, visit_id, household_id)
 
 
-def _sync_visit(db, item, now, change_answers):
+def _resend(db, item, known, form, household, now, change_answers):
+    """The answer for a visit stored before under its uuid (known), compared with what was sent, not with today's
+    state of its requests. A resend that passes the checks is told apart by the insert itself (visits.record),
+    which saves a read of every new visit."""
+    uuid, household_id = item["uuid"], household["id"]
+    same = known["payload_sha256"] == payload_digest(form, household_id)
+    if not same:
+        visits.record_conflict(db, uuid=known["uuid"], visit_id=known["id"], user_id=current_user.id,
+                               received_at=rules.iso(now), body=item)
+    # Its changes were recorded with it; one recorded since (or never) is taken on its own as it stands.
+    change_answers += [sync_change(db, raw, now, household=household, visit=(uuid, known["id"]))
+                       for raw in item.get("changes") or []]
+    return _answer({"uuid": uuid}, "existing" if same else "conflict", known["id"], household_id)
+
+
+def _sync_visit(db, item, now, change_answers, scope):
     """sync_item, with an answer for each change of a visit refused before its changes were looked at."""
     answered = len(change_answers)
-    result = sync_item(db, item, now, change_answers)
+    result = sync_item(db, item, now, change_answers, scope)
     if len(change_answers) == answered and isinstance(item, dict) and isinstance(item.get("changes"), list):
         change_answers += [_refused(raw, item.get("uuid")) for raw in item["changes"]]
     return result
@@ -221,7 +237,8 @@ def sync_visits():
     db = get_db()
     now = rules.utcnow()
     change_answers = []
-    results = [_sync_visit(db, item, now, change_answers) for item in body["visits"]]
+    scope = access.cell_scope(db, current_user)
+    results = [_sync_visit(db, item, now, change_answers, scope) for item in body["visits"]]
     change_answers += [sync_change(db, raw, now) for raw in standalone]
     sent_changes = "changes" in body or inside
     return jsonify({"results": results, **({"changes": change_answers} if sent_changes else {})})

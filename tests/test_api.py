@@ -92,6 +92,16 @@ def test_resend_after_its_follow_up_closed_the_request_is_still_existing(api, db
     assert count(db, "sync_conflicts") == 0
 
 
+def test_resend_to_a_household_retired_since_is_still_existing_and_a_new_visit_refused(api, db, world):
+    first = item(world["household"])
+    created = api([first]).get_json()["results"][0]
+    db.execute("UPDATE households SET retired_at = '2026-11-28T01:30:00Z' WHERE id = ?", [world["household"]])
+    again, new = api([first, item(world["household"])]).get_json()["results"]
+    assert again["status"] == "existing" and again["visit_id"] == created["visit_id"]
+    assert new["status"] == "rejected" and "household_id" in new["errors"]
+    assert count(db) == 1 and count(db, "sync_conflicts") == 0
+
+
 def test_each_item_stands_alone(api, db, world):
     good = item(world["household"])
     no_uuid = item(world["household"], uuid="")

@@ -9,7 +9,7 @@ import contextlib
 import os
 
 import sqlite_utils
-from sqlite_utils.utils import sqlite3
+from sqlite_utils.utils import dedupe_keys, sqlite3
 
 from fieldapp.data import postgres
 from fieldapp.data.dialect import SQLITE
@@ -52,6 +52,16 @@ class SQLiteDatabase(sqlite_utils.Database):
     """A SQLite connection (sqlite-utils' Database) with the methods both engines' connections answer."""
 
     dialect = SQLITE
+
+    def query(self, sql, params=None):
+        """The rows of a read as dicts (duplicate column names renamed as sqlite-utils does). Without sqlite-utils'
+        SAVEPOINT and RELEASE around each statement: the data layer reads with rows/one and writes with execute,
+        so that guard cost two more statements per read."""
+        cursor = self.conn.execute(sql, () if params is None else params)
+        if cursor.description is None:
+            raise ValueError("query() reads rows; write with execute()")
+        keys = dedupe_keys(column[0] for column in cursor.description)
+        return (dict(zip(keys, row)) for row in cursor)
 
     def executemany(self, sql, seq):
         self.conn.executemany(sql, seq)

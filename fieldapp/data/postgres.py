@@ -3,12 +3,14 @@ and a clear refusal when the server cannot be reached.
 
 The data functions write SQLite's placeholders (`?` and `:name`); `placeholders` turns them into psycopg's once per
 statement text. Parameters are bound on the client (psycopg's ClientCursor, as psycopg2 did): a `:name` that is
-None in one call and text in the next needs no cast, as on SQLite. Connections are in autocommit: a read is its
-own statement, and `data.db.write` opens the one transaction a write needs.
+None in one call and text in the next needs no cast, as on SQLite; a hot statement whose parameters' types the
+server can tell is bound on the server and prepared instead (Database.execute's prepare). Connections are in
+autocommit: a read is its own statement, and `data.db.write` opens the one transaction a write needs.
 """
 import contextlib
 import functools
 import re
+import select
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
@@ -98,9 +100,16 @@ class Database:
         self.conn = conn
         self._pool = pool
 
-    def execute(self, sql, params=None):
-        cursor = self.conn.cursor()
-        cursor.execute(*_statement(sql, params))
+    def execute(self, sql, params=None, *, prepare=False):
+        """Run a statement. prepare: bound on the server and prepared once per connection, so that it is planned
+        once rather than each time: only for a statement whose parameters each stand where the server can tell
+        their type (stored in a column, compared with one) and whose result columns no migration can change."""
+        if not prepare:
+            cursor = self.conn.cursor()
+            cursor.execute(*_statement(sql, params))
+            return Cursor(cursor)
+        cursor = psycopg.Cursor(self.conn)
+        cursor.execute(*_statement(sql, params), prepare=True)
         return Cursor(cursor)
 
     def executemany(self, sql, seq):
@@ -254,6 +263,14 @@ _pools = {}
 _pools_lock = threading.Lock()
 
 
+def _still_there(conn):
+    """The pool's check of a connection it hands out, without a round trip per request: a server that ended an
+    idle connection (restarting, or an administrator's pg_terminate_backend) has sent it its farewell or closed it,
+    so there is something to read; only then is it asked (and, gone, replaced by the pool)."""
+    if conn.closed or select.select([conn.pgconn.socket], [], [], 0)[0]:
+        ConnectionPool.check_connection(conn)
+
+
 def pooled(url, pid):
     """A connection from this process's pool for url, handed back by Database.close."""
     with _pools_lock:
@@ -262,7 +279,7 @@ def pooled(url, pid):
             while len(_pools) >= 4:  # test suites open many databases from one process: keep a few
                 _pools.pop(next(iter(_pools))).close()
             pool = _pools[(pid, url)] = ConnectionPool(
-                url, min_size=1, max_size=8, open=True, configure=_configure, check=ConnectionPool.check_connection,
+                url, min_size=1, max_size=8, open=True, configure=_configure, check=_still_there,
                 kwargs={"connect_timeout": 10}, name="fieldapp", timeout=15)
     try:
         return Database(pool.getconn(), pool)

@@ -65,6 +65,8 @@ def forget_devices(db, username):
 def foreign_request_ids(db, household_id, request_ids):
     """Those of request_ids that are not requests of household_id (unknown ids included)."""
     wanted = sorted({int(i) for i in request_ids})
+    if not wanted:  # a visit without follow-ups: nothing to look up
+        return []
     storable = [i for i in wanted if i < 2**63]  # bigger ids cannot exist (and SQLite cannot take them)
     marks = ", ".join("?" * len(storable)) or "NULL"
     own = {r["id"] for r in rows(db, f"SELECT id FROM requests WHERE household_id = ? AND id IN ({marks})",
