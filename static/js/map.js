@@ -1,18 +1,22 @@
-// The map page: cells shaded by coverage and households per building from the map's GeoJSON, clustered
-// with supercluster and redrawn on moveend; popups fetched when opened; filters applied without a
-// reload; "Locate me". The Leaflet map itself comes from folium's script (/map/setup.js).
+// The map page: cells shaded by coverage and households per building, read and clustered in a Web Worker
+// (static/js/map-worker.js) that answers the markers of the view on moveend; popups fetched when opened; filters
+// applied without a reload (only the markers change); "Locate me". The Leaflet map itself comes from folium's
+// script (/map/setup.js).
 (function () {
   "use strict";
   var frame = document.getElementById("map-frame");
   var map = frame && window[frame.dataset.mapName];
-  if (!map || !window.L || !window.Supercluster) return;
+  if (!map || !window.L || !window.Worker) return;
+  // Started first: the worker's script and supercluster load while the page sets up the rest.
+  var worker = new Worker(frame.dataset.worker);
+  worker.postMessage({ type: "init", supercluster: frame.dataset.supercluster });
   var texts = JSON.parse(frame.dataset.texts);
   var icons = JSON.parse(frame.dataset.icons);
   var statusLabels = JSON.parse(frame.dataset.statusLabels);
   var form = document.getElementById("map-filters");
   var summary = document.getElementById("map-summary");
   var message = document.getElementById("map-message");
-  var popups = JSON.parse(frame.dataset.popups);  // per kind of feature (c, b, h): its popup's URL before the id
+  var popups = JSON.parse(frame.dataset.popups);  // per kind of place (c, b, h): its popup's URL before the id
   var css = window.getComputedStyle(document.documentElement);
   var statuses = Object.keys(statusLabels);
   // Cell labels under the markers, so that no label hides a building.
@@ -22,7 +26,10 @@
   var cellRenderer = L.canvas({ padding: 0.5 });
   var labelLayer = L.layerGroup().addTo(map);
   var markerLayer = L.layerGroup().addTo(map);
-  var index = null;
+  var shown = {};  // the markers on the map by key (map-worker.js): a marker that stays is not drawn again
+  var zooms = [0];  // the lowest zoom of each band of the cells' outlines
+  var band = -1;
+  var loaded = null;  // the filter query whose data the worker holds and the markers show
   var latest = 0;
   var here = null;
 
@@ -86,38 +93,59 @@
       .catch(function () { loading.textContent = texts.failed; });
   }
 
-  function popupUrl(featureId) {
-    return popups[featureId.charAt(0)] + featureId.slice(1);
-  }
-
-  function coverageClass(properties) {
-    if (!properties.occupied) return "none";
-    var ratio = properties.visited / properties.occupied;
+  function coverageClass(cell) {
+    if (!cell.occupied) return "none";
+    var ratio = cell.visited / cell.occupied;
     return ratio < 0.6 ? "low" : ratio < 0.9 ? "mid" : "high";
   }
 
   var COVERAGE_COLOURS = { low: "overdue_request", mid: "due", high: "visited", none: "vacant" };
 
-  function drawCells(features) {
-    cellLayer.clearLayers();
+  function bandOf(zoom) {
+    var found = 0;
+    for (var i = 0; i < zooms.length; i++) if (zoom >= zooms[i]) found = i;
+    return found;
+  }
+
+  function cellStyle(cell) {
     var chosen = form.elements.cell ? form.elements.cell.value : "";
-    L.geoJSON(features, {
-      renderer: cellRenderer,
-      style: function (feature) {
-        var c = colour(COVERAGE_COLOURS[coverageClass(feature.properties)]);
-        var selected = chosen && feature.id === "c" + chosen;
-        return { color: c, weight: selected ? 4 : 2, opacity: 0.9, fillColor: c, fillOpacity: 0.14 };
-      },
-      onEachFeature: function (feature, layer) {
-        var p = feature.properties;
-        layer.label = p.occupied
-          ? fill(texts.coverage, { name: p.name, pct: Math.round(100 * p.visited / p.occupied) + "%",
-                                   tried: Math.round(100 * p.attempted / p.occupied) + "%" })
-          : fill(texts.noHouseholds, { name: p.name });
-        layer.on("click", function (event) { openPopup(event.latlng, popupUrl(feature.id)); });
-        cellLayer.addLayer(layer);
-      }
+    var c = colour(COVERAGE_COLOURS[coverageClass(cell)]);
+    return { color: c, weight: chosen && String(cell.id) === chosen ? 4 : 2, opacity: 0.9, fillColor: c,
+             fillOpacity: 0.14 };
+  }
+
+  // The cells once per version of the data (the filters do not change them), each outline as simplified for
+  // the zoom band on screen.
+  function drawCells(cells) {
+    cellLayer.clearLayers();
+    zooms = cells.zooms;
+    band = bandOf(map.getZoom());
+    cells.list.forEach(function (cell) {
+      var layer = L.polygon(cell.outlines[band], { renderer: cellRenderer, interactive: true });
+      layer.setStyle(cellStyle(cell));
+      layer.cell = cell;
+      layer.label = cell.occupied
+        ? fill(texts.coverage, { name: cell.name, pct: Math.round(100 * cell.visited / cell.occupied) + "%",
+                                 tried: Math.round(100 * cell.attempted / cell.occupied) + "%" })
+        : fill(texts.noHouseholds, { name: cell.name });
+      layer.on("click", function (event) { openPopup(event.latlng, popups.c + cell.id); });
+      cellLayer.addLayer(layer);
     });
+  }
+
+  function restyleCells() {
+    cellLayer.eachLayer(function (layer) { layer.setStyle(cellStyle(layer.cell)); });
+  }
+
+  // A new zoom band: the outlines of that band, where they differ from the band before.
+  function outlineCells() {
+    var now = bandOf(map.getZoom());
+    if (now === band) return;
+    cellLayer.eachLayer(function (layer) {
+      var outlines = layer.cell.outlines;
+      if (outlines[now] !== outlines[band]) layer.setLatLngs(outlines[now]);
+    });
+    band = now;
   }
 
   // Labels only for the cells on screen that are wide enough to hold one: a district has hundreds of
@@ -132,7 +160,7 @@
                   map.latLngToContainerPoint(bounds.getSouthWest()).x;
       if (width < 90) return;
       var label = document.createElement("span");
-      label.dataset.cell = layer.feature.id;
+      label.dataset.cell = "c" + layer.cell.id;
       label.textContent = layer.label;
       labelLayer.addLayer(L.marker(bounds.getCenter(), {
         pane: "cellLabels", interactive: false, keyboard: false,
@@ -141,14 +169,13 @@
     });
   }
 
-  function marker(feature) {
-    var p = feature.properties;
-    var counts = p.n;
+  function marker(found) {
+    var counts = found.n;
     var status = mostUrgent(counts);
     var households = sum(counts);
-    var kind = p.cluster ? "cluster" : feature.id.charAt(0);
+    var kind = found.kind;
     var title = kind === "cluster"
-      ? fill(texts.cluster, { n: households, points: p.point_count, status: statusLabels[status] })
+      ? fill(texts.cluster, { n: households, points: found.points, status: statusLabels[status] })
       : kind === "b" ? fill(texts.building, { n: households, status: statusLabels[status] })
       : fill(texts.house, { status: statusLabels[status] });
     var size = kind === "cluster" ? [60, 60] : kind === "b" ? [60, 44] : [44, 44];
@@ -157,72 +184,90 @@
       html: '<span class="marker-icon" aria-hidden="true">' + icons[status] + "</span>" +
             (kind === "h" ? "" : "<b>" + households + "</b>")
     });
-    var latlng = L.latLng(feature.geometry.coordinates[1], feature.geometry.coordinates[0]);
+    var latlng = L.latLng(found.lat, found.lng);
     var item = L.marker(latlng, { icon: icon, title: title, keyboard: true, riseOnHover: true });
     item.on("add", function () { item.getElement().setAttribute("aria-label", title); });
     item.on("click", function () {
       if (kind === "cluster") {
-        map.setView(latlng, Math.min(index.getClusterExpansionZoom(p.cluster_id), map.getMaxZoom()));
+        map.setView(latlng, Math.min(found.expand, map.getMaxZoom()));
       } else {
-        openPopup(latlng, popupUrl(feature.id));
+        openPopup(latlng, popups[kind] + found.id);
       }
     });
     return item;
   }
 
-  // Only what is on screen is drawn: supercluster answers per view in a few milliseconds. Clusters of the
-  // zoom level below a fractional zoom: markers stay at least the cluster radius apart.
+  // Only what is on screen is drawn: the worker answers per view. Clusters of the zoom level below a
+  // fractional zoom: markers stay at least the cluster radius apart.
   function redraw() {
-    if (!index) return;
-    var b = map.getBounds();
-    var found = index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], Math.floor(map.getZoom()));
-    markerLayer.clearLayers();
-    found.forEach(function (feature) { markerLayer.addLayer(marker(feature)); });
+    outlineCells();
     showLabels();
+    if (loaded === null) return;
+    var b = map.getBounds();
+    worker.postMessage({ type: "clusters", request: latest, query: loaded,
+                         bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()],
+                         zoom: Math.floor(map.getZoom()) });
   }
 
-  function draw(collection) {
-    statuses = collection.statuses || statuses;
-    var cells = [], points = [], buildings = 0, houses = 0;
-    collection.features.forEach(function (feature) {
-      if (feature.geometry.type === "Point") {
-        points.push(feature);
-        if (feature.id.charAt(0) === "b") buildings++; else houses++;
-      } else {
-        cells.push(feature);
-      }
+  // The view's markers: those already on the map stay, the others are swapped.
+  function swapMarkers(markers) {
+    var next = {};
+    markers.forEach(function (found) {
+      next[found.key] = shown[found.key] || marker(found);
     });
-    drawCells(cells);
-    index = new window.Supercluster({
-      // Leaflet's 256-px tiles: points closer than 56 px merge. Below zoom 11 a sub-district is a few
-      // clusters anyway, so those levels are not built (a third of the time to load 17,000 points).
-      extent: 256, radius: 56, minZoom: 11, maxZoom: 17,
-      map: function (properties) { return { n: properties.n.slice() }; },
-      reduce: function (total, properties) {
-        for (var i = 0; i < total.n.length; i++) total.n[i] += properties.n[i];
-      }
+    Object.keys(shown).forEach(function (key) {
+      if (!next[key]) markerLayer.removeLayer(shown[key]);
     });
-    index.load(points);
-    redraw();
-    var text = collection.households
-      ? fill(texts.summary, { households: collection.households, buildings: buildings, houses: houses })
+    Object.keys(next).forEach(function (key) {
+      if (!shown[key]) markerLayer.addLayer(next[key]);
+    });
+    shown = next;
+  }
+
+  function loadedData(answer) {
+    statuses = answer.statuses || statuses;
+    if (answer.cells) drawCells(answer.cells);
+    else restyleCells();
+    loaded = answer.query;
+    var s = answer.summary;
+    var text = s.households
+      ? fill(texts.summary, { households: s.households, buildings: s.buildings, houses: s.houses })
       : texts.empty;
-    if (collection.unplaced) text += " " + fill(texts.unplaced, { n: collection.unplaced });
+    if (s.unplaced) text += " " + fill(texts.unplaced, { n: s.unplaced });
     say(summary, text);
-    frame.dataset.ready = "true";
+    redraw();
   }
 
+  worker.onmessage = function (event) {
+    var answer = event.data;
+    if (answer.request !== undefined && answer.request !== latest) return;  // a later filter is on its way
+    if (answer.type === "failed") {
+      say(summary, texts.failed);
+    } else if (answer.type === "data") {
+      loadedData(answer);
+    } else if (answer.type === "clusters" && answer.query === loaded) {
+      swapMarkers(answer.markers);
+      frame.dataset.ready = "true";
+    }
+  };
+  worker.onerror = function () { say(summary, texts.failed); };
+
+  // The data is fetched here (the page's <link rel="preload"> has the first load on its way, same URL and mode)
+  // and handed to the worker unread.
   function load() {
     var mine = ++latest;
+    var q = query();
     frame.dataset.ready = "false";
     say(summary, texts.loading);
-    // Same URL and mode as the page's <link rel="preload">: the first load is already on its way.
     fetch(withQuery(frame.dataset.dataBase), { credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) throw new Error(response.status);
-        return response.json();
+        var etag = response.headers.get("ETag");
+        return response.arrayBuffer().then(function (buffer) {
+          if (mine !== latest) return;
+          worker.postMessage({ type: "data", request: mine, query: q, etag: etag, buffer: buffer }, [buffer]);
+        });
       })
-      .then(function (collection) { if (mine === latest) draw(collection); })
       .catch(function () { if (mine === latest) say(summary, texts.failed); });
   }
 
