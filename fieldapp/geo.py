@@ -182,7 +182,8 @@ def _ring(ring):
 def map_columns(cells, points, shift, members=None):
     """The map's data as JSON text of columns: the cells, then one point per building or standalone house.
 
-    cells: dicts with id, code, name, geometry (parsed), occupied, visited, attempted. points: dicts with kind
+    cells: dicts with id, code, name, occupied, visited, attempted and geometry (parsed) or its outline_bands
+    already made (bands). points: dicts with kind
     ("b" building, "h" house), id, lon, lat and counts (households per status, most urgent first).
     shift(lon, lat) maps a stored WGS-84 position to the drawn one; it is applied here and nowhere else.
     members: more top-level entries, e.g. the order of the counts. static/js/map-worker.js reads it, and
@@ -195,7 +196,7 @@ def map_columns(cells, points, shift, members=None):
     """
     ordered = sorted(points, key=lambda p: (p["kind"] != "b", p["id"]))
     drawn = [shift(p["lon"], p["lat"]) for p in ordered]
-    bands = [outline_bands(cell["geometry"], shift) for cell in cells]
+    bands = [cell["bands"] if "bands" in cell else outline_bands(cell["geometry"], shift) for cell in cells]
     document = {**(members or {}), "scale": SCALE, "cells": {
         **{name: [cell[name] for cell in cells] for name in ("id", "code", "name", "occupied", "visited", "attempted")},
         "zooms": [zoom for zoom, _tolerance in OUTLINE_BANDS],
@@ -239,10 +240,19 @@ def read_map_columns(document):
     return {"points": points, "cells": cells}
 
 
-def map_collection(groups, cells, shift, statuses, members=None):
+def cell_outline(text, shift):
+    """Why a stored cell outline (GeoJSON text) cannot be drawn (None if it can), and its outline_bands."""
+    problem = polygon_problem(text)
+    return problem, None if problem else outline_bands(json.loads(text), shift)
+
+
+def map_collection(groups, cells, shift, statuses, members=None, outline=None):
     """The map's data from households grouped per cell and building or house (mapdata.point_groups) and
     the cells (with outline text): the map_columns text, the cells that cannot be drawn, how many
-    households it shows and how many matched but have no point (unplaced). members: more top-level entries."""
+    households it shows and how many matched but have no point (unplaced). members: more top-level entries.
+    outline(text): cell_outline of a cell's outline text drawn through shift (a caller may keep them: the
+    outlines change far less often than the households' statuses)."""
+    outline = outline or (lambda text: cell_outline(text, shift))
     points, coverage, unplaced = {}, {}, 0
     for group in groups:
         counts = group["counts"]
@@ -257,18 +267,20 @@ def map_collection(groups, cells, shift, statuses, members=None):
             continue
         # A building whose households lie in several cells is still one marker.
         kind, point_id = ("b", group["building_id"]) if group["building_id"] else ("h", group["house_id"])
-        point = points.setdefault((kind, point_id), {"kind": kind, "id": point_id, "lon": group["lon"],
-                                                     "lat": group["lat"], "counts": [0] * len(counts)})
-        point["counts"] = [a + b for a, b in zip(point["counts"], counts)]
+        point = points.get((kind, point_id))
+        if point is None:
+            points[(kind, point_id)] = {"kind": kind, "id": point_id, "lon": group["lon"], "lat": group["lat"],
+                                        "counts": list(counts)}
+        else:
+            point["counts"] = [a + b for a, b in zip(point["counts"], counts)]
     drawn, broken = [], []
     for cell in cells:
-        problem = polygon_problem(cell["geometry"])
+        problem, bands = outline(cell["geometry"])
         if problem:
             broken.append({"id": cell["id"], "code": cell["code"], "name": cell["name"], "problem": problem})
             continue
         occupied, visited, attempted = coverage.get(cell["id"], (0, 0, 0))
-        drawn.append({**cell, "geometry": json.loads(cell["geometry"]), "occupied": occupied, "visited": visited,
-                      "attempted": attempted})
+        drawn.append({**cell, "bands": bands, "occupied": occupied, "visited": visited, "attempted": attempted})
     shown = sum(sum(point["counts"]) for point in points.values())
     text = map_columns(drawn, points.values(), shift, {
         "statuses": list(statuses), "households": shown, "unplaced": unplaced,

@@ -4,6 +4,7 @@ map_element (folium) builds the map element and its set-up script (tiles, view);
 come as columns from data() (geo.map_columns), read and clustered in static/js/map-worker.js, drawn by
 static/js/map.js.
 """
+import functools
 import gzip
 import hashlib
 import threading
@@ -23,7 +24,7 @@ from fieldapp.templating import render, tag_token
 bp = Blueprint("map", __name__, url_prefix="/map")
 
 LEAFLET = "vendor/leaflet-1.9.4/"
-# In the order of the form's fields: the page preloads the very URL map.js then fetches.
+# In the order of the form's fields.
 FILTERS = ("not_visited", "open_requests", "status", "cell", "member", "tag")
 
 
@@ -158,10 +159,25 @@ def map_payload(db, scope, filters, tiles):
     return payload
 
 
+@functools.lru_cache(maxsize=4096)
+def _outline(text, tiles):
+    """geo.cell_outline of an outline text on tiles, made once: a district's outlines checked and simplified
+    take longer than its households' statuses, and change far less often."""
+    return geo.cell_outline(text, display_shift(tiles))
+
+
+def broken_cells(db, scope, tiles):
+    """The cells of scope whose outline cannot be drawn, with the problem. The page asks without building the
+    map's data: its data request, perhaps on another server process, builds it once."""
+    return [{"id": cell["id"], "code": cell["code"], "name": cell["name"], "problem": problem}
+            for cell in mapdata.cells_in(db, scope) for problem in [_outline(cell["geometry"], tiles)[0]] if problem]
+
+
 def _build_payload(db, now, scope, filters, tiles, cells_version):
     """Encode the cells and the households per building or house of scope as gzipped columns."""
     collection = geo.map_collection(mapdata.point_groups(db, now, scope, filters), mapdata.cells_in(db, scope),
-                                    display_shift(tiles), rules.STATUSES, {"cellsVersion": cells_version})
+                                    display_shift(tiles), rules.STATUSES, {"cellsVersion": cells_version},
+                                    outline=lambda text: _outline(text, tiles))
     text = collection.pop("text").encode()
     return {**collection, "gzip": gzip.compress(text, compresslevel=6, mtime=0), "bytes": len(text)}
 
@@ -181,11 +197,10 @@ def index():
     db = get_db()
     scope, options, filters, notices = _context(db, page=True)
     tiles, tiles_problem = tiles_setting()
-    payload = map_payload(db, scope, filters, tiles)  # also warms the cache for the page's data request
     parts = map_parts(db, scope, tiles)
     return render("map/index.html", map=parts, tiles=tiles, options=options, filters=filters, notices=notices,
                   tiles_problem=tiles_problem if current_user.role == "admin" else None,
-                  broken=payload["broken"], data_url=url_for("map.data", **filter_query(filters)),
+                  broken=broken_cells(db, scope, tiles), data_url=url_for("map.data", **filter_query(filters)),
                   no_cells=scope is not None and not scope)
 
 

@@ -3,17 +3,21 @@
 // and building their clusters takes the browser hundreds of milliseconds: here the page's main thread (panning,
 // taps) is not held up by it.
 //
-// Messages from the page:
+// Messages from the page (static/js/map-start.js starts the worker and its first load):
 //   {type: "init", supercluster: URL of the vendored script}
-//   {type: "data", request, query, etag, buffer}: the map data of a filter query (an ArrayBuffer, transferred);
-//     answered {type: "data", request, query, statuses, summary, cellsVersion, cells (null: as last sent)}
-//   {type: "clusters", request, query, bbox: [west, south, east, north], zoom}: answered {type: "clusters",
-//     request, query, markers: [{key, kind ("cluster", "b", "h"), id, lat, lng, n, points, expand}]}
+//   {type: "view", bbox: [west, south, east, north], zoom}: the page's view, for the markers of the next answer
+//   {type: "load", request, query, url, bbox?, zoom?}: fetch the map data of a filter query; answered {type:
+//     "cells", request, cells} first where the cells are not those last sent (the page draws them while the
+//     clusters are built), then {type: "data", request, query, statuses, summary, markers (of the view; null before one was told)}, or
+//     {type: "failed", request}
+//   {type: "clusters", request, query, bbox, zoom}: answered {type: "clusters", request, query, markers:
+//     [{key, kind ("cluster", "b", "h"), id, lat, lng, n, points, expand}]}
 "use strict";
 
 var KEPT = 4;  // filters' indexes kept, so that going back to a filter just seen costs no reading
 var indexes = [];  // {query, etag, index}, most recent last
 var sentCells = null;  // the cellsVersion whose cells the page has
+var view = null;  // the page's last view: {bbox, zoom}
 
 function decode(deltas) {
   var total = 0, out = new Array(deltas.length);
@@ -79,48 +83,77 @@ function kept(query) {
   return null;
 }
 
-function load(message) {
-  var entry = kept(message.query), cells = null, data = null;
-  if (!entry || !message.etag || entry.etag !== message.etag) {
-    data = JSON.parse(new TextDecoder().decode(message.buffer));
-    entry = { query: message.query, etag: message.etag, statuses: data.statuses,
-              cellsVersion: data.cellsVersion, cells: { cells: data.cells, scale: data.scale } };
-    var built = build(data);
-    entry.index = built.index;
-    entry.summary = built.summary;
-    indexes = indexes.filter(function (other) { return other.query !== message.query; });
-    indexes.push(entry);
-    if (indexes.length > KEPT) indexes.shift();
-  } else {
-    indexes.splice(indexes.indexOf(entry), 1);
-    indexes.push(entry);
-  }
-  if (entry.cellsVersion !== sentCells) {
-    cells = readCells(entry.cells);
-    sentCells = entry.cellsVersion;
-  }
-  postMessage({ type: "data", request: message.request, query: message.query, statuses: entry.statuses,
-                summary: entry.summary, cellsVersion: entry.cellsVersion, cells: cells });
+function remember(entry) {
+  indexes = indexes.filter(function (other) { return other.query !== entry.query; });
+  indexes.push(entry);
+  if (indexes.length > KEPT) indexes.shift();
 }
 
-function clusters(message) {
+function answer(message, entry) {
+  postMessage({ type: "data", request: message.request, query: message.query, statuses: entry.statuses,
+                summary: entry.summary, markers: view ? markers(entry, view.bbox, view.zoom) : null });
+}
+
+// The same ETag as the index kept for the query: nothing changed, nothing to read again.
+function read(message, etag, text) {
   var entry = kept(message.query);
-  if (!entry) return;
-  var markers = entry.index.getClusters(message.bbox, message.zoom).map(function (feature) {
+  if (entry && etag && entry.etag === etag) {
+    remember(entry);
+    answer(message, entry);
+    return;
+  }
+  var data = JSON.parse(text);
+  if (data.cellsVersion !== sentCells) {
+    postMessage({ type: "cells", request: message.request, cells: readCells(data) });
+    sentCells = data.cellsVersion;
+  }
+  entry = { query: message.query, etag: etag, statuses: data.statuses };
+  var built = build(data);
+  entry.index = built.index;
+  entry.summary = built.summary;
+  remember(entry);
+  answer(message, entry);
+}
+
+function load(message) {
+  fetch(message.url, { credentials: "same-origin" })
+    .then(function (response) {
+      if (!response.ok) throw new Error(response.status);
+      return response.text().then(function (text) { read(message, response.headers.get("ETag"), text); });
+    })
+    .catch(function (error) {
+      postMessage({ type: "failed", request: message.request, query: message.query, error: String(error) });
+    });
+}
+
+function markers(entry, bbox, zoom) {
+  return entry.index.getClusters(bbox, zoom).map(function (feature) {
     var p = feature.properties, at = feature.geometry.coordinates;
     var kind = p.cluster ? "cluster" : p.k, id = p.cluster ? p.cluster_id : p.i;
     var expand = p.cluster ? entry.index.getClusterExpansionZoom(p.cluster_id) : null;
     return { key: kind + id + "@" + at[1] + "," + at[0] + ":" + p.n.join(",") + ":" + expand, kind: kind, id: id,
              lat: at[1], lng: at[0], n: p.n, points: p.point_count || 1, expand: expand };
   });
-  postMessage({ type: "clusters", request: message.request, query: message.query, markers: markers });
+}
+
+function clusters(message) {
+  var entry = kept(message.query);
+  view = { bbox: message.bbox, zoom: message.zoom };
+  if (entry) {
+    postMessage({ type: "clusters", request: message.request, query: message.query,
+                  markers: markers(entry, message.bbox, message.zoom) });
+  }
 }
 
 self.onmessage = function (event) {
   var message = event.data;
   try {
     if (message.type === "init") importScripts(message.supercluster);
-    else if (message.type === "data") load(message);
+    else if (message.type === "view") view = { bbox: message.bbox, zoom: message.zoom };
+    else if (message.type === "load") {
+      if (message.bbox) view = { bbox: message.bbox, zoom: message.zoom };
+      load(message);
+    }
     else if (message.type === "clusters") clusters(message);
   } catch (error) {
     postMessage({ type: "failed", request: message.request, query: message.query, error: String(error) });

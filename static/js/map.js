@@ -1,15 +1,13 @@
 // The map page: cells shaded by coverage and households per building, read and clustered in a Web Worker
-// (static/js/map-worker.js) that answers the markers of the view on moveend; popups fetched when opened; filters
-// applied without a reload (only the markers change); "Locate me". The Leaflet map itself comes from folium's
-// script (/map/setup.js).
+// (static/js/map-worker.js, started by map-start.js) that answers the markers of the view on moveend; popups
+// fetched when opened; filters applied without a reload (only the markers change); "Locate me". The Leaflet map
+// itself comes from folium's script (/map/setup.js).
 (function () {
   "use strict";
   var frame = document.getElementById("map-frame");
   var map = frame && window[frame.dataset.mapName];
-  if (!map || !window.L || !window.Worker) return;
-  // Started first: the worker's script and supercluster load while the page sets up the rest.
-  var worker = new Worker(frame.dataset.worker);
-  worker.postMessage({ type: "init", supercluster: frame.dataset.supercluster });
+  if (!map || !window.L) return;
+  var worker = null;
   var texts = JSON.parse(frame.dataset.texts);
   var icons = JSON.parse(frame.dataset.icons);
   var statusLabels = JSON.parse(frame.dataset.statusLabels);
@@ -21,7 +19,7 @@
   var statuses = Object.keys(statusLabels);
   // Cell labels under the markers, so that no label hides a building.
   map.createPane("cellLabels").style.zIndex = 450;
-  var cellLayer = L.featureGroup().addTo(map);
+  var cellLayer = L.layerGroup().addTo(map);
   // Cells drawn on one canvas: a district's hundreds of polygons as SVG would slow every pan and zoom.
   var cellRenderer = L.canvas({ padding: 0.5 });
   var labelLayer = L.layerGroup().addTo(map);
@@ -29,6 +27,7 @@
   var shown = {};  // the markers on the map by key (map-worker.js): a marker that stays is not drawn again
   var zooms = [0];  // the lowest zoom of each band of the cells' outlines
   var band = -1;
+  var styledFor = null;  // the cell filter the cells are drawn for
   var loaded = null;  // the filter query whose data the worker holds and the markers show
   var latest = 0;
   var here = null;
@@ -107,8 +106,12 @@
     return found;
   }
 
+  function chosenCell() {
+    return form.elements.cell ? form.elements.cell.value : "";
+  }
+
   function cellStyle(cell) {
-    var chosen = form.elements.cell ? form.elements.cell.value : "";
+    var chosen = chosenCell();
     var c = colour(COVERAGE_COLOURS[coverageClass(cell)]);
     return { color: c, weight: chosen && String(cell.id) === chosen ? 4 : 2, opacity: 0.9, fillColor: c,
              fillOpacity: 0.14 };
@@ -118,11 +121,11 @@
   // the zoom band on screen.
   function drawCells(cells) {
     cellLayer.clearLayers();
+    styledFor = chosenCell();
     zooms = cells.zooms;
     band = bandOf(map.getZoom());
     cells.list.forEach(function (cell) {
-      var layer = L.polygon(cell.outlines[band], { renderer: cellRenderer, interactive: true });
-      layer.setStyle(cellStyle(cell));
+      var layer = L.polygon(cell.outlines[band], L.extend({ renderer: cellRenderer }, cellStyle(cell)));
       layer.cell = cell;
       layer.label = cell.occupied
         ? fill(texts.coverage, { name: cell.name, pct: Math.round(100 * cell.visited / cell.occupied) + "%",
@@ -133,7 +136,10 @@
     });
   }
 
+  // Only the cell filter changes how the cells look.
   function restyleCells() {
+    if (chosenCell() === styledFor) return;
+    styledFor = chosenCell();
     cellLayer.eachLayer(function (layer) { layer.setStyle(cellStyle(layer.cell)); });
   }
 
@@ -199,14 +205,16 @@
 
   // Only what is on screen is drawn: the worker answers per view. Clusters of the zoom level below a
   // fractional zoom: markers stay at least the cluster radius apart.
+  function view() {
+    var b = map.getBounds();
+    return { bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom: Math.floor(map.getZoom()) };
+  }
+
   function redraw() {
     outlineCells();
     showLabels();
     if (loaded === null) return;
-    var b = map.getBounds();
-    worker.postMessage({ type: "clusters", request: latest, query: loaded,
-                         bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()],
-                         zoom: Math.floor(map.getZoom()) });
+    worker.postMessage(L.extend({ type: "clusters", request: latest, query: loaded }, view()));
   }
 
   // The view's markers: those already on the map stay, the others are swapped.
@@ -224,10 +232,10 @@
     shown = next;
   }
 
+  // A load's answer carries the markers of the view it was told (map.js tells the view as soon as it runs).
   function loadedData(answer) {
     statuses = answer.statuses || statuses;
-    if (answer.cells) drawCells(answer.cells);
-    else restyleCells();
+    restyleCells();
     loaded = answer.query;
     var s = answer.summary;
     var text = s.households
@@ -235,11 +243,20 @@
       : texts.empty;
     if (s.unplaced) text += " " + fill(texts.unplaced, { n: s.unplaced });
     say(summary, text);
-    redraw();
+    if (!answer.markers) {  // read before this page told its view
+      redraw();
+      return;
+    }
+    outlineCells();
+    showLabels();
+    swapMarkers(answer.markers);
+    frame.dataset.ready = "true";
   }
 
-  worker.onmessage = function (event) {
+  function heard(event) {
     var answer = event.data;
+    // The cells are drawn whichever load they came with: the worker sends each version once.
+    if (answer.type === "cells") drawCells(answer.cells);
     if (answer.request !== undefined && answer.request !== latest) return;  // a later filter is on its way
     if (answer.type === "failed") {
       say(summary, texts.failed);
@@ -249,26 +266,15 @@
       swapMarkers(answer.markers);
       frame.dataset.ready = "true";
     }
-  };
-  worker.onerror = function () { say(summary, texts.failed); };
+  }
 
-  // The data is fetched here (the page's <link rel="preload"> has the first load on its way, same URL and mode)
-  // and handed to the worker unread.
+  // The worker fetches and reads the data of the filters; this page only draws what it answers.
   function load() {
-    var mine = ++latest;
-    var q = query();
+    latest++;
     frame.dataset.ready = "false";
     say(summary, texts.loading);
-    fetch(withQuery(frame.dataset.dataBase), { credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) throw new Error(response.status);
-        var etag = response.headers.get("ETag");
-        return response.arrayBuffer().then(function (buffer) {
-          if (mine !== latest) return;
-          worker.postMessage({ type: "data", request: mine, query: q, etag: etag, buffer: buffer }, [buffer]);
-        });
-      })
-      .catch(function () { if (mine === latest) say(summary, texts.failed); });
+    worker.postMessage(L.extend({ type: "load", request: latest, query: query(), url: withQuery(frame.dataset.dataBase) },
+                                view()));
   }
 
   function applyFilters(event) {
@@ -308,9 +314,22 @@
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
   }
 
-  form.addEventListener("change", applyFilters);
-  form.addEventListener("submit", applyFilters);
+  // map-start.js has the worker and the first load going already (or starts them once it has run).
+  function begin(started) {
+    worker = started.worker;
+    latest = started.request;
+    frame.dataset.ready = "false";
+    say(summary, texts.loading);
+    worker.onerror = function () { say(summary, texts.failed); };
+    worker.postMessage(L.extend({ type: "view" }, view()));  // for the first load's markers
+    started.listen(heard);
+    form.addEventListener("change", applyFilters);
+    form.addEventListener("submit", applyFilters);
+    map.on("moveend", redraw);
+  }
+
   document.getElementById("locate-me").addEventListener("click", locate);
-  map.on("moveend", redraw);
-  load();
+  if (!window.Worker) say(summary, texts.failed);
+  else if (window.fieldappMap) begin(window.fieldappMap);
+  else window.fieldappMapStarted = begin;
 })();
