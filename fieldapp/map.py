@@ -24,7 +24,7 @@ from fieldapp.templating import render, tag_token
 bp = Blueprint("map", __name__, url_prefix="/map")
 
 LEAFLET = "vendor/leaflet-1.9.4/"
-# In the order of the form's fields.
+# In the order of the form's fields: the page preloads the very URL map-start.js then fetches.
 FILTERS = ("not_visited", "open_requests", "status", "cell", "member", "tag")
 
 

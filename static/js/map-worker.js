@@ -6,7 +6,8 @@
 // Messages from the page (static/js/map-start.js starts the worker and its first load):
 //   {type: "init", supercluster: URL of the vendored script}
 //   {type: "view", bbox: [west, south, east, north], zoom}: the page's view, for the markers of the next answer
-//   {type: "load", request, query, url, bbox?, zoom?}: fetch the map data of a filter query; answered {type:
+//   {type: "load", request, query, etag, buffer, bbox?, zoom?}: the map data of a filter query (an ArrayBuffer,
+//     moved here unread by map-start.js) and its ETag; answered {type:
 //     "cells", request, cells} first where the cells are not those last sent (the page draws them while the
 //     clusters are built), then {type: "data", request, query, statuses, summary, markers (of the view; null before one was told)}, or
 //     {type: "failed", request}
@@ -116,14 +117,7 @@ function read(message, etag, text) {
 }
 
 function load(message) {
-  fetch(message.url, { credentials: "same-origin" })
-    .then(function (response) {
-      if (!response.ok) throw new Error(response.status);
-      return response.text().then(function (text) { read(message, response.headers.get("ETag"), text); });
-    })
-    .catch(function (error) {
-      postMessage({ type: "failed", request: message.request, query: message.query, error: String(error) });
-    });
+  read(message, message.etag, new TextDecoder().decode(message.buffer));
 }
 
 function markers(entry, bbox, zoom) {

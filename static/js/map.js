@@ -8,6 +8,7 @@
   var map = frame && window[frame.dataset.mapName];
   if (!map || !window.L) return;
   var worker = null;
+  var started = null;  // map-start.js's window.fieldappMap
   var texts = JSON.parse(frame.dataset.texts);
   var icons = JSON.parse(frame.dataset.icons);
   var statusLabels = JSON.parse(frame.dataset.statusLabels);
@@ -36,8 +37,11 @@
     return text.replace(/\{(\w+)\}/g, function (whole, key) { return values[key]; });
   }
 
+  // Read once per status: each read of the computed style may make the browser recompute the page's styles.
+  var colours = {};
   function colour(name) {
-    return css.getPropertyValue("--status-" + name).trim() || "#555";
+    if (!(name in colours)) colours[name] = css.getPropertyValue("--status-" + name).trim() || "#555";
+    return colours[name];
   }
 
   function sum(counts) {
@@ -110,8 +114,7 @@
     return form.elements.cell ? form.elements.cell.value : "";
   }
 
-  function cellStyle(cell) {
-    var chosen = chosenCell();
+  function cellStyle(cell, chosen) {
     var c = colour(COVERAGE_COLOURS[coverageClass(cell)]);
     return { color: c, weight: chosen && String(cell.id) === chosen ? 4 : 2, opacity: 0.9, fillColor: c,
              fillOpacity: 0.14 };
@@ -125,7 +128,7 @@
     zooms = cells.zooms;
     band = bandOf(map.getZoom());
     cells.list.forEach(function (cell) {
-      var layer = L.polygon(cell.outlines[band], L.extend({ renderer: cellRenderer }, cellStyle(cell)));
+      var layer = L.polygon(cell.outlines[band], L.extend({ renderer: cellRenderer }, cellStyle(cell, styledFor)));
       layer.cell = cell;
       layer.label = cell.occupied
         ? fill(texts.coverage, { name: cell.name, pct: Math.round(100 * cell.visited / cell.occupied) + "%",
@@ -140,7 +143,7 @@
   function restyleCells() {
     if (chosenCell() === styledFor) return;
     styledFor = chosenCell();
-    cellLayer.eachLayer(function (layer) { layer.setStyle(cellStyle(layer.cell)); });
+    cellLayer.eachLayer(function (layer) { layer.setStyle(cellStyle(layer.cell, styledFor)); });
   }
 
   // A new zoom band: the outlines of that band, where they differ from the band before.
@@ -253,8 +256,7 @@
     frame.dataset.ready = "true";
   }
 
-  function heard(event) {
-    var answer = event.data;
+  function heard(answer) {
     // The cells are drawn whichever load they came with: the worker sends each version once.
     if (answer.type === "cells") drawCells(answer.cells);
     if (answer.request !== undefined && answer.request !== latest) return;  // a later filter is on its way
@@ -268,13 +270,12 @@
     }
   }
 
-  // The worker fetches and reads the data of the filters; this page only draws what it answers.
+  // map-start.js fetches the data of the filters and the worker reads it; this page only draws what it answers.
   function load() {
     latest++;
     frame.dataset.ready = "false";
     say(summary, texts.loading);
-    worker.postMessage(L.extend({ type: "load", request: latest, query: query(), url: withQuery(frame.dataset.dataBase) },
-                                view()));
+    started.load(latest, query(), withQuery(frame.dataset.dataBase), view());
   }
 
   function applyFilters(event) {
@@ -315,7 +316,8 @@
   }
 
   // map-start.js has the worker and the first load going already (or starts them once it has run).
-  function begin(started) {
+  function begin(starter) {
+    started = starter;
     worker = started.worker;
     latest = started.request;
     frame.dataset.ready = "false";
