@@ -815,13 +815,13 @@ class Bench:
         status, body, first = client.get("/map/data.geojson")
         assert status == 200, f"map data answered {status}"
         households = json.loads(gzip.decompress(body))["households"]
-        Path(self.folder, "district.geojson.gz").write_bytes(body)
+        Path(self.folder, "district-map.json.gz").write_bytes(body)
         for _ in range(6):  # both workers build and cache it
-            client.get("/map/data.geojson"), client.get("/bench/file/district.geojson.gz")
+            client.get("/map/data.geojson"), client.get("/bench/file/district-map.json.gz")
         served, static = [], []
         for _ in range(self.runs):
             served.append(client.get("/map/data.geojson")[2] * 1000)
-            static.append(client.get("/bench/file/district.geojson.gz")[2] * 1000)
+            static.append(client.get("/bench/file/district-map.json.gz")[2] * 1000)
         per_household = len(body) / households
         p50, s50 = statistics.median(served), statistics.median(static)
         self.results["map"] = {"households": households, "gzip_bytes": len(body), "first_request_ms": first * 1000,
@@ -846,7 +846,8 @@ class Bench:
             figures[username] = {"p50_ms": drawn, "first_ms": first, "empty_p50_ms": empty}
             self.table.add(f"map page drawn in headless chromium, {label} ({username}), p50 (first visit)",
                            f"{drawn:.0f} ms ({first:.0f} ms)", f"empty Leaflet page {empty:.0f} ms",
-                           f"{drawn / empty:.1f}×", "≤ 3×", drawn / empty <= 3, key=f"map page {label}")
+                           f"{drawn / empty:.1f}× ({first / empty:.1f}×)", "≤ 3× (≤ 5×)",
+                           drawn / empty <= 3 and first / empty <= 5, key=f"map page {label}")
         self.results["map_page"] = figures
 
     def lighthouse(self, engine):

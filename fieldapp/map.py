@@ -1,8 +1,10 @@
 """The grid leader's map: cells shaded by coverage, households per building by status, filters, popups.
 
-map_element (folium) builds the map element and its set-up script (tiles, view); the households come as
-GeoJSON from data(), drawn and clustered by static/js/map.js.
+map_element (folium) builds the map element and its set-up script (tiles, view); the cells and the households
+come as columns from data() (geo.map_columns), read and clustered in static/js/map-worker.js, drawn by
+static/js/map.js.
 """
+import functools
 import gzip
 import hashlib
 import threading
@@ -22,7 +24,7 @@ from fieldapp.templating import render, tag_token
 bp = Blueprint("map", __name__, url_prefix="/map")
 
 LEAFLET = "vendor/leaflet-1.9.4/"
-# In the order of the form's fields: the page preloads the very URL map.js then fetches.
+# In the order of the form's fields: the page preloads the very URL map-start.js then fetches.
 FILTERS = ("not_visited", "open_requests", "status", "cell", "member", "tag")
 
 
@@ -135,17 +137,20 @@ PAYLOADS_KEPT = 16
 
 
 def map_payload(db, scope, filters, tiles):
-    """The map's GeoJSON for scope and filters, gzipped, with its ETag and the cells it could not draw."""
+    """The map's columns for scope and filters, gzipped, with its ETag and the cells it could not draw."""
     now = clock(db)
     path = current_app.config["DATABASE"]
-    key = (path, mapdata.data_version(db, path), now["today"], now["offset"], now["default_cycle"],
-           now["phone_calls_weekly"],
-           None if scope is None else tuple(scope), tuple(filter_query(filters).items()), tiles)
+    cells_key = (path, mapdata.data_version(db, path), now["today"], now["offset"], now["default_cycle"],
+                 now["phone_calls_weekly"], None if scope is None else tuple(scope), tiles)
+    key = (*cells_key, tuple(filter_query(filters).items()))
     with _payloads_lock:
         if key in _payloads:
             _payloads.move_to_end(key)
             return _payloads[key]
-    payload = _build_payload(db, now, scope, filters, tiles)
+    # The cells and their coverage do not depend on the filters: the same version tells map-worker.js to keep
+    # the outlines it has drawn.
+    cells_version = hashlib.sha256(repr(cells_key).encode()).hexdigest()[:16]
+    payload = _build_payload(db, now, scope, filters, tiles, cells_version)
     payload["etag"] = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
     with _payloads_lock:
         _payloads[key] = payload
@@ -154,10 +159,25 @@ def map_payload(db, scope, filters, tiles):
     return payload
 
 
-def _build_payload(db, now, scope, filters, tiles):
-    """Encode the cells and the households per building or house of scope as a gzipped FeatureCollection."""
+@functools.lru_cache(maxsize=4096)
+def _outline(text, tiles):
+    """geo.cell_outline of an outline text on tiles, made once: a district's outlines checked and simplified
+    take longer than its households' statuses, and change far less often."""
+    return geo.cell_outline(text, display_shift(tiles))
+
+
+def broken_cells(db, scope, tiles):
+    """The cells of scope whose outline cannot be drawn, with the problem. The page asks without building the
+    map's data: its data request, perhaps on another server process, builds it once."""
+    return [{"id": cell["id"], "code": cell["code"], "name": cell["name"], "problem": problem}
+            for cell in mapdata.cells_in(db, scope) for problem in [_outline(cell["geometry"], tiles)[0]] if problem]
+
+
+def _build_payload(db, now, scope, filters, tiles, cells_version):
+    """Encode the cells and the households per building or house of scope as gzipped columns."""
     collection = geo.map_collection(mapdata.point_groups(db, now, scope, filters), mapdata.cells_in(db, scope),
-                                    display_shift(tiles), rules.STATUSES)
+                                    display_shift(tiles), rules.STATUSES, {"cellsVersion": cells_version},
+                                    outline=lambda text: _outline(text, tiles))
     text = collection.pop("text").encode()
     return {**collection, "gzip": gzip.compress(text, compresslevel=6, mtime=0), "bytes": len(text)}
 
@@ -177,11 +197,10 @@ def index():
     db = get_db()
     scope, options, filters, notices = _context(db, page=True)
     tiles, tiles_problem = tiles_setting()
-    payload = map_payload(db, scope, filters, tiles)  # also warms the cache for the page's data request
     parts = map_parts(db, scope, tiles)
     return render("map/index.html", map=parts, tiles=tiles, options=options, filters=filters, notices=notices,
                   tiles_problem=tiles_problem if current_user.role == "admin" else None,
-                  broken=payload["broken"], data_url=url_for("map.data", **filter_query(filters)),
+                  broken=broken_cells(db, scope, tiles), data_url=url_for("map.data", **filter_query(filters)),
                   no_cells=scope is not None and not scope)
 
 
@@ -198,7 +217,7 @@ def setup_js():
 @bp.route("/data.geojson")
 @login_required
 def data():
-    """The map's data: an RFC 7946 FeatureCollection of cells and of households per building or house."""
+    """The map's data: the cells and the households per building or house, in columns (geo.map_columns)."""
     db = get_db()
     scope, _options, filters, _notices = _context(db)
     payload = map_payload(db, scope, filters, tiles_setting()[0])
@@ -208,7 +227,7 @@ def data():
         return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
                                              "Vary": "Accept-Encoding"})
     response = Response(payload["gzip"] if zipped else gzip.decompress(payload["gzip"]),
-                        mimetype="application/geo+json")
+                        mimetype="application/json")
     if zipped:
         response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")

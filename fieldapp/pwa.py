@@ -26,6 +26,7 @@ SHELL = [
     "css/app.css", "js/app.js", "js/offline-queue.js", "js/offline-copy.js", "js/offline-ui.js", "js/visit-form.js",
     "js/nearest.js", "js/photos.js", "js/offline-config.js", "vendor/htmx-2.0.11.min.js", "vendor/idb-8.0.4.umd.js", "icons/icon.svg",
     "icons/icon-192.png",
+    "js/map-start.js", "js/map-worker.js", "vendor/supercluster-8.0.1.min.js",  # the map's worker: no round trips
 ]
 WORKER_SCRIPTS = ["vendor/idb-8.0.4.umd.js", "js/offline-queue.js", "js/offline-copy.js"]  # sw.js's importScripts
 

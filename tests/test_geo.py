@@ -1,7 +1,6 @@
-"""GCJ-02 against published reference pairs, cell outline checks, and the map's GeoJSON encoding."""
+"""GCJ-02 against published reference pairs, cell outline checks, and the map's data in columns."""
 import json
 
-import geojson
 import pytest
 
 from fieldapp import geo, rules
@@ -65,30 +64,32 @@ def test_broken_outlines_are_named(text, words):
     assert words in geo.polygon_problem(text)
 
 
-def test_map_geojson_is_a_valid_feature_collection_in_lon_lat_order():
+def test_map_columns_read_back_in_lon_lat_order_to_a_tenth_of_a_metre():
     cells = [{"id": 1, "code": "G01-01", "name": "翠苑一区", "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
               "occupied": 10, "visited": 7, "attempted": 2}]
-    points = [{"kind": "b", "id": 5, "lon": 120.1012345678, "lat": 30.2812345678, "counts": [1, 0, 2, 3, 0]},
-              {"kind": "h", "id": 9, "lon": 120.1015, "lat": 30.2815, "counts": [0, 0, 1, 0, 0]}]
-    text = geo.map_geojson(cells, points, lambda lon, lat: (lon, lat), {"statuses": list(rules.STATUSES)})
-    collection = geojson.loads(text)
-    assert collection.is_valid, collection.errors()
-    assert collection["statuses"] == list(rules.STATUSES)
-    building = collection["features"][1]
-    assert building["id"] == "b5" and building["geometry"]["coordinates"] == [120.101235, 30.281235]
-    assert building["properties"] == {"n": [1, 0, 2, 3, 0]}
-    assert collection["features"][0]["properties"]["visited"] == 7
-    assert collection["features"][0]["properties"]["attempted"] == 2
+    points = [{"kind": "h", "id": 9, "lon": 120.1015, "lat": 30.2815, "counts": [0, 0, 1, 0, 0]},
+              {"kind": "b", "id": 5, "lon": 120.1012345678, "lat": 30.2812345678, "counts": [1, 0, 2, 3, 0]}]
+    document = json.loads(geo.map_columns(cells, points, lambda lon, lat: (lon, lat),
+                                          {"statuses": list(rules.STATUSES)}))
+    assert document["points"]["buildings"] == 1  # buildings first
+    found = geo.read_map_columns(document)
+    assert found["points"] == {"b5": {"lon": 120.101235, "lat": 30.281235, "n": [1, 0, 2, 3, 0]},
+                               "h9": {"lon": 120.1015, "lat": 30.2815, "n": [0, 0, 1, 0, 0]}}
+    cell = found["cells"]["c1"]
+    assert (cell["code"], cell["name"], cell["visited"], cell["attempted"]) == ("G01-01", "翠苑一区", 7, 2)
+    # A square is its own simplification: every band draws the stored ring (Leaflet closes it).
+    assert all(band == [[[tuple(p) for p in SQUARE[:-1]]]] for band in cell["outlines"])
 
 
-def test_map_geojson_shifts_every_point_and_polygon_through_the_given_function():
+def test_map_columns_shift_every_point_and_polygon_through_the_given_function():
     cells = [{"id": 1, "code": "C", "name": "C", "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
               "occupied": 0, "visited": 0, "attempted": 0}]
     points = [{"kind": "h", "id": 1, "lon": 120.1, "lat": 30.28, "counts": [0, 0, 1, 0, 0]}]
-    collection = json.loads(geo.map_geojson(cells, points, geo.wgs84_to_gcj02))
-    ring = collection["features"][0]["geometry"]["coordinates"][0]
-    assert rules.distance_m(*ring[0], *geo.wgs84_to_gcj02(*SQUARE[0])) < 0.2
-    assert rules.distance_m(*collection["features"][1]["geometry"]["coordinates"],
+    found = geo.read_map_columns(json.loads(geo.map_columns(cells, points, geo.wgs84_to_gcj02,
+                                                            {"statuses": list(rules.STATUSES)})))
+    for band in found["cells"]["c1"]["outlines"]:
+        assert rules.distance_m(*band[0][0][0], *geo.wgs84_to_gcj02(*SQUARE[0])) < 0.2
+    assert rules.distance_m(found["points"]["h1"]["lon"], found["points"]["h1"]["lat"],
                             *geo.wgs84_to_gcj02(120.1, 30.28)) < 0.2
 
 
@@ -107,10 +108,11 @@ def test_map_collection_merges_a_building_across_cells_and_counts_what_it_cannot
              {"id": 2, "code": "B", "name": "乙", "geometry": "[1, 2"}]
     collection = geo.map_collection(groups, cells, lambda lon, lat: (lon, lat), rules.STATUSES)
     parsed = json.loads(collection["text"])
-    assert [f["id"] for f in parsed["features"]] == ["c1", "b7"]
-    assert parsed["features"][1]["properties"]["n"] == [1, 0, 2, 4, 0]
-    assert parsed["features"][0]["properties"] == {"code": "A", "name": "甲", "occupied": 3, "visited": 1,
-                                                   "attempted": 1}
+    found = geo.read_map_columns(parsed)
+    assert list(found["cells"]) == ["c1"] and list(found["points"]) == ["b7"]
+    assert found["points"]["b7"]["n"] == [1, 0, 2, 4, 0]
+    assert {k: v for k, v in found["cells"]["c1"].items() if k != "outlines"} == {
+        "code": "A", "name": "甲", "occupied": 3, "visited": 1, "attempted": 1}
     assert collection["households"] == 7 and collection["unplaced"] == 1
     assert collection["broken"] == [{"id": 2, "code": "B", "name": "乙", "problem": "not JSON"}]
     assert parsed["brokenCells"] == ["B"]

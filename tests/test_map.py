@@ -1,12 +1,12 @@
-"""The map: page without external assets or inline script, the data endpoint (valid GeoJSON, scoped,
-no personal data, aggregated per building), filters, popups, tiles and the GCJ-02 shift, bad input."""
+"""The map: page without external assets or inline script, the data endpoint (columns, scoped, no personal
+data, aggregated per building, outlines per zoom band), filters, popups, tiles and the GCJ-02 shift, bad input."""
 import gzip
 import html
 import json
+import math
 import re
 from datetime import timedelta
 
-import geojson
 import pytest
 
 from fieldapp import geo, rules
@@ -59,16 +59,21 @@ def area(db):
 def _data(client, query=""):
     response = client.get("/map/data.geojson" + query)
     assert response.status_code == 200
-    assert response.mimetype == "application/geo+json"
+    assert response.mimetype == "application/json"
     return json.loads(response.data)
 
 
-def _points(collection):
-    return {f["id"]: f["properties"]["n"] for f in collection["features"] if f["geometry"]["type"] == "Point"}
+def _points(document):
+    """Households per status of each building ("b<id>") and house ("h<id>"), as map-worker.js reads them."""
+    return {key: point["n"] for key, point in geo.read_map_columns(document)["points"].items()}
 
 
-def _cells(collection):
-    return {f["id"]: f for f in collection["features"] if f["geometry"]["type"] != "Point"}
+def _cells(document):
+    return geo.read_map_columns(document)["cells"]
+
+
+def _properties(cell):
+    return {name: cell[name] for name in ("code", "name", "occupied", "visited", "attempted")}
 
 
 def test_the_page_loads_no_script_or_stylesheet_from_outside_the_app(client, auth, area, app):
@@ -79,7 +84,9 @@ def test_the_page_loads_no_script_or_stylesheet_from_outside_the_app(client, aut
         sources = re.findall(r'<script\b[^>]*\bsrc="([^"]*)"', page) + re.findall(r'<link\b[^>]*\bhref="([^"]*)"', page)
         assert sources and all(src.startswith("/") and not src.startswith("//") for src in sources), sources
         assert "/static/vendor/leaflet-1.9.4/leaflet.js" in sources
-        assert "/static/vendor/supercluster-8.0.1.min.js" in sources
+        # The worker and the supercluster it imports: the app's own files too.
+        assert 'data-worker="/static/js/map-worker.js"' in page
+        assert 'data-supercluster="/static/vendor/supercluster-8.0.1.min.js"' in page
         # The CSP forbids inline scripts: every <script> has a src.
         assert len(re.findall(r"<script\b", page)) == len(re.findall(r'<script\b[^>]*\bsrc="', page))
         assert not re.search(r"cdn|jsdelivr|cdnjs|jquery|bootstrap|netdna|fontawesome", page, re.I)
@@ -99,15 +106,46 @@ def test_setup_script_builds_the_leaflet_map_of_the_users_cells(client, auth, ar
     assert south_west == [30.28, 120.1] and north_east[1] == pytest.approx(120.112)
 
 
-def test_data_is_a_valid_rfc7946_feature_collection_in_lon_lat_order(client, auth, area):
+def test_data_is_columns_in_lon_lat_order_with_the_statuses_in_order(client, auth, area):
     auth.login("lead")
-    collection = geojson.loads(client.get("/map/data.geojson").get_data(as_text=True))
-    assert collection.is_valid, collection.errors()
-    assert collection["type"] == "FeatureCollection"
-    assert collection["statuses"] == list(rules.STATUSES)
-    for feature in collection["features"]:
-        lon, lat = geojson.utils.coords(feature).__next__()
-        assert 120 < lon < 121 and 30 < lat < 31
+    document = _data(client)
+    assert document["statuses"] == list(rules.STATUSES) and document["households"] == 7
+    found = geo.read_map_columns(document)
+    assert found["points"][f"h{area['house']}"]["lon"] == 120.1015
+    assert found["points"][f"h{area['house']}"]["lat"] == 30.2815
+    for cell in found["cells"].values():
+        for lon, lat in cell["outlines"][-1][0][0]:
+            assert 120 < lon < 121 and 30 < lat < 31
+
+
+def test_outlines_are_simplified_per_zoom_band_and_exact_when_zoomed_in():
+    from shapely.geometry import Polygon, shape
+
+    # A cell with a round edge of 400 positions, about 300 m across.
+    ring = [[120.1 + 0.0015 * math.cos(2 * math.pi * i / 400), 30.28 + 0.0013 * math.sin(2 * math.pi * i / 400)]
+            for i in range(400)]
+    stored = {"type": "Polygon", "coordinates": [ring + ring[:1]]}
+    document = {"scale": geo.SCALE, "statuses": [], "points": {"buildings": 0, "id": [], "lon": [], "lat": [],
+                                                               "counts": []},
+                "cells": json.loads(geo.map_columns([{"id": 1, "code": "C", "name": "C", "geometry": stored,
+                                                      "occupied": 0, "visited": 0, "attempted": 0}], [],
+                                                    lambda lon, lat: (lon, lat)))["cells"]}
+    bands = geo.read_map_columns(document)["cells"]["c1"]["outlines"]
+    sizes = [len(band[0][0]) for band in bands]
+    assert sizes[0] < sizes[1] < sizes[2] == 400, sizes
+    original = shape(stored)
+    for (_zoom, tolerance), band in zip(geo.OUTLINE_BANDS, bands):
+        drawn = Polygon(band[0][0])
+        assert drawn.is_valid and original.hausdorff_distance(drawn) <= tolerance + 1e-6
+    assert bands[2][0][0] == [(round(lon, 6), round(lat, 6)) for lon, lat in ring]  # as stored, to 0.1 m
+
+
+def test_the_cells_keep_their_version_across_filters_and_change_with_the_data(client, auth, area, db):
+    auth.login("lead")
+    version = _data(client)["cellsVersion"]
+    assert _data(client, "?status=due")["cellsVersion"] == version
+    factories.make_visit(db, area["home"]["due"], area["members"]["m1"])
+    assert _data(client)["cellsVersion"] != version
 
 
 def test_one_marker_per_building_coloured_by_counts_and_one_per_standalone_house(client, auth, area):
@@ -121,7 +159,7 @@ def test_one_marker_per_building_coloured_by_counts_and_one_per_standalone_house
 def test_cells_carry_their_coverage_of_the_current_cycle(client, auth, area):
     auth.login("lead")
     cells = _cells(_data(client))
-    a1 = cells[f"c{area['cells']['A1']}"]["properties"]
+    a1 = _properties(cells[f"c{area['cells']['A1']}"])
     # Occupied in A1: 4 in the building + the house; visited this cycle: one of them and the house.
     assert a1 == {"code": "A-01", "name": "翠苑一区", "occupied": 5, "visited": 2, "attempted": 0}
     assert set(cells) == {f"c{area['cells']['A1']}", f"c{area['cells']['A2']}"}
@@ -143,10 +181,9 @@ def test_the_payload_holds_no_personal_data(client, auth, area):
     text = client.get("/map/data.geojson").get_data(as_text=True)
     for personal in ("李秀英", "13912345678", "elderly_alone", "独居老人", "龙坞村 7号", "room", "address", "phone"):
         assert personal not in text
-    for feature in json.loads(text)["features"]:
-        allowed = {"n"} if feature["geometry"]["type"] == "Point" else {"code", "name", "occupied", "visited",
-                                                                         "attempted"}
-        assert set(feature["properties"]) == allowed
+    document = json.loads(text)
+    assert set(document["points"]) == {"buildings", "id", "lon", "lat", "counts"}
+    assert set(document["cells"]) == {"id", "code", "name", "occupied", "visited", "attempted", "zooms", "outlines"}
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -194,8 +231,7 @@ def test_a_broken_cell_outline_does_not_break_the_map_and_the_admin_sees_which(c
     auth.login("boss")
     page = client.get("/map/?lang=en").get_data(as_text=True)
     assert "A-02 翠苑二区" in page and "not JSON" in page
-    collection = geojson.loads(client.get("/map/data.geojson").get_data(as_text=True))
-    assert collection.is_valid
+    collection = _data(client)
     assert f"c{area['cells']['A2']}" not in _cells(collection)
     assert collection["brokenCells"] == ["A-02"]
     assert len(_points(collection)) == 4  # A2's household is still on the map
@@ -247,7 +283,7 @@ def test_attempts_show_beside_visits_and_leave_the_status_colours_as_they_are(cl
     factories.make_visit(db, gone, m1, visited_at=_ago(2), outcome="nobody_home")
     auth.login("lead")
     collection = _data(client)
-    assert _cells(collection)[f"c{a1}"]["properties"] == {"code": "A-01", "name": "翠苑一区", "occupied": 6,
+    assert _properties(_cells(collection)[f"c{a1}"]) == {"code": "A-01", "name": "翠苑一区", "occupied": 6,
                                                           "visited": 2, "attempted": 1}
     # The tried household is due like any other; the retired one is not on the map.
     assert _points(collection)[f"b{area['building']}"] == [1, 1, 2, 1, 1] and f"h{gone}" not in _points(collection)
@@ -311,7 +347,8 @@ def test_the_page_gives_map_js_a_popup_url_for_every_kind_of_feature(client, aut
     auth.login("lead")
     page = client.get("/map/").get_data(as_text=True)
     popups = json.loads(html.unescape(re.search(r"data-popups='([^']*)'", page).group(1)))
-    ids = [f["id"] for f in _data(client)["features"]]
+    found = geo.read_map_columns(_data(client))
+    ids = [*found["cells"], *found["points"]]
     for kind, content in (("c", "翠苑一区"), ("b", "3号楼"), ("h", "龙坞村 7号")):
         feature_id = next(i for i in ids if i.startswith(kind))
         popup = client.get(popups[kind] + feature_id[1:], headers={"HX-Request": "true"})
@@ -323,12 +360,13 @@ def test_gaode_tiles_shift_what_is_drawn_but_not_what_is_stored(client, auth, ar
     plain = _data(client)
     app.config["TILES"] = "gaode"
     shifted = _data(client)
-    point = lambda c, i: next(f for f in c["features"] if f["id"] == i)["geometry"]["coordinates"]  # noqa: E731
+    point = lambda c, i: geo.read_map_columns(c)["points"][i]  # noqa: E731
     house = f"h{area['house']}"
-    assert point(plain, house) == [120.1015, 30.2815]
-    assert rules.distance_m(*point(shifted, house), *geo.wgs84_to_gcj02(120.1015, 30.2815)) < 0.2
-    ring = _cells(shifted)[f"c{area['cells']['A1']}"]["geometry"]["coordinates"][0]
-    assert rules.distance_m(*ring[0], *geo.wgs84_to_gcj02(120.10, 30.28)) < 0.2
+    assert (point(plain, house)["lon"], point(plain, house)["lat"]) == (120.1015, 30.2815)
+    assert rules.distance_m(point(shifted, house)["lon"], point(shifted, house)["lat"],
+                            *geo.wgs84_to_gcj02(120.1015, 30.2815)) < 0.2
+    for ring in (band[0][0] for band in _cells(shifted)[f"c{area['cells']['A1']}"]["outlines"]):
+        assert rules.distance_m(*ring[0], *geo.wgs84_to_gcj02(120.10, 30.28)) < 0.2
     assert db.execute("SELECT lon FROM households WHERE id = ?", [area["house"]]).fetchone()[0] == 120.1015
     script = client.get("/map/setup.js").get_data(as_text=True)
     assert "autonavi.com" in script and "AutoNavi" in script
@@ -385,7 +423,7 @@ def test_a_member_without_cells_gets_an_empty_map_that_says_why(client, auth, db
     auth.login("newbie")
     page = client.get("/map/?lang=en").get_data(as_text=True)
     assert "No cell is assigned to you today" in page
-    assert _data(client)["features"] == []
+    assert _points(_data(client)) == {} and _cells(_data(client)) == {}
 
 
 def test_the_map_speaks_chinese_by_default(client, auth, area):

@@ -283,7 +283,7 @@ def test_the_purge_command(runner, db, world, moved):
 def test_the_map_data_carries_no_vulnerable_group_tag(auth, client, db, world):
     auth.login("m1")
     body = client.get("/map/data.geojson", headers={"Accept-Encoding": "identity"}).get_data(as_text=True)
-    assert world["household"] and "type" in body
+    assert world["household"] and "statuses" in body
     sensitive = [r["code"] for r in database.rows(db, "SELECT code FROM tags WHERE sensitive = 1")]
     sensitive += [r["label"] for r in database.rows(db, "SELECT label FROM tags WHERE sensitive = 1")]
     assert not [tag for tag in sensitive if tag in body]

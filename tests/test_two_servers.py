@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from bench.server import Server
+from fieldapp import geo
 from fieldapp.data import db as database
 from tests import factories
 
@@ -87,8 +88,7 @@ def _building_counts(browser, building_id):
     """The map's households of the building per status (rules.STATUSES: overdue, open, due, visited, vacant)."""
     answer = browser.get("/map/data.geojson")
     assert answer.status_code == 200, answer.text
-    points = {f["id"]: f["properties"]["n"] for f in answer.json()["features"] if f["geometry"]["type"] == "Point"}
-    return points[f"b{building_id}"]
+    return geo.read_map_columns(answer.json())["points"][f"b{building_id}"]["n"]
 
 
 def test_a_visit_sent_to_one_server_shows_at_once_on_the_other(servers, community):
