@@ -509,18 +509,20 @@ def test_xlsx_cells_read_as_the_text_excel_shows(db, world, english):
     from fieldapp.imports import readers
 
     workbook = Workbook()
-    workbook.active.append(["phone", "longitude", "day", "blank", "sum", "flag", "whole", "note"])
-    workbook.active.append([13812341234, 120.1234567, datetime.date(2026, 11, 20), None, "=2*3", True, 12.0, " 1号 "])
+    workbook.active.append(["phone", "longitude", "day", "blank", "sum", "flag", "whole", "note", "code"])
+    workbook.active.append([13812341234, 120.1234567, datetime.date(2026, 11, 20), None, "=2*3", True, 12.0, " 1号 ",
+                            3101150010010001])
     saved = io.BytesIO()
     workbook.save(saved)
     out = io.BytesIO()
     with zipfile.ZipFile(saved) as source, zipfile.ZipFile(out, "w") as archive:
         for member in source.infolist():  # Excel keeps a formula's last value: openpyxl writes none
             archive.writestr(member, source.read(member).replace(b"<f>2*3</f><v></v>", b"<f>2*3</f><v>6</v>"))
-    aliases = {name: name for name in ("phone", "longitude", "day", "blank", "sum", "flag", "whole", "note")}
+    aliases = {name: name for name in ("phone", "longitude", "day", "blank", "sum", "flag", "whole", "note", "code")}
     records, _header, _extras, _notes = readers.read_xlsx(out.getvalue(), aliases)
     assert records[0]["values"] == {"phone": "13812341234", "longitude": "120.1234567", "day": "2026-11-20 00:00:00",
-                                    "blank": "", "sum": "6", "flag": "true", "whole": "12", "note": "1号"}
+                                    "blank": "", "sum": "6", "flag": "true", "whole": "12", "note": "1号",
+                                    "code": "3101150010010001"}
 
 
 def test_a_broken_zip_is_refused_as_unreadable(db, world, english):

@@ -27,6 +27,7 @@ XLSX_UNPACKED_MB = 250  # the members' sizes together, as the zip declares them 
 XLSX_ROWS = 300_000  # rows in one sheet
 XLSX_CELLS = 5_000_000  # cells in the workbook, and the extent (rows x columns) of one sheet
 HEADER_SEARCH_ROWS = 10  # a spreadsheet may carry a title above its header
+WHOLE = 2 ** 53  # a float's whole numbers are exact below this
 
 # What a file's content looks like, by its first bytes.
 ZIP, OLE, JSON, TEXT, BINARY = "xlsx", "xls", "json", "csv", "binary"
@@ -307,11 +308,11 @@ def sheet_texts(sheet, last_row):
 
 
 def xlsx_text(value):
-    """A cell's value as text, as openpyxl gave it: a number stored whole without '.0' (calamine reads every
-    number as a float: '13812341234', not '13812341234.0'), a day as its midnight (calamine gives a date,
-    openpyxl a datetime)."""
+    """A cell's number, day or flag as text, as the import has always read it: a number stored whole without '.0'
+    (calamine reads every number as a float: '13812341234', not '13812341234.0'; exact up to 2**53, as a
+    16-digit code), a day as its midnight (calamine gives a date, a datetime's text is what the checks know)."""
     if value.__class__ is float:
-        return str(int(value)) if value.is_integer() and -1e15 < value < 1e15 else repr(value)
+        return str(int(value)) if value.is_integer() and -WHOLE < value < WHOLE else repr(value)
     if value.__class__ is date:
         value = datetime.combine(value, time())
     return cell_text(value)
