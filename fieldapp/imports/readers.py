@@ -170,7 +170,6 @@ def _count_rows_and_cells(archive, member, most_cells):
     position = [0, 0, 0, 0]  # the row and column last placed, the farthest row and column
     rows = cells = 0
     rest = b""
-    first = True
     with archive.open(member) as part:
         while True:
             chunk = part.read(1 << 20)
@@ -178,10 +177,7 @@ def _count_rows_and_cells(archive, member, most_cells):
             # An element begun in the last bytes may be cut off: it waits for the next chunk.
             cut = text.rfind(b"<", max(0, len(text) - 64)) if chunk else -1
             cut = len(text) if cut < 0 else cut
-            counted = None if first else _counted_as_written(text, cut, position)
-            if counted is None:
-                counted = _placed_one_by_one(text, cut, position)
-            first = False
+            counted = _counted_as_written(text, cut, position) or _placed_one_by_one(text, cut, position)
             rest = text[cut:]
             rows += counted[0]
             cells += counted[1]
@@ -194,7 +190,7 @@ def _counted_as_written(text, cut, position):
     none of its cells lies past its last cell's row or past the columns seen so far; else None.
     Byte counts and one search: reading each reference would take longer than the reader itself."""
     text = text[:cut]
-    cells = text.count(b"<c")
+    cells = text.count(b"<c") - text.count(b"<col")  # <cols><col min="1" .../></cols> come before the rows
     if cells != text.count(b'<c r="') or PREFIXED.search(text):
         return None
     if cells:
