@@ -394,8 +394,8 @@ def rows_of_households(count):
     return write
 
 
-def test_an_xlsx_that_unpacks_past_the_limit_is_refused_before_openpyxl_reads_it(db, world, english, monkeypatch):
-    import openpyxl
+def test_an_xlsx_that_unpacks_past_the_limit_is_refused_before_it_is_read(db, world, english, monkeypatch):
+    import python_calamine
 
     def padded(stream):  # 251 MB of XML, nearly all of it blanks: a zip bomb of a quarter megabyte
         stream.write(SHEET_HEAD)
@@ -405,7 +405,7 @@ def test_an_xlsx_that_unpacks_past_the_limit_is_refused_before_openpyxl_reads_it
 
     bomb = workbook_with_sheet(padded)
     assert len(bomb) < 1024 * 1024
-    monkeypatch.setattr(openpyxl, "load_workbook", lambda *args, **kwargs: pytest.fail("openpyxl read the bomb"))
+    monkeypatch.setattr(python_calamine, "CalamineWorkbook", None)  # reading it would fail the test
     before = counts(db)
     report = run(db, "households", bomb, "bomb.xlsx")
     assert [worded(e) for e in report["errors"]] == [
@@ -466,6 +466,63 @@ def test_a_stray_cell_far_out_is_refused_not_walked(db, world, english):
         "File |  | Sheet Sheet reaches cell ZZZ200000: at most 5,000,000 cells (rows × columns) can be read. "
         "Delete the rows and columns beyond the table."]
     assert counts(db) == before
+
+
+def test_a_stray_cell_far_out_past_the_first_megabyte_is_refused_before_it_is_read(db, world, english, monkeypatch):
+    import python_calamine
+
+    from fieldapp.imports import readers
+
+    def rows_with(stray, at):
+        """12,000 households (1.4 MB of XML, counted in 1 MB pieces) with the stray cells at the end of row at."""
+        def write(stream):
+            stream.write(SHEET_HEAD)
+            stream.write("".join(f'<row r="{n}"><c r="A{n}"><v>{n}</v></c><c r="B{n}" t="inlineStr"><is><t>B1</t>'
+                                 f'</is></c><c r="C{n}" t="inlineStr"><is><t>{n}号</t></is></c>'
+                                 + (stray if n == at else "") + "</row>" for n in range(2, 12_002)).encode())
+            stream.write((f'<row r="{at}">{stray}</row>' if at > 12_001 else "").encode() + SHEET_TAIL)
+        return write
+
+    assert readers.check_xlsx_size(workbook_with_sheet(rows_with('<c r="D12002"><v>1</v></c>', 12_002))) == {
+        "Sheet": 12_002}
+    monkeypatch.setattr(python_calamine, "CalamineWorkbook", None)  # reading it would fail the test
+    extent = "at most 5,000,000 cells (rows × columns) can be read. Delete the rows and columns beyond the table."
+    for stray, at, expected in (
+            ('<c r="ZZ12002"><v>1</v></c>', 12_002, f"Sheet Sheet reaches cell ZZ12002: {extent}"),
+            ('<c r="ZZ11000"><v>1</v></c>', 11_000, f"Sheet Sheet reaches cell ZZ12001: {extent}"),
+            ('<c r="A900000"><v>1</v></c>', 11_000, "Sheet Sheet has more than 300,000 rows: at most that many can be "
+                                                    "imported at once. Split it into smaller files."),
+            ("<c><v>1</v></c>" * 420, 11_000, f"Sheet Sheet reaches cell PG12001: {extent}")):  # after C11000
+        report = run(db, "households", workbook_with_sheet(rows_with(stray, at)), "h.xlsx")
+        assert [worded(e) for e in report["errors"]] == ["File |  | " + expected], stray[:30]
+    assert counts(db)["households"] == 0
+
+
+def test_xlsx_cells_read_as_the_text_excel_shows(db, world, english):
+    """Numbers stored whole read without '.0', coordinates keep their digits, a day reads as its midnight, a
+    formula as its last computed value, an empty cell as blank."""
+    import datetime
+    import zipfile
+
+    from openpyxl import Workbook
+
+    from fieldapp.imports import readers
+
+    workbook = Workbook()
+    workbook.active.append(["phone", "longitude", "day", "blank", "sum", "flag", "whole", "note", "code"])
+    workbook.active.append([13812341234, 120.1234567, datetime.date(2026, 11, 20), None, "=2*3", True, 12.0, " 1号 ",
+                            3101150010010001])
+    saved = io.BytesIO()
+    workbook.save(saved)
+    out = io.BytesIO()
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(out, "w") as archive:
+        for member in source.infolist():  # Excel keeps a formula's last value: openpyxl writes none
+            archive.writestr(member, source.read(member).replace(b"<f>2*3</f><v></v>", b"<f>2*3</f><v>6</v>"))
+    aliases = {name: name for name in ("phone", "longitude", "day", "blank", "sum", "flag", "whole", "note", "code")}
+    records, _header, _extras, _notes = readers.read_xlsx(out.getvalue(), aliases)
+    assert records[0]["values"] == {"phone": "13812341234", "longitude": "120.1234567", "day": "2026-11-20 00:00:00",
+                                    "blank": "", "sum": "6", "flag": "true", "whole": "12", "note": "1号",
+                                    "code": "3101150010010001"}
 
 
 def test_a_broken_zip_is_refused_as_unreadable(db, world, english):

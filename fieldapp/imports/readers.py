@@ -11,6 +11,7 @@ import posixpath
 import re
 import zipfile
 import zlib
+from datetime import date, datetime, time
 from xml.etree import ElementTree
 
 import geojson
@@ -26,6 +27,7 @@ XLSX_UNPACKED_MB = 250  # the members' sizes together, as the zip declares them 
 XLSX_ROWS = 300_000  # rows in one sheet
 XLSX_CELLS = 5_000_000  # cells in the workbook, and the extent (rows x columns) of one sheet
 HEADER_SEARCH_ROWS = 10  # a spreadsheet may carry a title above its header
+WHOLE = 2 ** 53  # a float's whole numbers are exact below this
 
 # What a file's content looks like, by its first bytes.
 ZIP, OLE, JSON, TEXT, BINARY = "xlsx", "xls", "json", "csv", "binary"
@@ -117,36 +119,55 @@ def read_csv(content, aliases):
     return records, header, [problem("encoding", encoding=encoding)]
 
 
-# A row or cell element of a worksheet, with or without a namespace prefix (<row r="2">, <x:c r="A2"/>).
-ROW_OR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,30}:)?(row|c)(?=[\s/>])")
+# A row or cell element of a worksheet, with or without a namespace prefix (<row r="2">, <x:c r="A2"/>), and its
+# attributes; a position's r attribute; a cell reference (A2, $AB$12).
+ROW_OR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,30}:)?(row|c)(?=[\s/>])([^>]*)")
+POSITION = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+REFERENCE = re.compile(rb"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
+PREFIXED = re.compile(rb":(?:row|c)[\s/>]")
+LAST_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
 
 
 def check_xlsx_size(content):
-    """Refuse a workbook that would unpack past XLSX_UNPACKED_MB or hold too many rows or cells, before
-    openpyxl reads it: the zip's declared sizes first, then its XML parts streamed and counted."""
+    """Refuse a workbook that would unpack past XLSX_UNPACKED_MB, hold too many rows or cells, or spread a sheet
+    over too large a rectangle, before it is read: the zip's declared sizes first, then its XML parts streamed
+    and counted. The reader fills every sheet's rectangle, so a single cell far out (XFD1048576) would make it
+    allocate billions of empty cells. Returns each sheet's last row, by name."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         members = archive.infolist()
         unpacked = sum(member.file_size for member in members)
         if unpacked > XLSX_UNPACKED_MB * 1024 * 1024:
             raise Refused(problem("xlsx_unpacked", size=f"{unpacked / 1048576:,.0f}", limit=XLSX_UNPACKED_MB))
-        cells = 0
+        cells, corners = 0, {}
         for member in members:
             if not member.filename.endswith(".xml"):
                 continue
-            rows, found = _count_rows_and_cells(archive, member, XLSX_CELLS - cells)
+            rows, found, corner = _count_rows_and_cells(archive, member, XLSX_CELLS - cells)
             cells += found
             if rows > XLSX_ROWS:
                 raise Refused(problem("xlsx_rows", sheet=_sheet_titles(archive).get(member.filename, member.filename),
                                       limit=f"{XLSX_ROWS:,}"))
             if cells > XLSX_CELLS:
                 raise Refused(problem("xlsx_cells", limit=f"{XLSX_CELLS:,}"))
+            if found:
+                corners[member.filename] = corner
+        titles = _sheet_titles(archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, OSError, EOFError) as error:
         raise Refused(problem("xlsx_unreadable", detail=str(error)[:200])) from None
+    for part, (row, column) in corners.items():
+        if row > XLSX_ROWS:
+            raise Refused(problem("xlsx_rows", sheet=titles.get(part, part), limit=f"{XLSX_ROWS:,}"))
+        if row * column > XLSX_CELLS:
+            raise Refused(problem("xlsx_extent", sheet=titles.get(part, part),
+                                  corner=f"{column_letters(column)}{row}", limit=f"{XLSX_CELLS:,}"))
+    return {titles.get(part, part): row for part, (row, _column) in corners.items()}
 
 
 def _count_rows_and_cells(archive, member, most_cells):
-    """How many row and cell elements an XML part holds, streamed; the count stops soon past most_cells."""
+    """How many row and cell elements an XML part holds and the far corner (row, column) of its cells, streamed;
+    the count stops soon past most_cells or XLSX_ROWS."""
+    position = [0, 0, 0, 0]  # the row and column last placed, the farthest row and column
     rows = cells = 0
     rest = b""
     with archive.open(member) as part:
@@ -156,13 +177,71 @@ def _count_rows_and_cells(archive, member, most_cells):
             # An element begun in the last bytes may be cut off: it waits for the next chunk.
             cut = text.rfind(b"<", max(0, len(text) - 64)) if chunk else -1
             cut = len(text) if cut < 0 else cut
-            found = ROW_OR_CELL.findall(text, 0, cut)
+            counted = _counted_as_written(text, cut, position) or _placed_one_by_one(text, cut, position)
             rest = text[cut:]
-            counted = found.count(b"c")
-            cells += counted
-            rows += len(found) - counted
-            if not chunk or cells > most_cells or rows > XLSX_ROWS:
-                return rows, cells
+            rows += counted[0]
+            cells += counted[1]
+            if not chunk or cells > most_cells or rows > XLSX_ROWS or position[2] > XLSX_ROWS:
+                return rows, cells, (position[2], position[3])
+
+
+def _counted_as_written(text, cut, position):
+    """(rows, cells) of a stretch that every writer leaves alike (each cell <c r="B7" ...>, no prefixes), when
+    none of its cells lies past its last cell's row or past the columns seen so far; else None.
+    Byte counts and one search: reading each reference would take longer than the reader itself."""
+    text = text[:cut]
+    cells = text.count(b"<c") - text.count(b"<col")  # <cols><col min="1" .../></cols> come before the rows
+    if cells != text.count(b'<c r="') or PREFIXED.search(text):
+        return None
+    if cells:
+        last = LAST_CELL.match(text, text.rfind(b'<c r="'))
+        if not last:
+            return None
+        row, column = int(last.group(2)), column_number(last.group(1))
+        farthest_row, farthest_column = max(position[2], row), max(position[3], column)
+        if re.search(b'<c r="(?!' + _not_after(column_letters(farthest_column).encode(), b"A", b"Z")
+                     + _not_after(str(farthest_row).encode(), b"1", b"9", b"0", b'"') + b")", text):
+            return None
+        position[:] = row, column, farthest_row, farthest_column
+    return text.count(b"<row"), cells
+
+
+def _not_after(limit, low, high, rest_low=None, end=b""):
+    """A pattern of the strings shorter than limit, and of its length those not after it, over the characters
+    low..high (rest_low..high after the first), each followed by end: the columns up to AB, the rows up to 120.
+    Possessive: a cell's reference is tried once, not backtracked through."""
+    rest_low = rest_low or low
+    any_rest = b"[" + rest_low + b"-" + high + b"]"
+    choices = [b"[" + low + b"-" + high + b"]" + any_rest + b"{0,%d}+" % (len(limit) - 2) + end] \
+        if len(limit) > 1 else []
+    for index, char in enumerate(limit):
+        floor = low if index == 0 else rest_low
+        if char > floor[0]:
+            choices.append(re.escape(limit[:index]) + b"[" + floor + b"-" + bytes([char - 1]) + b"]"
+                           + any_rest + b"{%d}" % (len(limit) - index - 1) + end)
+    choices.append(re.escape(limit) + end)
+    return b"(?:" + b"|".join(choices) + b")"
+
+
+def _placed_one_by_one(text, cut, position):
+    """(rows, cells) of a stretch read element by element, placing each cell as the reader does: at its r
+    attribute, else next to the cell before (a row without r is the row after the one before)."""
+    rows = cells = 0
+    for name, attributes in ROW_OR_CELL.findall(text, 0, cut):
+        found = POSITION.search(attributes)
+        where = (found.group(1) if found.group(1) is not None else found.group(2)).strip() if found else b""
+        if name == b"row":
+            rows += 1
+            position[0], position[1] = (int(where) if where.isdigit() else position[0] + 1), 0
+            continue
+        cells += 1
+        reference = REFERENCE.fullmatch(where)
+        if reference:
+            position[0], position[1] = int(reference.group(2)), column_number(reference.group(1))
+        else:
+            position[0], position[1] = max(position[0], 1), position[1] + 1
+        position[2], position[3] = max(position[2], position[0]), max(position[3], position[1])
+    return rows, cells
 
 
 def _sheet_titles(archive):
@@ -184,44 +263,78 @@ def _sheet_titles(archive):
 
 def read_xlsx(content, aliases, extra_sheets=()):
     """Records of an .xlsx workbook's first sheet, and the rows of named extra sheets (e.g. residents)."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+    from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
-    check_xlsx_size(content)
+    last_rows = check_xlsx_size(content)
     try:
-        # Not read-only: only a full workbook knows its merged cells.
-        workbook = load_workbook(io.BytesIO(content), data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError, zipfile.BadZipFile, zlib.error) as error:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        names = [sheet.name for sheet in workbook.sheets_metadata if sheet.typ == SheetTypeEnum.WorkSheet]
+        if not names:
+            raise Refused(problem("xlsx_unreadable", detail="no worksheet"))
+        sheet = workbook.get_sheet_by_name(names[0])
+        table = sheet_texts(sheet, last_rows.get(names[0], 0))
+        header_index = find_header(table, aliases)
+        merged = [_range_name(*cells) for cells in sheet.merged_cell_ranges or ()
+                  if cells[0][0] <= header_index <= cells[1][0]]
+        if merged:
+            raise Refused(problem("merged_header", cells=", ".join(merged), row=header_index + 1))
+        records, header = _records_from_table(table, aliases, first_row=1)
+        extras = {}
+        for name, sheet_aliases in extra_sheets:
+            found = [title for title in names[1:] if title.strip().lower() in name]
+            if found:
+                rows = sheet_texts(workbook.get_sheet_by_name(found[0]), last_rows.get(found[0], 0))
+                extras[name[0]] = _records_from_table(rows, sheet_aliases, first_row=1, sheet=found[0])
+    except (CalamineError, ValueError, OSError) as error:
         raise Refused(problem("xlsx_unreadable", detail=str(error)[:200])) from None
-    for sheet in workbook.worksheets:
-        check_extent(sheet)
-    sheet = workbook.worksheets[0]
-    table = [[unguard(cell_text(value)) for value in row] for row in sheet.iter_rows(values_only=True)]
-    header_index = find_header(table, aliases)
-    merged = [str(rng) for rng in sheet.merged_cells.ranges
-              if rng.min_row <= header_index + 1 <= rng.max_row]
-    if merged:
-        raise Refused(problem("merged_header", cells=", ".join(merged), row=header_index + 1))
-    records, header = _records_from_table(table, aliases, first_row=1)
-    extras = {}
-    for name, sheet_aliases in extra_sheets:
-        found = [ws for ws in workbook.worksheets[1:] if ws.title.strip().lower() in name]
-        if found:
-            rows = [[unguard(cell_text(value)) for value in row] for row in found[0].iter_rows(values_only=True)]
-            extras[name[0]] = _records_from_table(rows, sheet_aliases, first_row=1, sheet=found[0].title)
     return records, header, extras, []
 
 
-def check_extent(sheet):
-    """Refuse a sheet whose rectangle of rows and columns is too large to walk: a single cell far out
-    (XFD1048576) makes a sheet of millions of empty cells."""
-    from openpyxl.utils import get_column_letter
+def sheet_texts(sheet, last_row):
+    """A sheet's rows from A1 as text, as many as its last cell's row (an empty formatted row still counts)."""
+    table = []
+    for row in sheet.to_python(skip_empty_area=False):
+        # Text stays unstripped: the header search and the records strip what they read.
+        texts = [value if value.__class__ is str else xlsx_text(value) for value in row]
+        if "'" in "".join(texts):  # an export's formula guard may have quoted cells
+            texts = [unguard(text.strip()) for text in texts]
+        table.append(texts)
+    table.extend([] for _row in range(last_row - len(table)))
+    return table
 
-    if sheet.max_row > XLSX_ROWS:
-        raise Refused(problem("xlsx_rows", sheet=sheet.title, limit=f"{XLSX_ROWS:,}"))
-    if sheet.max_row * sheet.max_column > XLSX_CELLS:
-        raise Refused(problem("xlsx_extent", sheet=sheet.title, corner=f"{get_column_letter(sheet.max_column)}"
-                              f"{sheet.max_row}", limit=f"{XLSX_CELLS:,}"))
+
+def xlsx_text(value):
+    """A cell's number, day or flag as text, as the import has always read it: a number stored whole without '.0'
+    (calamine reads every number as a float: '13812341234', not '13812341234.0'; exact up to 2**53, as a
+    16-digit code), a day as its midnight (calamine gives a date, a datetime's text is what the checks know)."""
+    if value.__class__ is float:
+        return str(int(value)) if value.is_integer() and -WHOLE < value < WHOLE else repr(value)
+    if value.__class__ is date:
+        value = datetime.combine(value, time())
+    return cell_text(value)
+
+
+def _range_name(first, last):
+    """A merged range as Excel names it (C1:D1; a single cell C1), from calamine's (row, column) from 0."""
+    start, end = (f"{column_letters(column + 1)}{row + 1}" for row, column in (first, last))
+    return start if start == end else f"{start}:{end}"
+
+
+def column_letters(number):
+    """A column's letters from its number from 1 (28: AB)."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def column_number(letters):
+    """A column's number from 1 from its letters (b"AB": 28)."""
+    number = 0
+    for char in letters.upper():
+        number = number * 26 + char - 64
+    return number
 
 
 def find_header(table, aliases):
