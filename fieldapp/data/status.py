@@ -32,7 +32,9 @@ def with_clause(dialect, where=None, *, requests=False, codes=False, held_on=Fal
     household) starts from: CTE cycles (see _cycles; held_on: the tags that held on the day :held_on), and
     request_counts (see _request_counts) if asked, in the words of dialect (data/dialect.py)."""
     # Scoped by where, both walk from the matching households (CTE scope, computed once) into the indexes; for
-    # every household, one pass over the tags and the open requests is faster.
+    # every household, one pass over the tags and the open requests is faster. Each is computed once
+    # (MATERIALIZED): PostgreSQL, which cannot estimate how many households the scope's condition leaves, would
+    # otherwise join them into each household again (a member's list: 35 ms instead of 12).
     scoped = where is not None
     tables = [f"scope AS MATERIALIZED (SELECT h.id FROM households h WHERE {where})"] if scoped else []
     if requests:
@@ -64,7 +66,7 @@ def _cycles(dialect, scoped, codes, held_on=False):
         own = "FROM tags t JOIN household_tags ht ON ht.tag_id = t.id"
     code = ", t.code" if codes else ""
     listed = f", {dialect.joined('code', order='code')} AS codes" if codes else ""
-    return (f"cycles AS (SELECT household_id, min(days) AS days{listed} FROM ("
+    return (f"cycles AS MATERIALIZED (SELECT household_id, min(days) AS days{listed} FROM ("
             f"SELECT r.household_id, t.cycle_days AS days{code} {residents} "
             f"WHERE {_HELD_ON if held_on else _HOLDS_NOW} AND t.cycle_days IS NOT NULL "
             f"{'UNION' if codes else 'UNION ALL'} "
@@ -76,7 +78,7 @@ def _request_counts(dialect, scoped):
     """CTE `request_counts(household_id, open_requests, overdue_requests, return_visits)`: each household's open
     requests (open or in progress), those of them due before :today, and resolved ones awaiting a return visit."""
     source = f"FROM scope s {dialect.ordered_join} requests q ON q.household_id = s.id" if scoped else "FROM requests q"
-    return (f"request_counts AS (SELECT q.household_id, count(*) FILTER (WHERE q.status IN {_OPEN}) AS open_requests, "
+    return (f"request_counts AS MATERIALIZED (SELECT q.household_id, count(*) FILTER (WHERE q.status IN {_OPEN}) AS open_requests, "
             f"count(*) FILTER (WHERE q.status IN {_OPEN} AND q.due_date < :today) AS overdue_requests, "
             f"count(*) FILTER (WHERE q.status = 'resolved') AS return_visits {source} "
             f"WHERE q.status IN {_COUNTED} GROUP BY q.household_id)")
