@@ -284,33 +284,42 @@ MARKS = {"own": "本格标记", "other_cell": "邻格标记", "other_grid": "外
 LOGINS = {"member": "m1", "leader": "lead", "admin": "boss", "partner": "health"}
 
 
-@pytest.fixture(scope="module")
-def written(shared_app, engine, migrated_template, photo_folders):
-    """The world and a sign-in per role (its session cookie and CSRF token), built once as a template that each
-    case that writes clones: building the world and signing in cost more than the cases themselves."""
+def _world_signed_in(app, engine, migrated_template, photo_folders, name):
+    """A fresh database with the world built in it and a client per role signed in on it: its serving config,
+    the world and the clients."""
     target = engine.fresh(migrated_template)
-    serving = {"DATABASE": target, "PHOTOS": str(photo_folders / f"written-{uuidlib.uuid4().hex}")}
+    serving = {"DATABASE": target, "PHOTOS": str(photo_folders / f"{name}-{uuidlib.uuid4().hex}")}
     conn = database.connect(target)
     try:
-        with _serving(shared_app, serving):
-            world = build_world(conn, shared_app)
+        with _serving(app, serving):
+            world = build_world(conn, app)
     finally:
         conn.close()
-    signed_in = {}
-    with pytest.MonkeyPatch.context() as patch, _serving(shared_app, serving):
+    clients = {}
+    with pytest.MonkeyPatch.context() as patch, _serving(app, serving):
         from fieldapp import auth
 
         patch.setattr(auth, "hasher", factories.FAST_HASHER)
         for role in ROLES:
-            client = shared_app.test_client()
-            actions = AuthActions(client)
+            clients[role] = app.test_client()
             if role in LOGINS:
-                actions.login(LOGINS[role])
-            token = actions.csrf_token()  # after the sign-in, whose session holds the token's secret
+                AuthActions(clients[role]).login(LOGINS[role])
+    return serving, world, clients
+
+
+@pytest.fixture(scope="module")
+def written(shared_app, engine, migrated_template, photo_folders):
+    """The world and a sign-in per role (its session cookie and CSRF token), built once as a template that each
+    case that writes clones: building the world and signing in cost more than the cases themselves."""
+    serving, world, clients = _world_signed_in(shared_app, engine, migrated_template, photo_folders, "written")
+    signed_in = {}
+    with _serving(shared_app, serving):
+        for role, client in clients.items():
+            token = AuthActions(client).csrf_token()  # after the sign-in, whose session holds the token's secret
             signed_in[role] = {"token": token, "cookies": [(c.key, c.value) for c in client._cookies.values()]}
-    engines.closed(target)
-    yield {"target": target, "photos": serving["PHOTOS"], "world": world, "signed_in": signed_in}
-    engine.drop(target)
+    engines.closed(serving["DATABASE"])
+    yield {"target": serving["DATABASE"], "photos": serving["PHOTOS"], "world": world, "signed_in": signed_in}
+    engine.drop(serving["DATABASE"])
 
 
 @pytest.fixture
@@ -346,25 +355,9 @@ def reading(shared_app, engine, migrated_template, photo_folders):
     """One database, world and signed-in client per role for every case that only reads (a GET): what a GET
     leaves behind (an audit row, a session's language) decides no other GET's answer, and building a world
     and signing in for each of them cost more than the cases."""
-    target = engine.fresh(migrated_template)
-    serving = {"DATABASE": target, "PHOTOS": str(photo_folders / f"reading-{uuidlib.uuid4().hex}")}
-    conn = database.connect(target)
-    try:
-        with _serving(shared_app, serving):
-            world = build_world(conn, shared_app)
-    finally:
-        conn.close()
-    clients = {}
-    with pytest.MonkeyPatch.context() as patch, _serving(shared_app, serving):
-        from fieldapp import auth
-
-        patch.setattr(auth, "hasher", factories.FAST_HASHER)
-        for role in ROLES:
-            clients[role] = shared_app.test_client()
-            if role in LOGINS:
-                AuthActions(clients[role]).login(LOGINS[role])
+    serving, world, clients = _world_signed_in(shared_app, engine, migrated_template, photo_folders, "reading")
     yield {"serving": serving, "world": world, "clients": clients}
-    engine.drop(target)
+    engine.drop(serving["DATABASE"])
 
 
 @contextlib.contextmanager
